@@ -1,0 +1,45 @@
+"""The FastAPI application: backends built once in the lifespan, routes, error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from retrieval.api import audit, corpora, retrieve
+from retrieval.api.errors import install_error_handlers
+from retrieval.api.schemas import Health
+from retrieval.runtime import Runtime, build_runtime
+from retrieval.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """An app over `runtime` if given (tests, the demo), else over backends built from `settings`."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        app.state.runtime = runtime if runtime is not None else build_runtime(settings or get_settings())
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.runtime.close()
+
+    app = FastAPI(
+        title="govrag",
+        version="0.1.0",
+        summary="Governed retrieval for enterprise RAG",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(retrieve.router)
+    app.include_router(corpora.router)
+    app.include_router(audit.router)
+
+    @app.get("/healthz", response_model=Health, tags=["operations"])
+    def healthz() -> Health:
+        return Health(status="ok")
+
+    return app

@@ -1,0 +1,28 @@
+"""Dependencies the routes declare: the process runtime and the authenticated caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from retrieval.domain import Principal
+from retrieval.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_principal(
+    runtime: RuntimeDep,
+    authorization: Annotated[str | None, Header(description="Bearer <api key>")] = None,
+) -> Principal:
+    return runtime.principals.authenticate(authorization)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

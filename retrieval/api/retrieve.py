@@ -1,0 +1,22 @@
+"""`POST /retrieve`: governed search for a chat app's user."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter
+
+from retrieval.api.deps import CurrentPrincipal, RuntimeDep
+from retrieval.api.schemas import ChunkOut, RetrieveRequest, RetrieveResponse
+
+router = APIRouter(tags=["retrieval"])
+
+
+@router.post("/retrieve", response_model=RetrieveResponse)
+def retrieve(body: RetrieveRequest, principal: CurrentPrincipal, runtime: RuntimeDep) -> RetrieveResponse:
+    result = runtime.retrieval.retrieve(principal, body.query, body.top_k)
+    return RetrieveResponse(
+        request_id=result.request_id,
+        policy_version=result.policy_version,
+        chunks=[ChunkOut.model_validate(asdict(chunk)) for chunk in result.chunks],
+    )

@@ -1,0 +1,151 @@
+"""HTTP request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# Control characters (other than tab and newline) have no place in a question or a name.
+_PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    type: str
+    detail: str
+
+
+class CorpusCreate(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")]
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,15}$")]
+    sensitivity: Literal["public", "internal", "confidential", "restricted"]
+    source_path: Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=_PRINTABLE)]
+    description: Annotated[str, StringConstraints(max_length=2000, pattern=_PRINTABLE)] = ""
+
+
+class CorpusOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    region: str
+    sensitivity: str
+    status: str
+    source_path: str
+    owner: str
+    created_at: datetime
+    approved_at: datetime | None = None
+    approved_by: str | None = None
+
+
+class DocumentOut(BaseModel):
+    id: str
+    corpus_id: str
+    source_uri: str
+    title: str
+    content_sha256: str | None
+    version: int
+    status: str
+    error: str | None
+    chunk_count: int
+    embedding_model: str | None
+    updated_at: datetime
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+
+
+class JobError(BaseModel):
+    source_uri: str
+    reason: str
+
+
+class JobOut(BaseModel):
+    id: str
+    corpus_id: str
+    status: str
+    requested_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    documents_seen: int
+    documents_ingested: int
+    documents_failed: int
+    chunks_written: int
+    errors: list[JobError]
+    detail: str | None
+
+
+class RetrieveRequest(Strict):
+    query: Annotated[str, StringConstraints(min_length=1, max_length=4000, pattern=_PRINTABLE)]
+    top_k: int = Field(default=5, ge=1, le=50)
+
+
+class CitationOut(BaseModel):
+    document_id: str
+    corpus_id: str
+    corpus_name: str
+    source_uri: str
+    title: str
+    page: int | None
+    start_char: int
+    end_char: int
+    content_sha256: str
+    document_version: int
+    region: str
+    sensitivity: str
+    embedding_model: str
+
+
+class ChunkOut(BaseModel):
+    chunk_id: str
+    text: str
+    score: float
+    citation: CitationOut
+
+
+class RetrieveResponse(BaseModel):
+    request_id: str
+    policy_version: str
+    chunks: list[ChunkOut]
+
+
+class AuditChunkOut(BaseModel):
+    rank: int
+    score: float
+    chunk_id: str
+    document_id: str
+    document_version: int
+    corpus_id: str
+    content_sha256: str
+    embedding_model: str
+
+
+class AuditEventOut(BaseModel):
+    sequence: int | None
+    request_id: str
+    occurred_at: datetime
+    action: str
+    principal_id: str
+    query_masked: str | None
+    top_k: int | None
+    policy_version: str
+    allowed_corpora: list[str]
+    partitions: list[str]
+    outcome: str
+    latency_ms: float | None
+    chunks: list[AuditChunkOut]
+
+
+class AuditPageOut(BaseModel):
+    events: list[AuditEventOut]
+    next_cursor: str | None
+
+
+class Health(BaseModel):
+    status: str

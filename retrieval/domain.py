@@ -1,0 +1,154 @@
+"""Domain values shared by the service and the ingestion pipeline: sensitivity, partitions, chunks, hits."""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+# Namespace for deterministic ids: the same corpus path, document version and chunk ordinal always give the same
+# id, so a re-run of an interrupted job overwrites points instead of duplicating them.
+GOVRAG_NAMESPACE = uuid.UUID("6f1c3a52-1d0b-4c55-9f7e-2f4b9d8e7a10")
+
+REGION_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+
+
+class Sensitivity(enum.IntEnum):
+    """Ordered sensitivity labels; a reader's clearance must be at least a corpus's sensitivity."""
+
+    public = 0
+    internal = 1
+    confidential = 2
+    restricted = 3
+
+    @classmethod
+    def parse(cls, value: str) -> Sensitivity:
+        try:
+            return cls[value]
+        except KeyError:
+            raise ValueError(
+                f"unknown sensitivity {value!r}; expected one of {', '.join(s.name for s in cls)}"
+            ) from None
+
+
+class CorpusStatus(enum.StrEnum):
+    registered = "registered"
+    approved = "approved"
+
+
+class JobStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class Role(enum.StrEnum):
+    reader = "reader"
+    steward = "steward"
+    auditor = "auditor"
+    admin = "admin"
+
+
+class Outcome(enum.StrEnum):
+    answered = "answered"
+    empty = "empty"
+    denied = "denied"
+    error = "error"
+
+
+def partition_name(region: str, sensitivity: Sensitivity | str) -> str:
+    """The partition (collection or edge shard) of a region × sensitivity, e.g. `eu.internal`."""
+    label = sensitivity.name if isinstance(sensitivity, Sensitivity) else Sensitivity.parse(sensitivity).name
+    if not REGION_PATTERN.match(region):
+        raise ValueError(f"invalid region {region!r}")
+    return f"{region}.{label}"
+
+
+def document_id_for(corpus_id: str, relative_path: str) -> str:
+    return str(uuid.uuid5(GOVRAG_NAMESPACE, f"doc:{corpus_id}:{relative_path}"))
+
+
+def chunk_id_for(document_id: str, version: int, ordinal: int) -> str:
+    return str(uuid.uuid5(GOVRAG_NAMESPACE, f"chunk:{document_id}:{version}:{ordinal}"))
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller, as the policy sees it."""
+
+    id: str
+    roles: frozenset[str]
+    groups: frozenset[str] = frozenset()
+    clearance: Sensitivity = Sensitivity.public
+    regions: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusRef:
+    """What the policy and the search need to know about a corpus."""
+
+    id: str
+    name: str
+    region: str
+    sensitivity: Sensitivity
+    status: CorpusStatus
+    owner: str
+
+    @property
+    def partition(self) -> str:
+        return partition_name(self.region, self.sensitivity)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkPoint:
+    """One chunk as written into a partition: its vector and its provenance payload."""
+
+    chunk_id: str
+    vector: tuple[float, ...]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class VectorHit:
+    """A search result from one partition."""
+
+    chunk_id: str
+    score: float
+    payload: dict[str, Any]
+    partition: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    document_id: str
+    corpus_id: str
+    corpus_name: str
+    source_uri: str
+    title: str
+    page: int | None
+    start_char: int
+    end_char: int
+    content_sha256: str
+    document_version: int
+    region: str
+    sensitivity: str
+    embedding_model: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievedChunk:
+    chunk_id: str
+    text: str
+    score: float
+    citation: Citation
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalResult:
+    request_id: str
+    policy_version: str
+    chunks: tuple[RetrievedChunk, ...]
+    partitions: tuple[str, ...] = field(default_factory=tuple)

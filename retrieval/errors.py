@@ -1,0 +1,71 @@
+"""govrag's exception tree; the HTTP layer maps each class to one status and a `{type, detail}` body.
+
+    GovragError
+    ├── AuthenticationError        401  no key, unknown key
+    ├── PermissionDenied           403  role or policy denies the action
+    ├── NotFound                   404
+    ├── Conflict                   409  state does not allow the action (e.g. ingest before approval)
+    ├── InvalidRequest             400  a well-formed request the service cannot accept (path outside roots)
+    ├── ConfigurationError         —    invalid settings or policy: the service refuses to start
+    ├── BackendUnavailable         503  a store (vector, relational) cannot be reached
+    │   └── AuditUnavailable       503  the provenance log cannot record: nothing is answered
+    └── IngestionError             —    one document failed; recorded on the job, the batch goes on
+        ├── UnsupportedFormat
+        └── ParseError
+"""
+
+from __future__ import annotations
+
+
+class GovragError(Exception):
+    """Root of every error govrag raises on purpose."""
+
+    type = "govrag_error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class AuthenticationError(GovragError):
+    type = "unauthenticated"
+
+
+class PermissionDenied(GovragError):
+    type = "forbidden"
+
+
+class NotFound(GovragError):
+    type = "not_found"
+
+
+class Conflict(GovragError):
+    type = "conflict"
+
+
+class InvalidRequest(GovragError):
+    type = "invalid_request"
+
+
+class ConfigurationError(GovragError):
+    type = "configuration_error"
+
+
+class BackendUnavailable(GovragError):
+    type = "backend_unavailable"
+
+
+class AuditUnavailable(BackendUnavailable):
+    type = "audit_unavailable"
+
+
+class IngestionError(GovragError):
+    type = "ingestion_error"
+
+
+class UnsupportedFormat(IngestionError):
+    type = "unsupported_format"
+
+
+class ParseError(IngestionError):
+    type = "parse_error"

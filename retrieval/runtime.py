@@ -1,0 +1,95 @@
+"""Builds every backend from settings, once per process, and tears them down in order."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ingest.chunking import Chunker, default_tokenizer_file
+from ingest.jobs import JobRunner
+from ingest.masking import load_masker
+from ingest.pipeline import IngestionPipeline
+from retrieval.audit import SqlAuditStore
+from retrieval.catalog import Catalog
+from retrieval.db import Database, upgrade
+from retrieval.embedding import load_embedder
+from retrieval.governance import Auditing, Stewardship
+from retrieval.identity import PrincipalDirectory
+from retrieval.policy import PolicyEngine
+from retrieval.protocols import VectorStore
+from retrieval.service import RetrievalService
+from retrieval.settings import Settings, configure_offline_runtime
+from retrieval.vectorstore import create_vector_store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """The process's backends; the HTTP routes and the CLI reach the domain only through these."""
+
+    settings: Settings
+    db: Database
+    catalog: Catalog
+    policy: PolicyEngine
+    principals: PrincipalDirectory
+    store: VectorStore
+    audit: SqlAuditStore
+    retrieval: RetrievalService
+    jobs: JobRunner
+    stewardship: Stewardship
+    auditing: Auditing
+
+    def close(self) -> None:
+        self.jobs.shutdown()
+        self.store.close()
+        self.db.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Validate configuration first (cheap, fails fast), then load models and open stores."""
+    configure_offline_runtime()
+    policy = PolicyEngine(settings.policy_dir)
+    principals = PrincipalDirectory.from_file(settings.principals_file)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url
+    if settings.auto_migrate:
+        upgrade(url)
+    db = Database(url)
+    catalog = Catalog(db, settings.resolved_source_roots)
+    interrupted = catalog.fail_interrupted_jobs()
+    if interrupted:
+        logger.warning("%d ingestion job(s) were interrupted by a restart and marked failed", interrupted)
+    embedder = load_embedder(settings.embedding_batch_size)
+    masker = load_masker()
+    store = create_vector_store(settings)
+    audit = SqlAuditStore(db)
+    chunker = Chunker(
+        settings.chunking.chunk_size, settings.chunking.chunk_overlap, tokenizer_file=default_tokenizer_file()
+    )
+    pipeline = IngestionPipeline(
+        db=db,
+        catalog=catalog,
+        store=store,
+        embedder=embedder,
+        masker=masker,
+        chunker=chunker,
+        max_file_bytes=settings.max_file_bytes,
+    )
+    service = RetrievalService(
+        catalog=catalog, policy=policy, store=store, embedder=embedder, masker=masker, audit=audit
+    )
+    jobs = JobRunner(pipeline)
+    return Runtime(
+        settings=settings,
+        db=db,
+        catalog=catalog,
+        policy=policy,
+        principals=principals,
+        store=store,
+        audit=audit,
+        retrieval=service,
+        jobs=jobs,
+        stewardship=Stewardship(catalog, policy, jobs),
+        auditing=Auditing(audit, policy),
+    )

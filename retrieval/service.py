@@ -1,0 +1,159 @@
+"""Governed retrieval: decide what the caller may read, search only that, cite it, and log it first."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from retrieval.audit import AuditChunk, AuditEvent, AuditStore
+from retrieval.catalog import Catalog
+from retrieval.domain import Citation, CorpusRef, Outcome, Principal, RetrievalResult, RetrievedChunk, VectorHit
+from retrieval.errors import AuditUnavailable, BackendUnavailable
+from retrieval.policy import PolicyEngine
+from retrieval.protocols import Embedder, PiiMasker, VectorStore
+
+logger = logging.getLogger(__name__)
+
+MAX_TOP_K = 50
+
+
+class RetrievalService:
+    """The `/retrieve` use case, independent of HTTP."""
+
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        policy: PolicyEngine,
+        store: VectorStore,
+        embedder: Embedder,
+        masker: PiiMasker,
+        audit: AuditStore,
+    ) -> None:
+        self._catalog = catalog
+        self._policy = policy
+        self._store = store
+        self._embedder = embedder
+        self._masker = masker
+        self._audit = audit
+
+    def retrieve(self, principal: Principal, query: str, top_k: int) -> RetrievalResult:
+        """Search the corpora the policy grants `principal`, and record the answer before returning it.
+
+        Raises `AuditUnavailable` if the provenance log cannot record (no chunks are returned then) and
+        `BackendUnavailable` if a store cannot be searched.
+        """
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        policy_version = self._policy.version
+        masked_query = self._masker.mask(query).text
+        decisions = self._policy.decide_corpora(principal, self._catalog.refs())
+        allowed = {d.corpus.id: d.corpus for d in decisions if d.allowed}
+        scopes = _group_by_partition(allowed.values())
+
+        def event(outcome: Outcome, chunks: tuple[AuditChunk, ...] = ()) -> AuditEvent:
+            return AuditEvent(
+                request_id=request_id,
+                occurred_at=datetime.now(UTC),
+                action="retrieve",
+                principal_id=principal.id,
+                policy_version=policy_version,
+                outcome=outcome.value,
+                query_masked=masked_query,
+                top_k=top_k,
+                allowed_corpora=tuple(sorted(allowed)),
+                partitions=tuple(sorted(scopes)),
+                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                chunks=chunks,
+            )
+
+        try:
+            hits = self._search(query, scopes, top_k) if scopes else []
+        except BackendUnavailable:
+            self._record_failure(event(Outcome.error))
+            raise
+
+        retrieved: list[RetrievedChunk] = []
+        for hit in hits:
+            corpus = allowed.get(str(hit.payload.get("corpus_id")))
+            if corpus is None:
+                # The filter makes this impossible; if a store ever ignored it, the hit is dropped, not shown.
+                logger.error("search returned a chunk outside the caller's grant; dropped", extra={"rid": request_id})
+                continue
+            retrieved.append(_to_chunk(hit, corpus))
+
+        if retrieved:
+            outcome = Outcome.answered
+        else:
+            outcome = Outcome.denied if not allowed else Outcome.empty
+        audit_chunks = tuple(
+            AuditChunk(
+                rank=rank,
+                score=chunk.score,
+                chunk_id=chunk.chunk_id,
+                document_id=chunk.citation.document_id,
+                document_version=chunk.citation.document_version,
+                corpus_id=chunk.citation.corpus_id,
+                content_sha256=chunk.citation.content_sha256,
+                embedding_model=chunk.citation.embedding_model,
+            )
+            for rank, chunk in enumerate(retrieved, start=1)
+        )
+        self._audit.record(event(outcome, audit_chunks))
+        return RetrievalResult(
+            request_id=request_id,
+            policy_version=policy_version,
+            chunks=tuple(retrieved),
+            partitions=tuple(sorted(scopes)),
+        )
+
+    def _search(self, query: str, scopes: dict[str, list[str]], top_k: int) -> list[VectorHit]:
+        vector = self._embedder.embed_query(query)
+        hits: list[VectorHit] = []
+        for partition, corpus_ids in sorted(scopes.items()):
+            hits.extend(self._store.search(partition, vector, corpus_ids=corpus_ids, limit=top_k))
+        # One model and cosine distance everywhere, so scores from different partitions compare directly.
+        hits.sort(key=lambda hit: (-hit.score, hit.chunk_id))
+        return hits[:top_k]
+
+    def _record_failure(self, event: AuditEvent) -> None:
+        try:
+            self._audit.record(event)
+        except AuditUnavailable:
+            logger.error("could not record a failed retrieval", extra={"rid": event.request_id})
+
+
+def _group_by_partition(corpora: Iterable[CorpusRef]) -> dict[str, list[str]]:
+    scopes: dict[str, list[str]] = defaultdict(list)
+    for corpus in corpora:
+        scopes[corpus.partition].append(corpus.id)
+    return {partition: sorted(ids) for partition, ids in scopes.items()}
+
+
+def _to_chunk(hit: VectorHit, corpus: CorpusRef) -> RetrievedChunk:
+    payload = hit.payload
+    page = payload.get("page")
+    return RetrievedChunk(
+        chunk_id=hit.chunk_id,
+        text=str(payload.get("text", "")),
+        score=float(hit.score),
+        citation=Citation(
+            document_id=str(payload["document_id"]),
+            corpus_id=corpus.id,
+            corpus_name=corpus.name,
+            source_uri=str(payload["source_uri"]),
+            title=str(payload.get("title", "")),
+            page=int(page) if page is not None else None,
+            start_char=int(payload["start_char"]),
+            end_char=int(payload["end_char"]),
+            content_sha256=str(payload["content_sha256"]),
+            document_version=int(payload["document_version"]),
+            region=corpus.region,
+            sensitivity=corpus.sensitivity.name,
+            embedding_model=str(payload["embedding_model"]),
+        ),
+    )
