@@ -1,0 +1,288 @@
+"""The embedded vector store: one qdrant-edge shard per partition, in `root / partition`.
+
+Behaviour of the engine this module relies on (qdrant-edge-py 0.9.0, observed, not only documented):
+
+* A shard holds an exclusive lock on its write-ahead log while it is open. A second `EdgeShard.load` of the
+  same directory, from this process or from any other, fails at once with `Service runtime error: failed to
+  open WAL <dir>/wal: Can't init WAL: Kind(WouldBlock)`; `EdgeShard.create` on it fails with `path already
+  contains segment data`. Nothing blocks or corrupts; `close()` (or the death of the process, even by SIGKILL)
+  releases the lock. So this object owns its shards: one `EdgeVectorStore` per root per process; a second one
+  on the same root, or a second process, gets `BackendUnavailable` naming the locked directory.
+* With the WAL on (the default), an update is in the log when `update()` returns: points upserted by a process
+  killed with SIGKILL right after are there when the shard is loaded again.
+* Point ids must be unsigned integers or UUIDs; a UUID id comes back from a query as `uuid.UUID`, not `str`.
+* Engine failures are plain `Exception`s whose message is the only detail; bad arguments are `ValueError`s.
+* Nothing optimises in the background: points stay in plain (exactly searched) segments until `optimize()`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from qdrant_edge import (
+    CountRequest,
+    Distance,
+    EdgeConfig,
+    EdgeShard,
+    EdgeVectorParams,
+    FieldCondition,
+    Filter,
+    MatchAny,
+    MatchValue,
+    PayloadSchemaType,
+    Point,
+    Query,
+    QueryRequest,
+    UpdateOperation,
+)
+
+from retrieval.domain import ChunkPoint, VectorHit
+from retrieval.errors import BackendUnavailable
+
+# Both backends use the same layout, so a partition can move between an edge shard and a server collection.
+DENSE_VECTOR = "dense"
+PAYLOAD_INDEX_FIELDS: tuple[str, ...] = ("corpus_id", "document_id")
+
+# Partitions are `region.sensitivity` (see `retrieval.domain.partition_name`). The name becomes a directory
+# here and, with "." as "__", a collection name on a server, so it is checked before either is touched.
+_PARTITION_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*(?:\.[a-z0-9][a-z0-9-]*)*$")
+
+_LOCKED_MARKER = "WouldBlock"
+
+
+def check_partition(partition: str) -> str:
+    if not _PARTITION_PATTERN.fullmatch(partition):
+        raise ValueError(f"invalid partition name {partition!r}")
+    return partition
+
+
+def check_point_ids(points: Sequence[ChunkPoint]) -> None:
+    """Chunk ids must be canonical UUID strings: both engines store UUIDs and hand them back in that form."""
+    for point in points:
+        try:
+            canonical = str(uuid.UUID(point.chunk_id))
+        except ValueError:
+            canonical = ""
+        if canonical != point.chunk_id:
+            raise ValueError(f"chunk id {point.chunk_id!r} is not a canonical (lower-case) UUID")
+
+
+def distinct_corpus_ids(corpus_ids: Sequence[str]) -> list[str]:
+    # A bare string is a Sequence[str] too: "abc" would silently become the corpora "a", "b" and "c".
+    if isinstance(corpus_ids, str):
+        raise TypeError("corpus_ids must be a sequence of corpus ids, not a string")
+    return list(dict.fromkeys(corpus_ids))
+
+
+def _has_shard(path: Path) -> bool:
+    return (path / "edge_config.json").is_file() or (path / "segments").is_dir()
+
+
+def _corpus_filter(corpus_ids: list[str]) -> Filter:
+    return Filter(must=[FieldCondition(key="corpus_id", match=MatchAny(any=corpus_ids))])
+
+
+class EdgeVectorStore:
+    """`VectorStore` on embedded qdrant-edge shards under `root`, one directory per partition."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = Path(root)
+        self._shards: dict[str, EdgeShard] = {}
+        # Guards opening/creating shards, writes and close. The engine serves concurrent queries on one shard
+        # (checked with reader threads beside a writer), so searches take no lock once their shard is open.
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    # -- VectorStore ---------------------------------------------------------------------------------------
+
+    def ensure_partition(self, partition: str, dimension: int) -> None:
+        if dimension < 1:
+            raise ValueError(f"dimension must be positive, got {dimension}")
+        with self._lock:
+            shard = self._open(partition, create_dimension=dimension)
+            # Checked on every call, not only after `create`: this also repairs a shard whose creation was
+            # interrupted before its indexes were made. An existing shard keeps its dimension; a mismatch
+            # shows up as an error on the first upsert.
+            try:
+                existing = set(shard.info().payload_schema)
+                for field in PAYLOAD_INDEX_FIELDS:
+                    if field not in existing:
+                        shard.update(UpdateOperation.create_field_index(field, PayloadSchemaType.Keyword))
+            except Exception as exc:
+                self._fail(f"cannot create payload indexes in partition {partition!r}", exc)
+
+    def upsert(self, partition: str, points: Sequence[ChunkPoint]) -> None:
+        if not points:
+            return
+        check_point_ids(points)
+        edge_points = [
+            Point(p.chunk_id, {DENSE_VECTOR: [float(x) for x in p.vector]}, dict(p.payload)) for p in points
+        ]
+        with self._lock:
+            shard = self._require(partition)
+            try:
+                shard.update(UpdateOperation.upsert_points(edge_points))
+                # The WAL already makes the points survive a crash of this process (module docstring), but
+                # the bindings do not say whether a WAL append is fsynced; flush writes the segments out, so
+                # a machine crash cannot lose them either. ~4 ms on a 20k x 384 shard: small beside embedding
+                # the batch, and ingest is the only writer.
+                shard.flush()
+            except ValueError:
+                raise
+            except Exception as exc:
+                self._fail(f"cannot write {len(points)} points to partition {partition!r}", exc)
+
+    def delete(self, partition: str, *, corpus_id: str, document_id: str | None = None) -> None:
+        conditions: list[Any] = [FieldCondition(key="corpus_id", match=MatchValue(corpus_id))]
+        if document_id is not None:
+            conditions.append(FieldCondition(key="document_id", match=MatchValue(document_id)))
+        with self._lock:
+            shard = self._open_existing(partition)
+            if shard is None:
+                return
+            try:
+                shard.update(UpdateOperation.delete_points_by_filter(Filter(must=conditions)))
+                shard.flush()  # as in `upsert`: a delete is a governance action, it must stick
+            except ValueError:
+                raise
+            except Exception as exc:
+                self._fail(f"cannot delete points of corpus {corpus_id!r} in partition {partition!r}", exc)
+
+    def search(
+        self, partition: str, vector: Sequence[float], *, corpus_ids: Sequence[str], limit: int
+    ) -> list[VectorHit]:
+        allowed = distinct_corpus_ids(corpus_ids)
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, got {limit}")
+        if not allowed or limit == 0:
+            return []  # no grant, no query: the corpus filter is never dropped
+        shard = self._get(partition)
+        if shard is None:
+            return []
+        request = QueryRequest(
+            limit=limit,
+            query=Query.Nearest([float(x) for x in vector], using=DENSE_VECTOR),
+            filter=_corpus_filter(allowed),
+            with_payload=True,
+            with_vector=False,
+        )
+        try:
+            scored = shard.query(request)
+        except ValueError:
+            raise
+        except Exception as exc:
+            self._fail(f"cannot search partition {partition!r}", exc)
+        return [
+            VectorHit(
+                chunk_id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), partition=partition
+            )
+            for p in scored
+        ]
+
+    def count(self, partition: str, *, corpus_ids: Sequence[str] | None = None) -> int:
+        flt: Filter | None = None
+        if corpus_ids is not None:
+            allowed = distinct_corpus_ids(corpus_ids)
+            if not allowed:
+                return 0
+            flt = _corpus_filter(allowed)
+        shard = self._get(partition)
+        if shard is None:
+            return 0
+        try:
+            return int(shard.count(CountRequest(exact=True, filter=flt)))
+        except Exception as exc:
+            self._fail(f"cannot count points in partition {partition!r}", exc)
+
+    def partitions(self) -> list[str]:
+        if not self._root.is_dir():
+            return []
+        names = {p.name for p in self._root.iterdir() if p.is_dir() and _has_shard(p)}
+        with self._lock:
+            names.update(self._shards)
+        return sorted(name for name in names if _PARTITION_PATTERN.fullmatch(name))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            shards, self._shards = self._shards, {}
+            errors: list[str] = []
+            for name, shard in shards.items():
+                try:
+                    shard.flush()
+                    shard.close()
+                except Exception as exc:
+                    errors.append(f"{name}: {exc}")
+            if errors:
+                raise BackendUnavailable(f"closing qdrant-edge shards failed: {'; '.join(errors)}")
+
+    # -- shards --------------------------------------------------------------------------------------------
+
+    def _get(self, partition: str) -> EdgeShard | None:
+        """The open shard for reading, opening an existing one on first use; None when it does not exist."""
+        check_partition(partition)
+        shard = self._shards.get(partition)
+        if shard is not None:
+            return shard
+        with self._lock:
+            return self._open_existing(partition)
+
+    def _require(self, partition: str) -> EdgeShard:
+        shard = self._open_existing(partition)
+        if shard is None:
+            raise BackendUnavailable(
+                f"partition {partition!r} does not exist under {self._root}; call ensure_partition first"
+            )
+        return shard
+
+    def _open_existing(self, partition: str) -> EdgeShard | None:
+        """The shard of a partition, opened on first use; None if its directory holds none. Lock held."""
+        check_partition(partition)
+        if self._closed:
+            raise BackendUnavailable(f"the qdrant-edge store at {self._root} is closed")
+        shard = self._shards.get(partition)
+        if shard is None and _has_shard(self._root / partition):
+            shard = self._engine_open(partition, None)
+        return shard
+
+    def _open(self, partition: str, *, create_dimension: int) -> EdgeShard:
+        """The shard of a partition, created with a dimension when it does not exist yet. Lock held."""
+        shard = self._open_existing(partition)
+        if shard is None:
+            shard = self._engine_open(partition, create_dimension)
+        return shard
+
+    def _engine_open(self, partition: str, create_dimension: int | None) -> EdgeShard:
+        path = self._root / partition
+        try:
+            if create_dimension is None:
+                shard = EdgeShard.load(str(path))
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                config = EdgeConfig(
+                    vectors={DENSE_VECTOR: EdgeVectorParams(size=create_dimension, distance=Distance.Cosine)}
+                )
+                shard = EdgeShard.create(str(path), config)
+        except Exception as exc:
+            if _LOCKED_MARKER in str(exc):
+                raise BackendUnavailable(
+                    f"qdrant-edge shard {path} is locked: it is open in another process or by another "
+                    "EdgeVectorStore in this one (only one may open a data directory at a time); stop it, "
+                    "or point a server deployment at GOVRAG_QDRANT_URL"
+                ) from exc
+            self._fail(f"cannot open qdrant-edge shard {path}", exc)
+        self._shards[partition] = shard
+        return shard
+
+    @staticmethod
+    def _fail(message: str, exc: Exception) -> NoReturn:
+        raise BackendUnavailable(f"{message}: {exc}") from exc

@@ -1,0 +1,16 @@
+"""Builds the vector store the settings ask for: embedded qdrant-edge shards, or a Qdrant server."""
+
+from __future__ import annotations
+
+from retrieval.protocols import VectorStore
+from retrieval.settings import Settings
+from retrieval.vectorstore.edge import EdgeVectorStore
+from retrieval.vectorstore.server import QdrantServerVectorStore
+
+
+def create_vector_store(settings: Settings) -> VectorStore:
+    """`GOVRAG_QDRANT_URL` unset: shards under `<data_dir>/qdrant`; set: that server. Opens nothing yet."""
+    if not settings.qdrant_url:
+        return EdgeVectorStore(settings.qdrant_dir)
+    api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key is not None else None
+    return QdrantServerVectorStore.from_url(settings.qdrant_url, api_key, settings.qdrant_collection_prefix)

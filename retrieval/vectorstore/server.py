@@ -1,0 +1,218 @@
+"""The server vector store: one Qdrant collection per partition, reached through qdrant-client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
+
+import grpc
+import httpx
+from qdrant_client import QdrantClient, models
+from qdrant_client.common.client_exceptions import QdrantException
+from qdrant_client.http.exceptions import ApiException, UnexpectedResponse
+
+from retrieval.domain import ChunkPoint, VectorHit
+from retrieval.errors import BackendUnavailable
+from retrieval.vectorstore.edge import (
+    DENSE_VECTOR,
+    PAYLOAD_INDEX_FIELDS,
+    check_partition,
+    check_point_ids,
+    distinct_corpus_ids,
+)
+
+T = TypeVar("T")
+
+# What qdrant-client raises when the server cannot be reached or refuses a request: UnexpectedResponse (an
+# HTTP status) and ResponseHandlingException (wraps httpx transport errors) are ApiExceptions; grpc.RpcError
+# with prefer_grpc; raw httpx errors and QdrantException (rate limiting) for the rest.
+_CLIENT_ERRORS: tuple[type[Exception], ...] = (
+    ApiException,
+    QdrantException,
+    httpx.HTTPError,
+    grpc.RpcError,
+    ConnectionError,
+    TimeoutError,
+)
+# qdrant-client's local mode reports a missing collection as ValueError.
+_MAYBE_MISSING: tuple[type[Exception], ...] = (*_CLIENT_ERRORS, ValueError)
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    try:
+        yield
+    except _CLIENT_ERRORS as exc:
+        raise BackendUnavailable(f"Qdrant server: cannot {action}: {exc}") from exc
+
+
+def _corpus_filter(corpus_ids: list[str]) -> models.Filter:
+    return models.Filter(must=[models.FieldCondition(key="corpus_id", match=models.MatchAny(any=corpus_ids))])
+
+
+class QdrantServerVectorStore:
+    """`VectorStore` on a Qdrant server (or qdrant-client's local mode): collection = prefix + partition."""
+
+    def __init__(self, client: QdrantClient, collection_prefix: str = "govrag_") -> None:
+        self._client = client
+        self._prefix = collection_prefix
+
+    @classmethod
+    def from_url(cls, url: str, api_key: str | None, collection_prefix: str) -> QdrantServerVectorStore:
+        # check_compatibility=False: that check is a fire-and-forget thread that only warns, and building the
+        # store must not touch the network (the service starts, and reports the store, when Qdrant is down).
+        client = QdrantClient(url=url, api_key=api_key, check_compatibility=False)
+        return cls(client, collection_prefix)
+
+    def collection_name(self, partition: str) -> str:
+        """`eu.internal` -> `govrag_eu__internal`: dots are not welcome in collection names on every setup."""
+        return self._prefix + check_partition(partition).replace(".", "__")
+
+    # -- VectorStore ---------------------------------------------------------------------------------------
+
+    def ensure_partition(self, partition: str, dimension: int) -> None:
+        if dimension < 1:
+            raise ValueError(f"dimension must be positive, got {dimension}")
+        name = self.collection_name(partition)
+        with _translated(f"create collection {name!r}"):
+            if not self._client.collection_exists(name):
+                try:
+                    self._client.create_collection(
+                        name,
+                        vectors_config={
+                            DENSE_VECTOR: models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+                        },
+                    )
+                except (UnexpectedResponse, ValueError):
+                    # Lost a race with another writer (409 on a server, ValueError in local mode) — fine if
+                    # the collection is there now.
+                    if not self._client.collection_exists(name):
+                        raise
+            # Checked on every call: repairs a collection whose creation stopped before its indexes were made.
+            existing = self._client.get_collection(name).payload_schema or {}
+            for field in PAYLOAD_INDEX_FIELDS:
+                if field not in existing:
+                    self._client.create_payload_index(
+                        name, field, field_schema=models.PayloadSchemaType.KEYWORD, wait=True
+                    )
+
+    def upsert(self, partition: str, points: Sequence[ChunkPoint]) -> None:
+        if not points:
+            return
+        check_point_ids(points)
+        name = self.collection_name(partition)
+        structs = [
+            models.PointStruct(
+                id=p.chunk_id, vector={DENSE_VECTOR: [float(x) for x in p.vector]}, payload=dict(p.payload)
+            )
+            for p in points
+        ]
+
+        def missing() -> None:
+            raise BackendUnavailable(
+                f"Qdrant server: collection {name!r} does not exist; call ensure_partition first"
+            )
+
+        # wait=True: the server answers once the update is applied and in its WAL.
+        self._unless_missing(
+            name,
+            f"write {len(points)} points to {name!r}",
+            lambda: self._client.upsert(name, points=structs, wait=True),
+            missing,
+        )
+
+    def delete(self, partition: str, *, corpus_id: str, document_id: str | None = None) -> None:
+        name = self.collection_name(partition)
+        conditions: list[models.Condition] = [
+            models.FieldCondition(key="corpus_id", match=models.MatchValue(value=corpus_id))
+        ]
+        if document_id is not None:
+            conditions.append(
+                models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))
+            )
+        selector = models.FilterSelector(filter=models.Filter(must=conditions))
+        self._unless_missing(
+            name,
+            f"delete points of corpus {corpus_id!r} from {name!r}",
+            lambda: self._client.delete(name, points_selector=selector, wait=True),
+            lambda: None,
+        )
+
+    def search(
+        self, partition: str, vector: Sequence[float], *, corpus_ids: Sequence[str], limit: int
+    ) -> list[VectorHit]:
+        allowed = distinct_corpus_ids(corpus_ids)
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, got {limit}")
+        if not allowed or limit == 0:
+            return []  # no grant, no query: the corpus filter is never dropped
+        name = self.collection_name(partition)
+        query = [float(x) for x in vector]
+
+        def run() -> list[VectorHit]:
+            response = self._client.query_points(
+                name,
+                query=query,
+                using=DENSE_VECTOR,
+                query_filter=_corpus_filter(allowed),
+                limit=limit,
+                with_payload=True,
+                with_vectors=False,
+            )
+            return [
+                VectorHit(
+                    chunk_id=str(p.id),
+                    score=float(p.score),
+                    payload=dict(p.payload or {}),
+                    partition=partition,
+                )
+                for p in response.points
+            ]
+
+        return self._unless_missing(name, f"search {name!r}", run, list)
+
+    def count(self, partition: str, *, corpus_ids: Sequence[str] | None = None) -> int:
+        flt: models.Filter | None = None
+        if corpus_ids is not None:
+            allowed = distinct_corpus_ids(corpus_ids)
+            if not allowed:
+                return 0
+            flt = _corpus_filter(allowed)
+        name = self.collection_name(partition)
+        return self._unless_missing(
+            name,
+            f"count points in {name!r}",
+            lambda: self._client.count(name, count_filter=flt, exact=True).count,
+            lambda: 0,
+        )
+
+    def partitions(self) -> list[str]:
+        with _translated("list collections"):
+            names = [c.name for c in self._client.get_collections().collections]
+        return sorted(
+            name[len(self._prefix) :].replace("__", ".") for name in names if name.startswith(self._prefix)
+        )
+
+    def close(self) -> None:
+        with _translated("close the client"):
+            self._client.close()
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def _unless_missing(self, name: str, action: str, call: Callable[[], T], missing: Callable[[], T]) -> T:
+        """Run `call`; if it failed because the collection does not exist, give `missing()` instead.
+
+        The existence check runs only after a failure, so the usual path costs one request. A server says 404
+        (REST) or NOT_FOUND (gRPC), qdrant-client's local mode raises ValueError; rather than parse each, ask.
+        """
+        try:
+            return call()
+        except _MAYBE_MISSING as exc:
+            with _translated(action):
+                exists = self._client.collection_exists(name)
+            if not exists:
+                return missing()
+            if isinstance(exc, ValueError):
+                raise
+            raise BackendUnavailable(f"Qdrant server: cannot {action}: {exc}") from exc

@@ -1,0 +1,453 @@
+"""One contract for every `VectorStore`: the same tests run on qdrant-edge shards and on qdrant-client.
+
+The server implementation runs against qdrant-client's local mode (`:memory:`, or a path where persistence is
+under test), which speaks the same client API as a Qdrant server. Vectors are small and seeded; no models.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from qdrant_client import QdrantClient
+from qdrant_edge import EdgeShard
+
+from retrieval.domain import ChunkPoint, VectorHit, chunk_id_for, document_id_for
+from retrieval.errors import BackendUnavailable
+from retrieval.protocols import VectorStore
+from retrieval.settings import REPO_ROOT, Settings
+from retrieval.vectorstore import (
+    PAYLOAD_INDEX_FIELDS,
+    EdgeVectorStore,
+    QdrantServerVectorStore,
+    create_vector_store,
+)
+
+pytestmark = pytest.mark.integration
+
+DIM = 8
+PART = "eu.internal"
+_ordinals = itertools.count()
+
+
+@dataclass
+class Backend:
+    """Opens stores of one implementation on one location, so a test can close one and open another."""
+
+    kind: str
+    location: Path
+    opened: list[VectorStore] = field(default_factory=list)
+
+    def open(self, *, persistent: bool = False) -> VectorStore:
+        store: VectorStore
+        if self.kind == "edge":
+            store = EdgeVectorStore(self.location / "qdrant")
+        else:
+            client = (
+                QdrantClient(path=str(self.location / "local")) if persistent else QdrantClient(":memory:")
+            )
+            store = QdrantServerVectorStore(client, collection_prefix="test_")
+        self.opened.append(store)
+        return store
+
+    def close_all(self) -> None:
+        for store in self.opened:
+            store.close()
+
+
+@pytest.fixture(params=["edge", "server"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    backend = Backend(request.param, tmp_path)
+    yield backend
+    backend.close_all()
+
+
+@pytest.fixture
+def store(backend: Backend) -> VectorStore:
+    return backend.open()
+
+
+def point(corpus_id: str, vector: Sequence[float], *, document: str = "a.md", **extra: Any) -> ChunkPoint:
+    document_id = document_id_for(corpus_id, document)
+    payload = {"corpus_id": corpus_id, "document_id": document_id, **extra}
+    return ChunkPoint(chunk_id_for(document_id, 1, next(_ordinals)), tuple(vector), payload)
+
+
+def unit(index: int, *others: tuple[int, float]) -> list[float]:
+    vector = [0.0] * DIM
+    vector[index] = 1.0
+    for i, value in others:
+        vector[i] = value
+    return vector
+
+
+def random_points(rng: np.random.Generator, corpora: Sequence[str], n: int) -> list[ChunkPoint]:
+    return [point(str(rng.choice(corpora)), rng.normal(size=DIM).tolist()) for _ in range(n)]
+
+
+def ids(hits: Sequence[VectorHit]) -> set[str]:
+    return {hit.chunk_id for hit in hits}
+
+
+# -- the contract --------------------------------------------------------------------------------------------
+
+
+def test_both_implement_the_protocol(store: VectorStore) -> None:
+    assert isinstance(store, VectorStore)
+
+
+def test_ensure_partition_is_idempotent(store: VectorStore) -> None:
+    store.ensure_partition(PART, DIM)
+    p = point("c1", unit(0))
+    store.upsert(PART, [p])
+    store.ensure_partition(PART, DIM)
+    assert store.count(PART) == 1
+    assert store.partitions() == [PART]
+
+
+def test_search_returns_nearest_first_with_payload_and_partition(store: VectorStore) -> None:
+    store.ensure_partition(PART, DIM)
+    far = point("c1", unit(1), title="far")
+    near = point("c1", unit(0), title="near", page=3, tags=["x", "y"])
+    middle = point("c1", unit(0, (1, 1.0)), title="middle")
+    store.upsert(PART, [far, near, middle])
+
+    hits = store.search(PART, unit(0), corpus_ids=["c1"], limit=3)
+
+    assert [h.chunk_id for h in hits] == [near.chunk_id, middle.chunk_id, far.chunk_id]
+    assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+    assert hits[1].score == pytest.approx(2**-0.5, abs=1e-5)
+    assert hits[2].score == pytest.approx(0.0, abs=1e-5)
+    assert hits[0].payload == near.payload
+    assert all(h.partition == PART for h in hits)
+    assert [h.chunk_id for h in store.search(PART, unit(0), corpus_ids=["c1"], limit=1)] == [near.chunk_id]
+
+
+def test_search_only_returns_the_given_corpora(store: VectorStore) -> None:
+    store.ensure_partition(PART, DIM)
+    mine, other = point("mine", unit(1)), point("other", unit(0))
+    store.upsert(PART, [mine, other])
+
+    hits = store.search(PART, unit(0), corpus_ids=["mine"], limit=10)
+
+    assert ids(hits) == {mine.chunk_id}
+    assert ids(store.search(PART, unit(0), corpus_ids=["mine", "other", "mine"], limit=10)) == {
+        mine.chunk_id,
+        other.chunk_id,
+    }
+
+
+def test_empty_corpus_ids_give_no_hits(store: VectorStore) -> None:
+    store.ensure_partition(PART, DIM)
+    store.upsert(PART, [point("c1", unit(0))])
+    assert store.search(PART, unit(0), corpus_ids=[], limit=10) == []
+    assert store.count(PART, corpus_ids=[]) == 0
+
+
+def test_a_string_is_not_a_list_of_corpora(store: VectorStore) -> None:
+    store.ensure_partition(PART, DIM)
+    with pytest.raises(TypeError):
+        store.search(PART, unit(0), corpus_ids="c1", limit=10)
+
+
+def test_missing_partition_gives_no_hits_and_no_error(store: VectorStore) -> None:
+    assert store.search("us.restricted", unit(0), corpus_ids=["c1"], limit=5) == []
+    assert store.count("us.restricted") == 0
+    store.delete("us.restricted", corpus_id="c1")
+    assert store.partitions() == []
+
+
+def test_partitions_are_isolated(store: VectorStore) -> None:
+    store.ensure_partition(PART, DIM)
+    store.ensure_partition("eu.public", DIM)
+    store.upsert("eu.public", [point("c1", unit(0))])
+    assert store.search(PART, unit(0), corpus_ids=["c1"], limit=5) == []
+    assert store.count(PART) == 0
+
+
+def test_upserting_the_same_ids_again_does_not_duplicate(store: VectorStore) -> None:
+    store.ensure_partition(PART, DIM)
+    points = [point("c1", unit(i), version=1) for i in range(4)]
+    store.upsert(PART, points)
+    rewritten = [ChunkPoint(p.chunk_id, p.vector, {**p.payload, "version": 2}) for p in points]
+    store.upsert(PART, rewritten)
+
+    assert store.count(PART) == 4
+    hits = store.search(PART, unit(0), corpus_ids=["c1"], limit=10)
+    assert len(hits) == 4
+    assert {h.payload["version"] for h in hits} == {2}
+
+
+def test_delete_by_corpus_and_by_document(store: VectorStore) -> None:
+    store.ensure_partition(PART, DIM)
+    keep_doc = [point("c1", unit(0), document="keep.md") for _ in range(2)]
+    drop_doc = [point("c1", unit(1), document="drop.md") for _ in range(3)]
+    other = [point("c2", unit(2)) for _ in range(2)]
+    store.upsert(PART, keep_doc + drop_doc + other)
+
+    store.delete(PART, corpus_id="c1", document_id=document_id_for("c1", "drop.md"))
+    assert store.count(PART, corpus_ids=["c1"]) == 2
+    assert ids(store.search(PART, unit(1), corpus_ids=["c1"], limit=10)) == {p.chunk_id for p in keep_doc}
+
+    # A document id only deletes within its corpus.
+    store.delete(PART, corpus_id="c2", document_id=document_id_for("c1", "keep.md"))
+    assert store.count(PART) == 4
+
+    store.delete(PART, corpus_id="c1")
+    assert store.count(PART, corpus_ids=["c1"]) == 0
+    assert store.count(PART) == 2
+
+
+def test_count_with_and_without_corpus_filter(store: VectorStore) -> None:
+    store.ensure_partition(PART, DIM)
+    assert store.count(PART) == 0
+    store.upsert(PART, [point("c1", unit(0)) for _ in range(3)] + [point("c2", unit(1)) for _ in range(2)])
+    assert store.count(PART) == 5
+    assert store.count(PART, corpus_ids=["c1"]) == 3
+    assert store.count(PART, corpus_ids=["c2", "c1"]) == 5
+    assert store.count(PART, corpus_ids=["nobody"]) == 0
+
+
+def test_partitions_lists_created_ones(store: VectorStore) -> None:
+    assert store.partitions() == []
+    for name in ["us.restricted", "eu.internal", "eu-west.public"]:
+        store.ensure_partition(name, DIM)
+    assert store.partitions() == ["eu-west.public", "eu.internal", "us.restricted"]
+
+
+def test_invalid_partition_names_are_refused(store: VectorStore) -> None:
+    for name in ["../escape", "eu/internal", "", "EU.internal", "eu..internal"]:
+        with pytest.raises(ValueError):
+            store.ensure_partition(name, DIM)
+
+
+def test_chunk_ids_must_be_canonical_uuids(store: VectorStore) -> None:
+    store.ensure_partition(PART, DIM)
+    good = point("c1", unit(0))
+    for bad in ["chunk-1", good.chunk_id.upper()]:
+        with pytest.raises(ValueError):
+            store.upsert(PART, [ChunkPoint(bad, good.vector, good.payload)])
+    assert store.count(PART) == 0
+
+
+def test_data_survives_close_and_reopen(backend: Backend) -> None:
+    first = backend.open(persistent=True)
+    first.ensure_partition(PART, DIM)
+    kept, deleted = point("c1", unit(0), title="kept"), point("c2", unit(1))
+    first.upsert(PART, [kept, deleted])
+    first.delete(PART, corpus_id="c2")
+    first.close()
+
+    second = backend.open(persistent=True)
+    assert second.partitions() == [PART]
+    assert second.count(PART) == 1
+    [hit] = second.search(PART, unit(0), corpus_ids=["c1", "c2"], limit=5)
+    assert (hit.chunk_id, hit.payload) == (kept.chunk_id, kept.payload)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    n_points=st.integers(min_value=0, max_value=40),
+    n_corpora=st.integers(min_value=1, max_value=5),
+    allowed_mask=st.lists(st.booleans(), min_size=5, max_size=5),
+    limit=st.integers(min_value=1, max_value=12),
+)
+def test_search_never_leaves_the_grant_and_is_the_exact_top_k(
+    store: VectorStore, seed: int, n_points: int, n_corpora: int, allowed_mask: list[bool], limit: int
+) -> None:
+    # One store for all examples (fixtures are per test), a fresh partition for each example.
+    partition = f"p{next(_ordinals)}.internal"
+    rng = np.random.default_rng(seed)
+    corpora = [f"corpus-{i}" for i in range(n_corpora)]
+    allowed = [c for c, on in zip(corpora, allowed_mask, strict=False) if on]
+    points = random_points(rng, corpora, n_points)
+    store.ensure_partition(partition, DIM)
+    store.upsert(partition, points)
+    query = rng.normal(size=DIM)
+
+    hits = store.search(partition, query.tolist(), corpus_ids=allowed, limit=limit)
+
+    assert all(hit.payload["corpus_id"] in allowed for hit in hits)
+    assert all(hit.partition == partition for hit in hits)
+    scores = [hit.score for hit in hits]
+    assert scores == sorted(scores, reverse=True)
+
+    candidates = [p for p in points if p.payload["corpus_id"] in allowed]
+    assert len(hits) == min(limit, len(candidates))
+    if not candidates:
+        return
+    matrix = np.array([p.vector for p in candidates])
+    cosine = matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
+    exact = {p.chunk_id: float(s) for p, s in zip(candidates, cosine, strict=True)}
+    kth_score = sorted(exact.values(), reverse=True)[len(hits) - 1]
+    # The exact top-k by id set, up to ties at the boundary (the engines score in float32).
+    tolerance = 1e-5
+    assert {cid for cid, s in exact.items() if s > kth_score + tolerance} <= ids(hits)
+    assert ids(hits) <= {cid for cid, s in exact.items() if s >= kth_score - tolerance}
+    for hit in hits:
+        assert hit.score == pytest.approx(exact[hit.chunk_id], abs=1e-5)
+
+
+# -- qdrant-edge only: the data directory belongs to one open store ------------------------------------------
+
+_OTHER_PROCESS = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from retrieval.errors import BackendUnavailable
+    from retrieval.vectorstore import EdgeVectorStore
+
+    store = EdgeVectorStore(Path(sys.argv[1]))
+    try:
+        print("count", store.count(sys.argv[2]))
+    except BackendUnavailable as exc:
+        print("unavailable", exc)
+    finally:
+        store.close()
+    """
+)
+
+
+def _run_other_process(root: Path, partition: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", _OTHER_PROCESS, str(root), partition],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_edge_directory_is_locked_while_a_store_holds_it(tmp_path: Path) -> None:
+    root = tmp_path / "qdrant"
+    owner = EdgeVectorStore(root)
+    owner.ensure_partition(PART, DIM)
+    owner.upsert(PART, [point("c1", unit(0))])
+
+    # Same process, second store: the engine refuses the WAL lock at once (no waiting, no shared state).
+    intruder = EdgeVectorStore(root)
+    with pytest.raises(BackendUnavailable, match="is locked"):
+        intruder.count(PART)
+    with pytest.raises(BackendUnavailable, match="is locked"):
+        intruder.ensure_partition(PART, DIM)
+    # Its other partitions are unaffected, and the owner goes on working.
+    intruder.ensure_partition("eu.public", DIM)
+    intruder.close()
+    assert owner.count(PART) == 1
+
+    # Another process: the same refusal.
+    output = _run_other_process(root, PART)
+    assert output.startswith("unavailable") and "is locked" in output
+
+    # Closing releases the lock.
+    owner.close()
+    assert _run_other_process(root, PART) == "count 1"
+
+
+def test_edge_upsert_is_durable_when_it_returns(tmp_path: Path) -> None:
+    root = tmp_path / "qdrant"
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from retrieval.domain import ChunkPoint
+        from retrieval.vectorstore import EdgeVectorStore
+
+        store = EdgeVectorStore(Path({str(root)!r}))
+        store.ensure_partition({PART!r}, {DIM})
+        store.upsert({PART!r}, [ChunkPoint({point("c1", unit(0)).chunk_id!r}, {tuple(unit(0))!r},
+                                           {{"corpus_id": "c1"}})])
+        os.kill(os.getpid(), signal.SIGKILL)  # no close, no flush at exit
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, timeout=60, check=False)
+    assert result.returncode == -signal.SIGKILL
+
+    store = EdgeVectorStore(root)
+    try:
+        assert store.count(PART, corpus_ids=["c1"]) == 1
+    finally:
+        store.close()
+
+
+def test_edge_shard_has_keyword_indexes_on_filter_fields(tmp_path: Path) -> None:
+    store = EdgeVectorStore(tmp_path)
+    store.ensure_partition(PART, DIM)
+    store.close()
+    shard = EdgeShard.load(str(tmp_path / PART))
+    try:
+        schema = shard.info().payload_schema
+        assert {name: str(schema[name].data_type) for name in PAYLOAD_INDEX_FIELDS} == {
+            name: "PayloadSchemaType.Keyword" for name in PAYLOAD_INDEX_FIELDS
+        }
+    finally:
+        shard.close()
+
+
+def test_edge_store_refuses_work_after_close(tmp_path: Path) -> None:
+    store = EdgeVectorStore(tmp_path)
+    store.ensure_partition(PART, DIM)
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(BackendUnavailable, match="closed"):
+        store.upsert(PART, [point("c1", unit(0))])
+
+
+def test_upsert_into_a_missing_partition_is_unavailable(store: VectorStore) -> None:
+    with pytest.raises(BackendUnavailable):
+        store.upsert("eu.secret", [point("c1", unit(0))])
+
+
+# -- factory -------------------------------------------------------------------------------------------------
+
+
+def test_factory_defaults_to_edge_shards_under_the_data_dir(tmp_path: Path) -> None:
+    store = create_vector_store(Settings(data_dir=tmp_path, qdrant_url=None))
+    try:
+        assert isinstance(store, EdgeVectorStore)
+        assert store.root == tmp_path / "qdrant"
+    finally:
+        store.close()
+
+
+def test_factory_uses_a_server_when_a_url_is_set(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        qdrant_url="https://qdrant.invalid:6333",
+        qdrant_api_key="secret",  # type: ignore[arg-type]
+        qdrant_collection_prefix="x_",
+    )
+    store = create_vector_store(settings)  # builds a client; nothing is contacted
+    try:
+        assert isinstance(store, QdrantServerVectorStore)
+        assert store.collection_name("eu.internal") == "x_eu__internal"
+    finally:
+        store.close()
+
+
+def test_server_errors_become_backend_unavailable() -> None:
+    # Port 9 (discard) on localhost: nothing listens there, the connection is refused at once.
+    store = QdrantServerVectorStore(
+        QdrantClient(url="http://127.0.0.1:9", timeout=2, check_compatibility=False)
+    )
+    try:
+        with pytest.raises(BackendUnavailable, match="Qdrant server"):
+            store.search(PART, unit(0), corpus_ids=["c1"], limit=3)
+        with pytest.raises(BackendUnavailable):
+            store.ensure_partition(PART, DIM)
+    finally:
+        store.close()
