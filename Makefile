@@ -24,7 +24,8 @@ test: install ## run the whole test suite (SQLite and PostgreSQL)
 	$(VENV)/bin/pytest
 
 lint: install
-	$(VENV)/bin/ruff check retrieval ingest tests bench
+	$(VENV)/bin/ruff check retrieval ingest tests policies migrations
+	$(VENV)/bin/ruff format --check retrieval ingest tests policies
 
 typecheck: install
 	$(VENV)/bin/mypy

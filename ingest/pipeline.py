@@ -251,4 +251,3 @@ class IngestionPipeline:
                 row.updated_at = utcnow()
                 if row.status != "ingested":
                     row.status = "failed"
-

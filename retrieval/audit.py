@@ -145,7 +145,9 @@ class SqlAuditStore:
                     for c in event.chunks
                 )
         except BackendUnavailable as exc:
-            raise AuditUnavailable("the provenance log cannot record this request; nothing is answered") from exc
+            raise AuditUnavailable(
+                "the provenance log cannot record this request; nothing is answered"
+            ) from exc
 
     def get(self, request_id: str) -> AuditEvent:
         with self._db.session() as session:
@@ -167,11 +169,12 @@ class SqlAuditStore:
             stmt = stmt.where(AuditEventRow.occurred_at < query.until)
         if query.cursor is not None:
             stmt = stmt.where(AuditEventRow.id < query.cursor)
-        for column, value in ((AuditChunkRow.document_id, query.document_id), (AuditChunkRow.corpus_id, query.corpus_id)):
+        for column, value in (
+            (AuditChunkRow.document_id, query.document_id),
+            (AuditChunkRow.corpus_id, query.corpus_id),
+        ):
             if value is not None:
-                stmt = stmt.where(
-                    exists().where(AuditChunkRow.event_id == AuditEventRow.id, column == value)
-                )
+                stmt = stmt.where(exists().where(AuditChunkRow.event_id == AuditEventRow.id, column == value))
         stmt = stmt.order_by(AuditEventRow.id.desc()).limit(query.limit + 1)
         with self._db.session() as session:
             rows = list(session.scalars(stmt))

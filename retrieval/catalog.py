@@ -47,7 +47,9 @@ def resolve_source_path(source_path: str, roots: list[Path]) -> Path:
     Symlinks and `..` are resolved first, so neither can lead out of a root.
     """
     if not roots:
-        raise InvalidRequest("no source roots are configured (GOVRAG_SOURCE_ROOTS); nothing can be registered")
+        raise InvalidRequest(
+            "no source roots are configured (GOVRAG_SOURCE_ROOTS); nothing can be registered"
+        )
     if "\x00" in source_path:
         raise InvalidRequest("source_path contains a NUL byte")
     resolved = Path(source_path).expanduser().resolve()
@@ -119,7 +121,9 @@ class Catalog:
     def documents(self, corpus_id: str) -> list[DocumentRow]:
         self.get(corpus_id)
         with self._db.session() as session:
-            query = select(DocumentRow).where(DocumentRow.corpus_id == corpus_id).order_by(DocumentRow.source_uri)
+            query = (
+                select(DocumentRow).where(DocumentRow.corpus_id == corpus_id).order_by(DocumentRow.source_uri)
+            )
             return list(session.scalars(query))
 
     # -- jobs -------------------------------------------------------------------------------------------
@@ -167,6 +171,8 @@ class Catalog:
             result = session.execute(
                 update(JobRow)
                 .where(JobRow.status.in_(["queued", "running"]))
-                .values(status=JobStatus.failed.value, finished_at=utcnow(), detail="interrupted by a restart")
+                .values(
+                    status=JobStatus.failed.value, finished_at=utcnow(), detail="interrupted by a restart"
+                )
             )
             return int(getattr(result, "rowcount", 0) or 0)

@@ -32,8 +32,12 @@ UrlOption = Annotated[
 ]
 KeyOption = Annotated[
     str,
-    typer.Option("--api-key", envvar="GOVRAG_API_KEY", help="Your API key (prefer the environment variable).",
-                 show_default=False),
+    typer.Option(
+        "--api-key",
+        envvar="GOVRAG_API_KEY",
+        help="Your API key (prefer the environment variable).",
+        show_default=False,
+    ),
 ]
 
 
@@ -105,14 +109,21 @@ def corpus_register(
     name: Annotated[str, typer.Option(help="Unique corpus name.")],
     region: Annotated[str, typer.Option(help="Data region, e.g. eu or us.")],
     sensitivity: Annotated[str, typer.Option(help="public, internal, confidential or restricted.")],
-    source_path: Annotated[str, typer.Option(help="Directory on the service's machine, under a source root.")],
+    source_path: Annotated[
+        str, typer.Option(help="Directory on the service's machine, under a source root.")
+    ],
     url: UrlOption = "http://127.0.0.1:8000",
     api_key: KeyOption = "",
     description: Annotated[str, typer.Option(help="Free text.")] = "",
 ) -> None:
     """Register a corpus (status: registered)."""
-    body = {"name": name, "region": region, "sensitivity": sensitivity, "source_path": source_path,
-            "description": description}
+    body = {
+        "name": name,
+        "region": region,
+        "sensitivity": sensitivity,
+        "source_path": source_path,
+        "description": description,
+    }
     _print(_call("POST", url, "/corpora", api_key, json=body))
 
 
@@ -159,7 +170,9 @@ def corpus_list(url: UrlOption = "http://127.0.0.1:8000", api_key: KeyOption = "
 
 
 @corpus_app.command("documents")
-def corpus_documents(corpus_id: str, url: UrlOption = "http://127.0.0.1:8000", api_key: KeyOption = "") -> None:
+def corpus_documents(
+    corpus_id: str, url: UrlOption = "http://127.0.0.1:8000", api_key: KeyOption = ""
+) -> None:
     """List a corpus's documents with their status and failure reasons."""
     _print(_call("GET", url, f"/corpora/{corpus_id}/documents", api_key))
 
@@ -183,8 +196,19 @@ def audit_events(
     cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page.")] = None,
 ) -> None:
     """List provenance events, newest first."""
-    params = {k: v for k, v in {"principal_id": principal_id, "document_id": document_id, "corpus_id": corpus_id,
-              "since": since, "until": until, "limit": limit, "cursor": cursor}.items() if v is not None}
+    params = {
+        k: v
+        for k, v in {
+            "principal_id": principal_id,
+            "document_id": document_id,
+            "corpus_id": corpus_id,
+            "since": since,
+            "until": until,
+            "limit": limit,
+            "cursor": cursor,
+        }.items()
+        if v is not None
+    }
     _print(_call("GET", url, "/audit/events", api_key, params=params))
 
 
@@ -225,4 +249,3 @@ def key_hash() -> None:
 
 def main() -> None:
     app()
-

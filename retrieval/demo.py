@@ -100,7 +100,7 @@ def run_demo(*, host: str, port: int, serve: bool) -> None:
             "\nTry it:\n"
             f"  curl -s {base}/retrieve -H 'Authorization: Bearer {keys['alice']}' \\\n"
             "       -H 'Content-Type: application/json' \\\n"
-            "       -d '{\"query\": \"How many days can I work remotely?\", \"top_k\": 3}'\n"
+            '       -d \'{"query": "How many days can I work remotely?", "top_k": 3}\'\n'
             f"  curl -s {base}/audit/events -H 'Authorization: Bearer {keys['audrey']}'\n"
             f"  GOVRAG_API_KEY={keys['sam']} govrag corpus list --url {base}\n"
             f"  API docs: {base}/docs\n"

@@ -8,8 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-# Namespace for deterministic ids: the same corpus path, document version and chunk ordinal always give the same
-# id, so a re-run of an interrupted job overwrites points instead of duplicating them.
+# Namespace for deterministic ids: the same corpus path, document version and chunk ordinal always give
+# the same id, so a re-run of an interrupted job overwrites points instead of duplicating them.
 GOVRAG_NAMESPACE = uuid.UUID("6f1c3a52-1d0b-4c55-9f7e-2f4b9d8e7a10")
 
 REGION_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,15}$")

@@ -1,17 +1,17 @@
 """govrag's exception tree; the HTTP layer maps each class to one status and a `{type, detail}` body.
 
-    GovragError
-    ├── AuthenticationError        401  no key, unknown key
-    ├── PermissionDenied           403  role or policy denies the action
-    ├── NotFound                   404
-    ├── Conflict                   409  state does not allow the action (e.g. ingest before approval)
-    ├── InvalidRequest             400  a well-formed request the service cannot accept (path outside roots)
-    ├── ConfigurationError         —    invalid settings or policy: the service refuses to start
-    ├── BackendUnavailable         503  a store (vector, relational) cannot be reached
-    │   └── AuditUnavailable       503  the provenance log cannot record: nothing is answered
-    └── IngestionError             —    one document failed; recorded on the job, the batch goes on
-        ├── UnsupportedFormat
-        └── ParseError
+GovragError
+├── AuthenticationError        401  no key, unknown key
+├── PermissionDenied           403  role or policy denies the action
+├── NotFound                   404
+├── Conflict                   409  state does not allow the action (e.g. ingest before approval)
+├── InvalidRequest             400  a well-formed request the service cannot accept (path outside roots)
+├── ConfigurationError         —    invalid settings or policy: the service refuses to start
+├── BackendUnavailable         503  a store (vector, relational) cannot be reached
+│   └── AuditUnavailable       503  the provenance log cannot record: nothing is answered
+└── IngestionError             —    one document failed; recorded on the job, the batch goes on
+    ├── UnsupportedFormat
+    └── ParseError
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ class Stewardship:
     def ingest(self, principal: Principal, corpus_id: str) -> JobRow:
         corpus = self._catalog.get(corpus_id)
         self._policy.require(principal, "ingest_corpus", to_ref(corpus))
-        # Approval is lifecycle state, not access: the catalog refuses with 409 (and the pipeline checks again).
+        # Approval is lifecycle state, not access: the catalog answers 409 (the pipeline checks again).
         job = self._catalog.create_job(corpus_id, requested_by=principal.id)
         self._jobs.submit(job.id)
         return job

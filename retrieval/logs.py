@@ -1,4 +1,4 @@
-"""Structured (JSON lines) logging for the service; messages never carry keys, raw queries or document text."""
+"""Structured (JSON lines) logging; messages never carry keys, raw queries or document text."""
 
 from __future__ import annotations
 
@@ -31,5 +31,6 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "presidio-analyzer", "sentence_transformers"):
-        logging.getLogger(noisy).setLevel("WARNING")
+    logging.getLogger("httpx").setLevel("WARNING")
+    # presidio warns, once per start, about every recognizer of a language we do not load: noise, not news.
+    logging.getLogger("presidio-analyzer").setLevel("ERROR")

@@ -34,12 +34,12 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-# BIGINT on PostgreSQL, but INTEGER on SQLite so that the primary key is the rowid alias (autoincrement).
+# BIGINT on PostgreSQL, INTEGER on SQLite so that the key is the rowid alias (autoincrement).
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes on every backend (SQLite keeps no zone: values are stored as UTC, read back as UTC)."""
+    """Aware UTC datetimes on every backend (SQLite keeps no zone: stored as UTC, read back as UTC)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True

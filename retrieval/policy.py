@@ -106,7 +106,7 @@ class PolicyEngine:
             for uid, _ in resources
         ]
         results = cedarpy.is_authorized_batch(requests, self._policies, json.dumps(entities), self._schema)
-        decisions = []
+        decisions: list[tuple[bool, tuple[str, ...]]] = []
         for result in results:
             if result.diagnostics.errors:
                 # An evaluation error is a deny (Cedar skips the erroring policy); never an allow.
@@ -130,7 +130,10 @@ class PolicyEngine:
 
     def is_allowed(self, principal: Principal, action: str, corpus: CorpusRef | None = None) -> bool:
         if corpus is None:
-            resource = (_uid("Service", SERVICE_ID), {"uid": _uid("Service", SERVICE_ID), "attrs": {}, "parents": []})
+            resource = (
+                _uid("Service", SERVICE_ID),
+                {"uid": _uid("Service", SERVICE_ID), "attrs": {}, "parents": []},
+            )
         else:
             resource = (_uid("Corpus", corpus.id), _corpus_entity(corpus))
         return self._decide(principal, action, [resource])[0][0]
@@ -138,4 +141,6 @@ class PolicyEngine:
     def require(self, principal: Principal, action: str, corpus: CorpusRef | None = None) -> None:
         """Raise `PermissionDenied` unless the policy allows `action` (on `corpus`, or on the service)."""
         if not self.is_allowed(principal, action, corpus):
-            raise PermissionDenied(f"the policy does not allow {principal.id!r} to {action.replace('_', ' ')}")
+            raise PermissionDenied(
+                f"the policy does not allow {principal.id!r} to {action.replace('_', ' ')}"
+            )

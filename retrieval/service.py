@@ -11,7 +11,15 @@ from datetime import UTC, datetime
 
 from retrieval.audit import AuditChunk, AuditEvent, AuditStore
 from retrieval.catalog import Catalog
-from retrieval.domain import Citation, CorpusRef, Outcome, Principal, RetrievalResult, RetrievedChunk, VectorHit
+from retrieval.domain import (
+    Citation,
+    CorpusRef,
+    Outcome,
+    Principal,
+    RetrievalResult,
+    RetrievedChunk,
+    VectorHit,
+)
 from retrieval.errors import AuditUnavailable, BackendUnavailable
 from retrieval.policy import PolicyEngine
 from retrieval.protocols import Embedder, PiiMasker, VectorStore
@@ -82,14 +90,14 @@ class RetrievalService:
             corpus = allowed.get(str(hit.payload.get("corpus_id")))
             if corpus is None:
                 # The filter makes this impossible; if a store ever ignored it, the hit is dropped, not shown.
-                logger.error("search returned a chunk outside the caller's grant; dropped", extra={"rid": request_id})
+                logger.error(
+                    "search returned a chunk outside the caller's grant; dropped", extra={"rid": request_id}
+                )
                 continue
             retrieved.append(_to_chunk(hit, corpus))
 
-        if retrieved:
-            outcome = Outcome.answered
-        else:
-            outcome = Outcome.denied if not allowed else Outcome.empty
+        # denied: the policy granted nothing; empty: granted corpora held nothing relevant.
+        outcome = Outcome.answered if retrieved else Outcome.empty if allowed else Outcome.denied
         audit_chunks = tuple(
             AuditChunk(
                 rank=rank,

@@ -113,5 +113,6 @@ def configure_offline_runtime() -> None:
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "ANONYMIZED_TELEMETRY": "False",
+        "UNSTRUCTURED_DISABLE_NOTICE": "1",
     }.items():
         os.environ.setdefault(name, value)

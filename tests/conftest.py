@@ -29,11 +29,9 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-# -- relational store: every database test runs on SQLite and on PostgreSQL ------------------------------------
+# -- relational store: every database test runs on SQLite and on PostgreSQL --------------------------------
 
-POSTGRES_URL = os.environ.get(
-    "GOVRAG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_URL = os.environ.get("GOVRAG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("GOVRAG_TEST_REQUIRE_POSTGRES") == "1"
 
 

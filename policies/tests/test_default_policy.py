@@ -48,7 +48,9 @@ def corpus(name: str) -> CorpusRef:
     )
 
 
-@pytest.mark.parametrize("case", CASES["cases"], ids=lambda c: f"{c['principal']}-{c['action']}-{c.get('corpus', 'service')}")
+@pytest.mark.parametrize(
+    "case", CASES["cases"], ids=lambda c: f"{c['principal']}-{c['action']}-{c.get('corpus', 'service')}"
+)
 def test_case(engine: PolicyEngine, case: dict[str, Any]) -> None:
     who = principal(case["principal"])
     if case["action"] == "retrieve":
@@ -88,7 +90,9 @@ def test_no_retrieval_outside_region_clearance_or_approval(
 ) -> None:
     """Whatever the roles, an allow implies approved, in-region and within clearance (and a reading role)."""
     who = Principal(id="u", roles=roles, clearance=clearance, regions=user_regions)
-    target = CorpusRef(id="c", name="c", region=corpus_region, sensitivity=sensitivity, status=status, owner="o")
+    target = CorpusRef(
+        id="c", name="c", region=corpus_region, sensitivity=sensitivity, status=status, owner="o"
+    )
     (decision,) = engine.decide_corpora(who, [target])
     expected = (
         bool(roles & {"reader", "admin"})

@@ -27,7 +27,9 @@ def register_corpus(body: CorpusCreate, principal: CurrentPrincipal, runtime: Ru
 
 @router.get("/corpora", response_model=list[CorpusOut])
 def list_corpora(principal: CurrentPrincipal, runtime: RuntimeDep) -> list[CorpusOut]:
-    return [CorpusOut.model_validate(row, from_attributes=True) for row in runtime.stewardship.corpora(principal)]
+    return [
+        CorpusOut.model_validate(row, from_attributes=True) for row in runtime.stewardship.corpora(principal)
+    ]
 
 
 @router.get("/corpora/{corpus_id}", response_model=CorpusOut)

@@ -21,7 +21,9 @@ class ErrorBody(BaseModel):
 
 
 class CorpusCreate(Strict):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")]
+    name: Annotated[
+        str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
+    ]
     region: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,15}$")]
     sensitivity: Literal["public", "internal", "confidential", "restricted"]
     source_path: Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=_PRINTABLE)]

@@ -24,7 +24,9 @@ def store(database_url: str) -> Iterator[SqlAuditStore]:
     db.dispose()
 
 
-def make_event(n: int, principal: str = "alice", docs: tuple[str, ...] = ("doc-a",), corpus: str = "c1") -> AuditEvent:
+def make_event(
+    n: int, principal: str = "alice", docs: tuple[str, ...] = ("doc-a",), corpus: str = "c1"
+) -> AuditEvent:
     return AuditEvent(
         request_id=f"00000000-0000-0000-0000-{n:012d}",
         occurred_at=T0 + timedelta(minutes=n),

@@ -19,6 +19,8 @@ def write(tmp_path: Path, body: str) -> Path:
     return path
 
 
+A, B = "a" * 64, "b" * 64
+
 GOOD = f"""
 principals:
   - id: alice
@@ -43,7 +45,9 @@ def test_bearer_key_resolves_to_its_principal(tmp_path: Path) -> None:
     assert directory.authenticate("bearer sam-key").roles == frozenset({"steward", "auditor"})
 
 
-@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer ", "Basic YWxpY2U6eA==", "Bearer wrong-key", "alice-key"])
+@pytest.mark.parametrize(
+    "header", [None, "", "Bearer", "Bearer ", "Basic YWxpY2U6eA==", "Bearer wrong-key", "alice-key"]
+)
 def test_bad_credentials_are_rejected(tmp_path: Path, header: str | None) -> None:
     directory = PrincipalDirectory.from_file(write(tmp_path, GOOD))
     with pytest.raises(AuthenticationError):
@@ -63,8 +67,10 @@ def test_no_principals_file_authenticates_nobody() -> None:
         f"principals: [{{id: x, api_key_sha256: {'a' * 64}, roles: [reader], clearance: secret}}]",
         f"principals: [{{id: x, api_key_sha256: {'a' * 64}, roles: [reader], regions: ['EU!']}}]",
         f"principals: [{{id: x, api_key_sha256: {'a' * 64}, roles: [reader], api_key: plain}}]",
-        f"principals: [{{id: x, api_key_sha256: {'a' * 64}, roles: [reader]}}, {{id: x, api_key_sha256: {'b' * 64}, roles: [reader]}}]",
-        f"principals: [{{id: x, api_key_sha256: {'a' * 64}, roles: [reader]}}, {{id: y, api_key_sha256: {'a' * 64}, roles: [reader]}}]",
+        f"principals: [{{id: x, api_key_sha256: {A}, roles: [reader]}},"
+        f" {{id: x, api_key_sha256: {B}, roles: [reader]}}]",
+        f"principals: [{{id: x, api_key_sha256: {A}, roles: [reader]}},"
+        f" {{id: y, api_key_sha256: {A}, roles: [reader]}}]",
         "principals: [{{",
     ],
 )

@@ -19,7 +19,14 @@ def test_migrations_build_the_schema_the_models_describe(database_url: str) -> N
     try:
         with engine.connect() as connection:
             tables = set(inspect(connection).get_table_names())
-            assert {"corpora", "documents", "chunks", "ingestion_jobs", "audit_events", "audit_event_chunks"} <= tables
+            assert {
+                "corpora",
+                "documents",
+                "chunks",
+                "ingestion_jobs",
+                "audit_events",
+                "audit_event_chunks",
+            } <= tables
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
     finally:

@@ -1,4 +1,4 @@
-"""register → approve → ingest → governed /retrieve with citations → audit, over HTTP, on SQLite and PostgreSQL."""
+"""register → approve → ingest → governed /retrieve → audit, over HTTP, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -76,7 +76,9 @@ def test_governed_retrieval_end_to_end(client: tuple[TestClient, dict[str, Path]
     pending = register(http, "eu-pending", "eu", "internal", sources["eu-pending"])
     assert http.post(f"/corpora/{pending}/ingest", headers=auth("steward")).status_code == 409
     for corpus_id in (eu, us):
-        assert http.post(f"/corpora/{corpus_id}/approve", headers=auth("steward")).json()["status"] == "approved"
+        assert (
+            http.post(f"/corpora/{corpus_id}/approve", headers=auth("steward")).json()["status"] == "approved"
+        )
 
     jobs = {}
     for corpus_id in (eu, us):
@@ -94,7 +96,11 @@ def test_governed_retrieval_end_to_end(client: tuple[TestClient, dict[str, Path]
 
     # -- readers see exactly their grant ---------------------------------------------------------------------
     retrieve_calls: list[tuple[str, dict[str, Any]]] = []
-    for reader, corpus_id, region in (("reader_eu", eu, "eu"), ("reader_us", us, "us"), ("reader_none", None, None)):
+    for reader, corpus_id, region in (
+        ("reader_eu", eu, "eu"),
+        ("reader_us", us, "us"),
+        ("reader_none", None, None),
+    ):
         for query in QUERIES:
             response = http.post("/retrieve", headers=auth(reader), json={"query": query, "top_k": 5})
             assert response.status_code == 200, response.text
@@ -118,7 +124,9 @@ def test_governed_retrieval_end_to_end(client: tuple[TestClient, dict[str, Path]
                 assert body["chunks"], f"{reader} got nothing for {query!r}"
 
     # The best hit for a question is the document that answers it.
-    top = http.post("/retrieve", headers=auth("reader_eu"), json={"query": "How long is parental leave?"}).json()
+    top = http.post(
+        "/retrieve", headers=auth("reader_eu"), json={"query": "How long is parental leave?"}
+    ).json()
     retrieve_calls.append(("reader_eu", top))
     assert top["chunks"][0]["citation"]["title"] == "Parental leave"
     assert "<PERSON>" in " ".join(c["text"] for c in top["chunks"]) or "<EMAIL_ADDRESS>" in " ".join(
@@ -143,7 +151,9 @@ def test_governed_retrieval_end_to_end(client: tuple[TestClient, dict[str, Path]
         event = http.get(f"/audit/events/{body['request_id']}", headers=auth("auditor")).json()
         assert event["principal_id"] == reader
         assert [c["chunk_id"] for c in event["chunks"]] == [c["chunk_id"] for c in body["chunks"]]
-        assert [c["document_id"] for c in event["chunks"]] == [c["citation"]["document_id"] for c in body["chunks"]]
+        assert [c["document_id"] for c in event["chunks"]] == [
+            c["citation"]["document_id"] for c in body["chunks"]
+        ]
         assert event["policy_version"] == body["policy_version"]
         assert pending not in event["allowed_corpora"]
         assert event["outcome"] == ("answered" if body["chunks"] else "denied")
@@ -155,9 +165,19 @@ def test_governed_retrieval_end_to_end(client: tuple[TestClient, dict[str, Path]
     # -- the log is for auditors, and every endpoint wants a known key --------------------------------------
     denied = http.get("/audit/events", headers=auth("reader_eu"))
     assert denied.status_code == 403 and denied.json()["type"] == "forbidden"
-    assert http.post("/corpora", headers=auth("reader_eu"), json={
-        "name": "x", "region": "eu", "sensitivity": "public", "source_path": str(sources["eu-internal"])
-    }).status_code == 403
+    assert (
+        http.post(
+            "/corpora",
+            headers=auth("reader_eu"),
+            json={
+                "name": "x",
+                "region": "eu",
+                "sensitivity": "public",
+                "source_path": str(sources["eu-internal"]),
+            },
+        ).status_code
+        == 403
+    )
     for headers in ({}, {"Authorization": "Bearer not-a-key"}, {"Authorization": "Basic abc"}):
         response = http.post("/retrieve", headers=headers, json={"query": "leave"})
         assert response.status_code == 401
@@ -166,24 +186,45 @@ def test_governed_retrieval_end_to_end(client: tuple[TestClient, dict[str, Path]
 
 def test_bad_requests_get_clear_errors(client: tuple[TestClient, dict[str, Path]], tmp_path: Path) -> None:
     http, sources = client
-    for body in ({"query": "x", "top_k": 0}, {"query": "x", "top_k": 51}, {"query": ""}, {"query": "x", "extra": 1},
-                 {"query": "a\x00b"}, {"query": "x" * 4001}):
+    for body in (
+        {"query": "x", "top_k": 0},
+        {"query": "x", "top_k": 51},
+        {"query": ""},
+        {"query": "x", "extra": 1},
+        {"query": "a\x00b"},
+        {"query": "x" * 4001},
+    ):
         response = http.post("/retrieve", headers=auth("reader_eu"), json=body)
         assert response.status_code == 422, body
         assert response.json()["type"] == "validation_error"
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (sources["eu-internal"] / "escape").symlink_to(outside)
-    for path in (str(outside), str(sources["eu-internal"] / ".." / ".." / "elsewhere"),
-                 str(sources["eu-internal"] / "escape"), str(sources["eu-internal"] / "missing")):
-        response = http.post("/corpora", headers=auth("steward"), json={
-            "name": "bad", "region": "eu", "sensitivity": "public", "source_path": path})
+    for path in (
+        str(outside),
+        str(sources["eu-internal"] / ".." / ".." / "elsewhere"),
+        str(sources["eu-internal"] / "escape"),
+        str(sources["eu-internal"] / "missing"),
+    ):
+        response = http.post(
+            "/corpora",
+            headers=auth("steward"),
+            json={"name": "bad", "region": "eu", "sensitivity": "public", "source_path": path},
+        )
         assert response.status_code == 400, path
         assert response.json()["type"] == "invalid_request"
     created = register(http, "dup", "eu", "public", sources["eu-internal"])
     assert created
-    again = http.post("/corpora", headers=auth("steward"), json={
-        "name": "dup", "region": "eu", "sensitivity": "public", "source_path": str(sources["eu-internal"])})
+    again = http.post(
+        "/corpora",
+        headers=auth("steward"),
+        json={
+            "name": "dup",
+            "region": "eu",
+            "sensitivity": "public",
+            "source_path": str(sources["eu-internal"]),
+        },
+    )
     assert again.status_code == 409
     assert http.get("/corpora/does-not-exist", headers=auth("steward")).status_code == 404
     assert http.get("/jobs/does-not-exist", headers=auth("steward")).status_code == 404
