@@ -249,3 +249,7 @@ def key_hash() -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -9,11 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from retrieval.api.deps import CurrentPrincipal, RuntimeDep
-from retrieval.api.schemas import AuditEventOut, AuditPageOut
+from retrieval.api.schemas import AuditEventOut, AuditPageOut, error_responses
 from retrieval.audit import AuditQuery
 from retrieval.errors import InvalidRequest
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], responses=error_responses(400, 404))
 
 
 def _utc(value: datetime | None) -> datetime | None:

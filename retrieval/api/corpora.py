@@ -5,11 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from retrieval.api.deps import CurrentPrincipal, RuntimeDep
-from retrieval.api.schemas import CorpusCreate, CorpusOut, DocumentOut, JobAccepted, JobOut
+from retrieval.api.schemas import (
+    CorpusCreate,
+    CorpusOut,
+    DocumentOut,
+    JobAccepted,
+    JobOut,
+    error_responses,
+)
 from retrieval.catalog import CorpusSpec
 from retrieval.domain import Sensitivity
 
-router = APIRouter(tags=["corpora"])
+router = APIRouter(tags=["corpora"], responses=error_responses(400, 404, 409))
 
 
 @router.post("/corpora", status_code=status.HTTP_201_CREATED, response_model=CorpusOut)

@@ -41,8 +41,10 @@ def install_error_handlers(app: FastAPI) -> None:
         for cls, status in STATUS_BY_ERROR:
             if isinstance(exc, cls):
                 headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-                if status == 503:
+                if status == 503 and not isinstance(exc, errors.AuditUnavailable):
+                    # The detail names paths and hosts: it goes to the log, the caller gets the kind only.
                     logger.error("backend unavailable: %s", exc.detail)
+                    return _body(status, exc.type, "a backing store is unavailable; try again later")
                 return _body(status, exc.type, exc.detail, headers)
         logger.error("unmapped error %s: %s", type(exc).__name__, exc.detail)
         return _body(500, "internal_error", "internal error")

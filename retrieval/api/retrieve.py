@@ -7,9 +7,9 @@ from dataclasses import asdict
 from fastapi import APIRouter
 
 from retrieval.api.deps import CurrentPrincipal, RuntimeDep
-from retrieval.api.schemas import ChunkOut, RetrieveRequest, RetrieveResponse
+from retrieval.api.schemas import ChunkOut, RetrieveRequest, RetrieveResponse, error_responses
 
-router = APIRouter(tags=["retrieval"])
+router = APIRouter(tags=["retrieval"], responses=error_responses())
 
 
 @router.post("/retrieve", response_model=RetrieveResponse)

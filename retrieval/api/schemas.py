@@ -20,6 +20,11 @@ class ErrorBody(BaseModel):
     detail: str
 
 
+def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI entries for the error statuses a router can answer, all with the `{type, detail}` body."""
+    return {status: {"model": ErrorBody} for status in (401, 403, 422, 503, *statuses)}
+
+
 class CorpusCreate(Strict):
     name: Annotated[
         str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")

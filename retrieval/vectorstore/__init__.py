@@ -1,6 +1,7 @@
 """Vector stores: the `VectorStore` protocol on embedded qdrant-edge shards or on a Qdrant server."""
 
-from retrieval.vectorstore.edge import PAYLOAD_INDEX_FIELDS, EdgeVectorStore
+from retrieval.vectorstore.common import PAYLOAD_INDEX_FIELDS
+from retrieval.vectorstore.edge import EdgeVectorStore
 from retrieval.vectorstore.factory import create_vector_store
 from retrieval.vectorstore.server import QdrantServerVectorStore
 

@@ -17,9 +17,7 @@ Behaviour of the engine this module relies on (qdrant-edge-py 0.9.0, observed, n
 
 from __future__ import annotations
 
-import re
 import threading
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -43,40 +41,17 @@ from qdrant_edge import (
 
 from retrieval.domain import ChunkPoint, VectorHit
 from retrieval.errors import BackendUnavailable
-
-# Both backends use the same layout, so a partition can move between an edge shard and a server collection.
-DENSE_VECTOR = "dense"
-PAYLOAD_INDEX_FIELDS: tuple[str, ...] = ("corpus_id", "document_id")
-
-# Partitions are `region.sensitivity` (see `retrieval.domain.partition_name`). The name becomes a directory
-# here and, with "." as "__", a collection name on a server, so it is checked before either is touched.
-_PARTITION_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*(?:\.[a-z0-9][a-z0-9-]*)*$")
+from retrieval.vectorstore.common import (
+    DENSE_VECTOR,
+    PAYLOAD_INDEX_FIELDS,
+    check_partition,
+    check_point_ids,
+    distinct_corpus_ids,
+    is_partition_name,
+    search_scope,
+)
 
 _LOCKED_MARKER = "WouldBlock"
-
-
-def check_partition(partition: str) -> str:
-    if not _PARTITION_PATTERN.fullmatch(partition):
-        raise ValueError(f"invalid partition name {partition!r}")
-    return partition
-
-
-def check_point_ids(points: Sequence[ChunkPoint]) -> None:
-    """Chunk ids must be canonical UUID strings: both engines store UUIDs and hand them back in that form."""
-    for point in points:
-        try:
-            canonical = str(uuid.UUID(point.chunk_id))
-        except ValueError:
-            canonical = ""
-        if canonical != point.chunk_id:
-            raise ValueError(f"chunk id {point.chunk_id!r} is not a canonical (lower-case) UUID")
-
-
-def distinct_corpus_ids(corpus_ids: Sequence[str]) -> list[str]:
-    # A bare string is a Sequence[str] too: "abc" would silently become the corpora "a", "b" and "c".
-    if isinstance(corpus_ids, str):
-        raise TypeError("corpus_ids must be a sequence of corpus ids, not a string")
-    return list(dict.fromkeys(corpus_ids))
 
 
 def _has_shard(path: Path) -> bool:
@@ -160,11 +135,9 @@ class EdgeVectorStore:
     def search(
         self, partition: str, vector: Sequence[float], *, corpus_ids: Sequence[str], limit: int
     ) -> list[VectorHit]:
-        allowed = distinct_corpus_ids(corpus_ids)
-        if limit < 0:
-            raise ValueError(f"limit must not be negative, got {limit}")
-        if not allowed or limit == 0:
-            return []  # no grant, no query: the corpus filter is never dropped
+        allowed = search_scope(corpus_ids, limit)
+        if not allowed:
+            return []
         shard = self._get(partition)
         if shard is None:
             return []
@@ -209,7 +182,7 @@ class EdgeVectorStore:
         names = {p.name for p in self._root.iterdir() if p.is_dir() and _has_shard(p)}
         with self._lock:
             names.update(self._shards)
-        return sorted(name for name in names if _PARTITION_PATTERN.fullmatch(name))
+        return sorted(name for name in names if is_partition_name(name))
 
     def close(self) -> None:
         with self._lock:

@@ -14,12 +14,13 @@ from qdrant_client.http.exceptions import ApiException, UnexpectedResponse
 
 from retrieval.domain import ChunkPoint, VectorHit
 from retrieval.errors import BackendUnavailable
-from retrieval.vectorstore.edge import (
+from retrieval.vectorstore.common import (
     DENSE_VECTOR,
     PAYLOAD_INDEX_FIELDS,
     check_partition,
     check_point_ids,
     distinct_corpus_ids,
+    search_scope,
 )
 
 T = TypeVar("T")
@@ -142,11 +143,9 @@ class QdrantServerVectorStore:
     def search(
         self, partition: str, vector: Sequence[float], *, corpus_ids: Sequence[str], limit: int
     ) -> list[VectorHit]:
-        allowed = distinct_corpus_ids(corpus_ids)
-        if limit < 0:
-            raise ValueError(f"limit must not be negative, got {limit}")
-        if not allowed or limit == 0:
-            return []  # no grant, no query: the corpus filter is never dropped
+        allowed = search_scope(corpus_ids, limit)
+        if not allowed:
+            return []
         name = self.collection_name(partition)
         query = [float(x) for x in vector]
 

@@ -229,3 +229,48 @@ def test_bad_requests_get_clear_errors(client: tuple[TestClient, dict[str, Path]
     assert http.get("/corpora/does-not-exist", headers=auth("steward")).status_code == 404
     assert http.get("/jobs/does-not-exist", headers=auth("steward")).status_code == 404
     assert http.get("/healthz").json() == {"status": "ok"}
+
+
+QUESTION = {"query": "How long is parental leave?"}
+
+
+def ingest_eu(http: TestClient, sources: dict[str, Path]) -> None:
+    corpus_id = register(http, "eu-internal", "eu", "internal", sources["eu-internal"])
+    http.post(f"/corpora/{corpus_id}/approve", headers=auth("steward"))
+    job = wait_for_job(
+        http, http.post(f"/corpora/{corpus_id}/ingest", headers=auth("steward")).json()["job_id"]
+    )
+    assert job["status"] == "succeeded"
+    assert http.post("/retrieve", headers=auth("reader_eu"), json=QUESTION).json()["chunks"]
+
+
+def test_index_unavailable_answers_503_and_logs_the_failure(
+    client: tuple[TestClient, dict[str, Path]],
+) -> None:
+    http, sources = client
+    ingest_eu(http, sources)
+    http.app.state.runtime.store.close()  # type: ignore[attr-defined]
+    response = http.post("/retrieve", headers=auth("reader_eu"), json=QUESTION)
+    assert response.status_code == 503
+    assert response.json() == {
+        "type": "backend_unavailable",
+        "detail": "a backing store is unavailable; try again later",
+    }
+    events = http.get("/audit/events", headers=auth("auditor"), params={"principal_id": "reader_eu"}).json()[
+        "events"
+    ]
+    assert [e["outcome"] for e in events] == ["error", "answered"]
+    assert events[0]["chunks"] == []
+
+
+def test_log_unavailable_answers_503_and_nothing_else(client: tuple[TestClient, dict[str, Path]]) -> None:
+    http, sources = client
+    ingest_eu(http, sources)
+    with http.app.state.runtime.db.engine.begin() as connection:  # type: ignore[attr-defined]
+        connection.exec_driver_sql("DROP TABLE audit_event_chunks")
+    response = http.post("/retrieve", headers=auth("reader_eu"), json=QUESTION)
+    assert response.status_code == 503
+    assert response.json() == {
+        "type": "audit_unavailable",
+        "detail": "the provenance log cannot record this request; nothing is answered",
+    }

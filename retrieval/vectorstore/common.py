@@ -1,0 +1,56 @@
+"""What both vector stores share: the point layout and the checks made before either engine is touched."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+
+from retrieval.domain import ChunkPoint
+
+# Both backends use the same layout, so a partition can move between an edge shard and a server collection.
+DENSE_VECTOR = "dense"
+PAYLOAD_INDEX_FIELDS: tuple[str, ...] = ("corpus_id", "document_id")
+
+# Partitions are `region.sensitivity` (see `retrieval.domain.partition_name`). The name becomes a directory
+# here and, with "." as "__", a collection name on a server, so it is checked before either is touched.
+_PARTITION_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*(?:\.[a-z0-9][a-z0-9-]*)*$")
+
+
+def is_partition_name(name: str) -> bool:
+    return _PARTITION_PATTERN.fullmatch(name) is not None
+
+
+def check_partition(partition: str) -> str:
+    if not is_partition_name(partition):
+        raise ValueError(f"invalid partition name {partition!r}")
+    return partition
+
+
+def check_point_ids(points: Sequence[ChunkPoint]) -> None:
+    """Chunk ids must be canonical UUID strings: both engines store UUIDs and hand them back in that form."""
+    for point in points:
+        try:
+            canonical = str(uuid.UUID(point.chunk_id))
+        except ValueError:
+            canonical = ""
+        if canonical != point.chunk_id:
+            raise ValueError(f"chunk id {point.chunk_id!r} is not a canonical (lower-case) UUID")
+
+
+def distinct_corpus_ids(corpus_ids: Sequence[str]) -> list[str]:
+    # A bare string is a Sequence[str] too: "abc" would silently become the corpora "a", "b" and "c".
+    if isinstance(corpus_ids, str):
+        raise TypeError("corpus_ids must be a sequence of corpus ids, not a string")
+    return list(dict.fromkeys(corpus_ids))
+
+
+def search_scope(corpus_ids: Sequence[str], limit: int) -> list[str]:
+    """The distinct corpora a search may return; empty means: run no query at all.
+
+    No grant, no query: the corpus filter is never dropped, so an empty grant can never mean "everything".
+    """
+    if limit < 0:
+        raise ValueError(f"limit must not be negative, got {limit}")
+    allowed = distinct_corpus_ids(corpus_ids)
+    return allowed if limit > 0 else []
