@@ -28,6 +28,7 @@ class JobRunner:
             future.result(timeout=timeout)
 
     def shutdown(self) -> None:
-        # Queued jobs are dropped (they are marked failed as interrupted at the next start); a running one
-        # finishes its current document stream before the process exits.
+        # A running job stops after its current document and is marked failed with the reason; queued jobs
+        # are dropped here and marked failed as interrupted at the next start.
+        self._pipeline.request_stop()
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -8,6 +8,7 @@ document as ingested that is not searchable.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,11 @@ class IngestionPipeline:
         self._masker = masker
         self._chunker = chunker
         self._max_file_bytes = max_file_bytes
+        self._stopping = threading.Event()
+
+    def request_stop(self) -> None:
+        """Ask a running job to stop after its current document (the service is shutting down)."""
+        self._stopping.set()
 
     def run(self, job_id: str) -> None:
         """Run the job to its end; the job row says how it went. Never raises for a bad document."""
@@ -98,6 +104,8 @@ class IngestionPipeline:
                 raise IngestionError("the corpus's source directory no longer exists")
             self._store.ensure_partition(corpus.partition, self._embedder.dimension)
             for path in iter_source_files(root):
+                if self._stopping.is_set():
+                    raise IngestionError("interrupted: the service shut down; run the job again")
                 progress.documents_seen += 1
                 self._ingest_one(corpus, root, path, progress)
                 if progress.documents_seen % PROGRESS_EVERY == 0:
