@@ -1,11 +1,16 @@
-"""Runs ingestion jobs one at a time on a background thread of the service (which owns the embedded store)."""
+"""Runs ingestion jobs one at a time on a background thread of the service (which owns the embedded store),
+and starts the scheduled refreshes."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ingest.pipeline import IngestionPipeline
+from retrieval.catalog import Catalog
+from retrieval.domain import JobKind
+from retrieval.errors import Conflict, GovragError
 
 logger = logging.getLogger(__name__)
 
@@ -18,17 +23,59 @@ class JobRunner:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="govrag-ingest")
         self._futures: dict[str, Future[None]] = {}
 
+    @property
+    def pipeline(self) -> IngestionPipeline:
+        return self._pipeline
+
     def submit(self, job_id: str) -> None:
         self._futures[job_id] = self._executor.submit(self._pipeline.run, job_id)
 
     def wait(self, job_id: str, timeout: float | None = None) -> None:
-        """Block until a job submitted here has finished (for the CLI's demo and for tests)."""
+        """Block until a job submitted here has finished (for the demo and for tests)."""
         future = self._futures.get(job_id)
         if future is not None:
             future.result(timeout=timeout)
 
     def shutdown(self) -> None:
         # A running job stops after its current document and is marked failed with the reason; queued jobs
-        # are dropped here and marked failed as interrupted at the next start.
+        # stay queued in the catalog and resume at the next start.
         self._pipeline.request_stop()
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+class RefreshScheduler:
+    """Every `tick_seconds`, queues a job for each approved corpus whose refresh interval is due."""
+
+    def __init__(self, catalog: Catalog, runner: JobRunner, tick_seconds: float) -> None:
+        self._catalog = catalog
+        self._runner = runner
+        self._tick = tick_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="govrag-refresh", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self._tick + 5)
+
+    def tick(self) -> list[str]:
+        """Queue the due refreshes now; returns the new job ids."""
+        started = []
+        for corpus_id in self._catalog.corpora_due_for_refresh():
+            try:
+                job = self._catalog.create_job(corpus_id, "scheduler", JobKind.ingest)
+            except Conflict:
+                continue  # a job appeared meanwhile, or the corpus was revoked
+            self._runner.submit(job.id)
+            started.append(job.id)
+        return started
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._tick):
+            try:
+                self.tick()
+            except GovragError as exc:  # a database hiccup must not end the schedule
+                logger.warning("refresh scheduling failed: %s", exc.detail)

@@ -1,54 +1,86 @@
-"""One ingestion job: walk an approved corpus, parse, chunk, mask, embed, write to its partition, record it.
+"""One ingestion job, incremental and crash-safe; and the other writes to the index (revoke, delete).
 
-Every file ends as ingested or failed with a reason; no file stops the batch. A document's catalog row (its
-hash and version) is written only after its chunks are in the vector store, so a crash never marks a
-document as ingested that is not searchable.
+A job scans the corpus's source, hashes every file, and processes only what is new, changed or embedded with
+another model; documents gone from the source leave the index. Every file ends ingested, skipped (unchanged)
+or failed with a reason; no file stops the batch.
+
+Why a crash cannot corrupt the index: chunk ids are derived from (document, version, ordinal), so a rerun
+writes the same ids again instead of duplicates. A new version is swapped in as: drop any points of that
+version (left by a crashed attempt), upsert the version, drop every other version, and only then record the
+document's hash and version in the catalog. A crash before the catalog write leaves the old row, so the rerun
+processes the document again, with the same version number and the same ids. The old version stays
+searchable until the new one is in: never neither.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
-from ingest.chunking import Chunker, TextChunk
-from ingest.parsing import SUPPORTED_SUFFIXES, ParsedDocument, parse_file
+from ingest.processing import DocumentProcessor, Processed, WorkItem
 from retrieval.catalog import Catalog, to_ref, utcnow
 from retrieval.db import Database
-from retrieval.domain import ChunkPoint, CorpusRef, CorpusStatus, JobStatus, chunk_id_for, document_id_for
+from retrieval.domain import (
+    ChunkPoint,
+    CorpusRef,
+    CorpusStatus,
+    DocumentStatus,
+    JobStatus,
+    chunk_id_for,
+    document_id_for,
+)
 from retrieval.errors import BackendUnavailable, IngestionError
 from retrieval.models import ChunkRow, DocumentRow
-from retrieval.protocols import Embedder, PiiMasker, VectorStore
+from retrieval.protocols import Embedder, VectorStore
 
 logger = logging.getLogger(__name__)
 
-# Counters are flushed to the job row this often, so `GET /jobs/{id}` shows progress on long corpora.
-PROGRESS_EVERY = 5
+# The job row is updated at most this often, so `GET /jobs/{id}` shows progress without a write per file.
+PROGRESS_INTERVAL_S = 1.0
+# Failures worth retrying on an unchanged file: everything else (a format we cannot read, an encrypted
+# PDF...) would fail the same way again.
+TRANSIENT_FAILURE_PREFIX = "internal error"
+
+
+class CorpusNoLongerApproved(IngestionError):
+    """The corpus was revoked while its job ran: the job stops, and writes nothing more."""
 
 
 @dataclass
 class JobProgress:
+    documents_total: int = 0
     documents_seen: int = 0
     documents_ingested: int = 0
+    documents_skipped: int = 0
     documents_failed: int = 0
+    documents_removed: int = 0
     chunks_written: int = 0
-
-    def __post_init__(self) -> None:
-        self.errors: list[dict[str, str]] = []
+    errors: list[dict[str, str]] = field(default_factory=list)
 
     def values(self) -> dict[str, Any]:
         return {
+            "documents_total": self.documents_total,
             "documents_seen": self.documents_seen,
             "documents_ingested": self.documents_ingested,
+            "documents_skipped": self.documents_skipped,
             "documents_failed": self.documents_failed,
+            "documents_removed": self.documents_removed,
             "chunks_written": self.chunks_written,
             "errors": list(self.errors),
         }
+
+    def fail(self, source_uri: str, reason: str) -> None:
+        self.documents_failed += 1
+        self.errors.append({"source_uri": source_uri, "reason": reason})
 
 
 def iter_source_files(root: Path) -> Iterator[Path]:
@@ -63,8 +95,16 @@ def iter_source_files(root: Path) -> Iterator[Path]:
             yield path
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class IngestionPipeline:
-    """Runs ingestion jobs; built once per process with the shared models and stores."""
+    """The write side of the index; built once per process with the shared models and stores."""
 
     def __init__(
         self,
@@ -72,23 +112,31 @@ class IngestionPipeline:
         db: Database,
         catalog: Catalog,
         store: VectorStore,
+        processor: DocumentProcessor,
         embedder: Embedder,
-        masker: PiiMasker,
-        chunker: Chunker,
-        max_file_bytes: int,
     ) -> None:
         self._db = db
         self._catalog = catalog
         self._store = store
+        self._processor = processor
         self._embedder = embedder
-        self._masker = masker
-        self._chunker = chunker
-        self._max_file_bytes = max_file_bytes
         self._stopping = threading.Event()
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     def request_stop(self) -> None:
         """Ask a running job to stop after its current document (the service is shutting down)."""
         self._stopping.set()
+
+    @contextmanager
+    def corpus_lock(self, corpus_id: str) -> Iterator[None]:
+        """Serialises writes to one corpus's points: a job's document swap against a revoke or a delete."""
+        with self._locks_guard:
+            lock = self._locks.setdefault(corpus_id, threading.Lock())
+        with lock:
+            yield
+
+    # -- jobs -----------------------------------------------------------------------------------------------
 
     def run(self, job_id: str) -> None:
         """Run the job to its end; the job row says how it went. Never raises for a bad document."""
@@ -98,24 +146,20 @@ class IngestionPipeline:
         try:
             corpus = to_ref(self._catalog.get(job.corpus_id))
             if corpus.status is not CorpusStatus.approved:
-                raise IngestionError(f"corpus is {corpus.status}; only approved corpora are ingested")
+                raise CorpusNoLongerApproved(f"corpus is {corpus.status}; only approved corpora are ingested")
             root = Path(self._catalog.get(job.corpus_id).source_path)
             if not root.is_dir():
                 raise IngestionError("the corpus's source directory no longer exists")
             self._store.ensure_partition(corpus.partition, self._embedder.dimension)
-            for path in iter_source_files(root):
-                if self._stopping.is_set():
-                    raise IngestionError("interrupted: the service shut down; run the job again")
-                progress.documents_seen += 1
-                self._ingest_one(corpus, root, path, progress)
-                if progress.documents_seen % PROGRESS_EVERY == 0:
-                    self._catalog.update_job(job_id, **progress.values())
+            work = self._scan(corpus, root, progress)
+            self._catalog.update_job(job_id, **progress.values())
+            self._process(job_id, corpus, work, progress)
         except (IngestionError, BackendUnavailable) as exc:
-            logger.warning("ingestion job %s failed: %s", job_id, exc.detail)
+            logger.warning("ingestion job %s failed: %s", job_id, exc.detail, extra={"job_id": job_id})
             self._finish(job_id, JobStatus.failed, progress, exc.detail)
             return
         except Exception as exc:  # the worker must survive anything a job throws
-            logger.exception("ingestion job %s crashed", job_id)
+            logger.exception("ingestion job %s crashed", job_id, extra={"job_id": job_id})
             self._finish(job_id, JobStatus.failed, progress, f"internal error: {type(exc).__name__}")
             return
         self._finish(job_id, JobStatus.succeeded, progress, None)
@@ -125,66 +169,95 @@ class IngestionPipeline:
             job_id, status=status.value, finished_at=utcnow(), detail=detail, **progress.values()
         )
 
-    def _ingest_one(self, corpus: CorpusRef, root: Path, path: Path, progress: JobProgress) -> None:
-        relative = path.relative_to(root).as_posix()
-        source_uri = path.resolve().as_uri()
-        document_id = document_id_for(corpus.id, relative)
-        try:
-            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                raise IngestionError(f"unsupported format {path.suffix.lower() or '(no extension)'}")
-            parsed = parse_file(path, max_bytes=self._max_file_bytes)
-            chunks = self._chunker.chunk(parsed)
-            if not chunks:
-                raise IngestionError("no extractable text")
-            written = self._write(corpus, document_id, source_uri, parsed, chunks)
-        except IngestionError as exc:
-            self._record_failure(corpus, document_id, source_uri, exc.detail)
-            progress.documents_failed += 1
-            progress.errors.append({"source_uri": source_uri, "reason": exc.detail})
-            return
-        except BackendUnavailable:
-            raise
-        except Exception as exc:  # a parser bug on one file must not stop the batch
-            logger.exception("unexpected error ingesting a document of corpus %s", corpus.id)
-            reason = f"internal error while ingesting: {type(exc).__name__}"
-            self._record_failure(corpus, document_id, source_uri, reason)
-            progress.documents_failed += 1
-            progress.errors.append({"source_uri": source_uri, "reason": reason})
-            return
-        progress.documents_ingested += 1
-        progress.chunks_written += written
-
-    def _write(
-        self,
-        corpus: CorpusRef,
-        document_id: str,
-        source_uri: str,
-        parsed: ParsedDocument,
-        chunks: list[TextChunk],
-    ) -> int:
+    def _scan(self, corpus: CorpusRef, root: Path, progress: JobProgress) -> list[WorkItem]:
+        """Decide, from hashes alone, what to process; remove what left the source."""
         with self._db.session() as session:
-            existing = session.get(DocumentRow, document_id)
-            previous_version = existing.version if existing is not None else 0
-            unchanged = (
-                existing is not None
-                and existing.status == "ingested"
-                and existing.content_sha256 == parsed.content_sha256
-                and existing.embedding_model == self._embedder.model_name
-            )
-        if unchanged:
-            return 0
-        version = previous_version + 1
+            known = {
+                row.id: row
+                for row in session.scalars(select(DocumentRow).where(DocumentRow.corpus_id == corpus.id))
+            }
+        work: list[WorkItem] = []
+        present: set[str] = set()
+        weights = self._embedder.weights_sha256
+        files = list(iter_source_files(root))
+        progress.documents_total = len(files)
+        for path in files:
+            relative = path.relative_to(root).as_posix()
+            document_id = document_id_for(corpus.id, relative)
+            present.add(document_id)
+            row = known.get(document_id)
+            try:
+                sha = file_sha256(path)
+            except OSError as exc:
+                progress.documents_seen += 1
+                reason = f"cannot read file: {exc.strerror or type(exc).__name__}"
+                self._record_failure(corpus, document_id, path.resolve().as_uri(), reason, None)
+                progress.fail(path.resolve().as_uri(), reason)
+                continue
+            if row is not None and self._skippable(row, sha, weights):
+                progress.documents_seen += 1
+                progress.documents_skipped += 1
+                continue
+            version = (row.version if row is not None else 0) + 1
+            work.append(WorkItem(path, relative, document_id, path.resolve().as_uri(), version))
+        for document_id, row in known.items():
+            if document_id not in present and row.status != DocumentStatus.removed.value:
+                if row.status == DocumentStatus.deleted.value:
+                    continue
+                with self.corpus_lock(corpus.id):
+                    self._store.delete(corpus.partition, corpus_id=corpus.id, document_id=document_id)
+                    self._set_document_status(document_id, DocumentStatus.removed, "no longer in the source")
+                progress.documents_removed += 1
+        return work
 
-        masked = self._masker.mask_batch([chunk.text for chunk in chunks])
-        vectors = self._embedder.embed_documents([m.text for m in masked])
+    @staticmethod
+    def _skippable(row: DocumentRow, sha: str, weights: str) -> bool:
+        if row.status == DocumentStatus.deleted.value:
+            return True  # a steward took it out; it stays out
+        if row.content_sha256 != sha:
+            return False
+        if row.status == DocumentStatus.ingested.value:
+            return row.embedding_weights_sha256 == weights
+        if row.status == DocumentStatus.failed.value:
+            return not (row.error or "").startswith(TRANSIENT_FAILURE_PREFIX)
+        return False
+
+    def _process(self, job_id: str, corpus: CorpusRef, work: list[WorkItem], progress: JobProgress) -> None:
+        last_flush = time.monotonic()
+        results = self._processor.process(work)
+        try:
+            for result in results:
+                if self._stopping.is_set():
+                    raise IngestionError("interrupted: the service shut down; run the job again")
+                progress.documents_seen += 1
+                if result.error is not None:
+                    self._record_failure(
+                        corpus, result.item.document_id, result.item.source_uri, result.error, result.item
+                    )
+                    progress.fail(result.item.source_uri, result.error)
+                else:
+                    progress.chunks_written += self._write(corpus, result)
+                    progress.documents_ingested += 1
+                if time.monotonic() - last_flush >= PROGRESS_INTERVAL_S:
+                    self._catalog.update_job(job_id, **progress.values())
+                    last_flush = time.monotonic()
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()
+
+    def _write(self, corpus: CorpusRef, result: Processed) -> int:
+        item, parsed = result.item, result.parsed
+        assert parsed is not None
+        version = item.version
         points = [
             ChunkPoint(
-                chunk_id=chunk_id_for(document_id, version, chunk.ordinal),
+                chunk_id=chunk_id_for(item.document_id, version, chunk.ordinal),
                 vector=tuple(vector),
                 payload={
-                    "document_id": document_id,
+                    "document_id": item.document_id,
                     "corpus_id": corpus.id,
-                    "source_uri": source_uri,
+                    "source_uri": item.source_uri,
                     "title": parsed.title,
                     "page": chunk.page,
                     "start_char": chunk.start_char,
@@ -196,34 +269,49 @@ class IngestionPipeline:
                     "embedding_weights_sha256": self._embedder.weights_sha256,
                     "region": corpus.region,
                     "sensitivity": corpus.sensitivity.name,
-                    "text": m.text,
+                    "text": masked.text,
                 },
             )
-            for chunk, m, vector in zip(chunks, masked, vectors, strict=True)
+            for chunk, masked, vector in zip(result.chunks, result.masked, result.vectors, strict=True)
         ]
-        # Old version out, new version in; the catalog row follows only once the points are durable.
-        if previous_version:
-            self._store.delete(corpus.partition, corpus_id=corpus.id, document_id=document_id)
-        self._store.upsert(corpus.partition, points)
+        with self.corpus_lock(corpus.id):
+            if self._catalog.get(corpus.id).status != CorpusStatus.approved.value:
+                raise CorpusNoLongerApproved("the corpus was revoked while it was being ingested")
+            partition, document_id = corpus.partition, item.document_id
+            self._store.delete(partition, corpus_id=corpus.id, document_id=document_id, version=version)
+            self._store.upsert(partition, points)
+            self._store.delete(
+                partition, corpus_id=corpus.id, document_id=document_id, except_version=version
+            )
+            self._record_success(corpus, result, version, points)
+        return len(points)
+
+    def _record_success(
+        self, corpus: CorpusRef, result: Processed, version: int, points: list[ChunkPoint]
+    ) -> None:
+        item, parsed = result.item, result.parsed
+        assert parsed is not None
         with self._db.session() as session:
-            session.execute(delete(ChunkRow).where(ChunkRow.document_id == document_id))
-            row = session.get(DocumentRow, document_id)
+            session.execute(delete(ChunkRow).where(ChunkRow.document_id == item.document_id))
+            row = session.get(DocumentRow, item.document_id)
             if row is None:
-                row = DocumentRow(id=document_id, corpus_id=corpus.id, source_uri=source_uri)
+                row = DocumentRow(id=item.document_id, corpus_id=corpus.id, source_uri=item.source_uri)
                 session.add(row)
+            row.source_uri = item.source_uri
             row.title = parsed.title
             row.content_sha256 = parsed.content_sha256
             row.version = version
-            row.status = "ingested"
+            row.status = DocumentStatus.ingested.value
             row.error = None
             row.chunk_count = len(points)
             row.embedding_model = self._embedder.model_name
+            row.embedding_weights_sha256 = self._embedder.weights_sha256
             row.updated_at = utcnow()
             session.flush()
             session.add_all(
                 ChunkRow(
                     id=point.chunk_id,
-                    document_id=document_id,
+                    document_id=item.document_id,
                     corpus_id=corpus.id,
                     partition=corpus.partition,
                     document_version=version,
@@ -232,30 +320,50 @@ class IngestionPipeline:
                     start_char=chunk.start_char,
                     end_char=chunk.end_char,
                 )
-                for point, chunk in zip(points, chunks, strict=True)
+                for point, chunk in zip(points, result.chunks, strict=True)
             )
-        return len(points)
 
-    def _record_failure(self, corpus: CorpusRef, document_id: str, source_uri: str, reason: str) -> None:
+    def _record_failure(
+        self, corpus: CorpusRef, document_id: str, source_uri: str, reason: str, item: WorkItem | None
+    ) -> None:
+        sha = file_sha256(item.path) if item is not None and item.path.is_file() else None
         with self._db.session() as session:
             row = session.get(DocumentRow, document_id)
             if row is None:
-                session.add(
-                    DocumentRow(
-                        id=document_id,
-                        corpus_id=corpus.id,
-                        source_uri=source_uri,
-                        title="",
-                        version=0,
-                        status="failed",
-                        error=reason,
-                        chunk_count=0,
-                        updated_at=utcnow(),
-                    )
+                row = DocumentRow(
+                    id=document_id, corpus_id=corpus.id, source_uri=source_uri, title="", version=0
                 )
-            else:
-                # A previously ingested version stays searchable; the row notes the latest attempt failed.
-                row.error = reason
+                session.add(row)
+            row.error = reason
+            row.updated_at = utcnow()
+            if row.status == DocumentStatus.ingested.value:
+                # The previous version stays searchable; the row notes that the latest attempt failed.
+                return
+            row.status = DocumentStatus.failed.value
+            row.content_sha256 = sha
+            row.chunk_count = 0
+
+    def _set_document_status(self, document_id: str, status: DocumentStatus, note: str | None) -> None:
+        with self._db.session() as session:
+            row = session.get(DocumentRow, document_id)
+            if row is not None:
+                row.status = status.value
+                row.error = note
+                row.chunk_count = 0
                 row.updated_at = utcnow()
-                if row.status != "ingested":
-                    row.status = "failed"
+            session.execute(delete(ChunkRow).where(ChunkRow.document_id == document_id))
+
+    # -- governance writes ----------------------------------------------------------------------------------
+
+    def revoke(self, corpus_id: str, revoker: str) -> None:
+        """Revoke: the policy denies the corpus from the catalog write on; then its points leave the index."""
+        with self.corpus_lock(corpus_id):
+            row = self._catalog.revoke(corpus_id, revoker)
+            self._store.delete(to_ref(row).partition, corpus_id=corpus_id)
+
+    def delete_document(self, corpus_id: str, document_id: str, deleter: str) -> None:
+        with self.corpus_lock(corpus_id):
+            corpus = to_ref(self._catalog.get(corpus_id))
+            self._catalog.document(corpus_id, document_id)
+            self._store.delete(corpus.partition, corpus_id=corpus_id, document_id=document_id)
+            self._catalog.mark_document_deleted(corpus_id, document_id, deleter)

@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from retrieval.db import Database
-from retrieval.domain import REGION_PATTERN, CorpusRef, CorpusStatus, JobStatus, Sensitivity
+from retrieval.domain import (
+    REGION_PATTERN,
+    CorpusRef,
+    CorpusStatus,
+    DocumentStatus,
+    JobKind,
+    JobStatus,
+    Sensitivity,
+)
 from retrieval.errors import BackendUnavailable, Conflict, InvalidRequest, NotFound
-from retrieval.models import CorpusRow, DocumentRow, JobRow
+from retrieval.models import ChunkRow, CorpusRow, DocumentRow, JobRow
+
+# A job left running by a crash is retried this many times in all before it stays failed.
+MAX_JOB_ATTEMPTS = 3
+ACTIVE_JOB_STATES = (JobStatus.queued.value, JobStatus.running.value)
 
 
 def utcnow() -> datetime:
@@ -28,6 +40,7 @@ class CorpusSpec:
     sensitivity: Sensitivity
     source_path: str
     description: str = ""
+    refresh_interval_seconds: int | None = None
 
 
 def to_ref(row: CorpusRow) -> CorpusRef:
@@ -82,6 +95,7 @@ class Catalog:
             source_path=str(source),
             owner=owner,
             created_at=utcnow(),
+            refresh_interval_seconds=spec.refresh_interval_seconds,
         )
         try:
             with self._db.session() as session:
@@ -117,6 +131,26 @@ class Catalog:
                 row.approved_by = approver
         return row
 
+    def revoke(self, corpus_id: str, revoker: str) -> CorpusRow:
+        """Status `revoked` (the policy denies retrieval from it at once); its documents must be re-ingested
+        after a new approval. The caller removes its points from the index."""
+        with self._db.session() as session:
+            row = session.get(CorpusRow, corpus_id)
+            if row is None:
+                raise NotFound(f"corpus {corpus_id} not found")
+            row.status = CorpusStatus.revoked.value
+            row.revoked_at = utcnow()
+            row.revoked_by = revoker
+            session.execute(
+                update(DocumentRow)
+                .where(
+                    DocumentRow.corpus_id == corpus_id, DocumentRow.status == DocumentStatus.ingested.value
+                )
+                .values(status=DocumentStatus.revoked.value, chunk_count=0, updated_at=utcnow())
+            )
+            session.execute(delete(ChunkRow).where(ChunkRow.corpus_id == corpus_id))
+        return row
+
     # -- documents --------------------------------------------------------------------------------------
     def documents(self, corpus_id: str) -> list[DocumentRow]:
         self.get(corpus_id)
@@ -126,8 +160,36 @@ class Catalog:
             )
             return list(session.scalars(query))
 
+    def document(self, corpus_id: str, document_id: str) -> DocumentRow:
+        with self._db.session() as session:
+            row = session.get(DocumentRow, document_id)
+        if row is None or row.corpus_id != corpus_id:
+            raise NotFound(f"document {document_id} not found in corpus {corpus_id}")
+        return row
+
+    def mark_document_deleted(self, corpus_id: str, document_id: str, deleter: str) -> DocumentRow:
+        """Status `deleted`: out of the index, and later scans of the source leave it out."""
+        with self._db.session() as session:
+            row = session.get(DocumentRow, document_id)
+            if row is None or row.corpus_id != corpus_id:
+                raise NotFound(f"document {document_id} not found in corpus {corpus_id}")
+            row.status = DocumentStatus.deleted.value
+            row.error = f"deleted by {deleter}"
+            row.chunk_count = 0
+            row.updated_at = utcnow()
+            session.execute(delete(ChunkRow).where(ChunkRow.document_id == document_id))
+        return row
+
     # -- jobs -------------------------------------------------------------------------------------------
-    def create_job(self, corpus_id: str, requested_by: str) -> JobRow:
+    def create_job(
+        self,
+        corpus_id: str,
+        requested_by: str,
+        kind: JobKind = JobKind.ingest,
+        *,
+        attempt: int = 1,
+        retry_of: str | None = None,
+    ) -> JobRow:
         corpus = self.get(corpus_id)
         if corpus.status != CorpusStatus.approved.value:
             raise Conflict(f"corpus {corpus_id} is {corpus.status}; only approved corpora are ingested")
@@ -135,19 +197,25 @@ class Catalog:
             active = session.scalar(
                 select(func.count())
                 .select_from(JobRow)
-                .where(JobRow.corpus_id == corpus_id, JobRow.status.in_(["queued", "running"]))
+                .where(JobRow.corpus_id == corpus_id, JobRow.status.in_(ACTIVE_JOB_STATES))
             )
             if active:
                 raise Conflict(f"corpus {corpus_id} already has an ingestion job queued or running")
             job = JobRow(
                 id=str(uuid.uuid4()),
                 corpus_id=corpus_id,
+                kind=kind.value,
                 status=JobStatus.queued.value,
                 requested_by=requested_by,
+                attempt=attempt,
+                retry_of=retry_of,
                 created_at=utcnow(),
+                documents_total=0,
                 documents_seen=0,
                 documents_ingested=0,
+                documents_skipped=0,
                 documents_failed=0,
+                documents_removed=0,
                 chunks_written=0,
                 errors=[],
             )
@@ -165,14 +233,59 @@ class Catalog:
         with self._db.session() as session:
             session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
 
-    def fail_interrupted_jobs(self) -> int:
-        """Jobs left queued or running by a previous process can never finish: mark them failed."""
+    def recover_jobs(self) -> list[str]:
+        """At start-up: the jobs to run. Queued jobs resume; a job left running by a crash is marked failed
+        and retried as a new job (at most `MAX_JOB_ATTEMPTS` attempts in all) if its corpus is approved."""
+        to_run: list[str] = []
         with self._db.session() as session:
-            result = session.execute(
-                update(JobRow)
-                .where(JobRow.status.in_(["queued", "running"]))
-                .values(
-                    status=JobStatus.failed.value, finished_at=utcnow(), detail="interrupted by a restart"
+            crashed = session.scalars(select(JobRow).where(JobRow.status == JobStatus.running.value)).all()
+            for job in crashed:
+                job.status = JobStatus.failed.value
+                job.finished_at = utcnow()
+                job.detail = "interrupted: the service stopped while the job ran"
+            queued = session.scalars(
+                select(JobRow).where(JobRow.status == JobStatus.queued.value).order_by(JobRow.created_at)
+            ).all()
+            to_run.extend(job.id for job in queued)
+            queued_corpora = {job.corpus_id for job in queued}
+            retries = [(job.corpus_id, job.kind, job.attempt, job.id) for job in crashed]
+        for corpus_id, kind, attempt, job_id in retries:
+            if attempt >= MAX_JOB_ATTEMPTS or corpus_id in queued_corpora:
+                continue
+            try:
+                retry = self.create_job(
+                    corpus_id, "recovery", JobKind(kind), attempt=attempt + 1, retry_of=job_id
                 )
-            )
-            return int(getattr(result, "rowcount", 0) or 0)
+            except (Conflict, NotFound):
+                continue  # revoked or deleted since: nothing to retry
+            to_run.append(retry.id)
+        return to_run
+
+    def corpora_due_for_refresh(self, now: datetime | None = None) -> list[str]:
+        """Approved corpora with a refresh interval whose last job ended at least that long ago (or that never
+        had one), and that have no job queued or running."""
+        now = now or utcnow()
+        due: list[str] = []
+        with self._db.session() as session:
+            rows = session.scalars(
+                select(CorpusRow).where(
+                    CorpusRow.status == CorpusStatus.approved.value,
+                    CorpusRow.refresh_interval_seconds.is_not(None),
+                )
+            ).all()
+            for row in rows:
+                last_job = session.scalars(
+                    select(JobRow)
+                    .where(JobRow.corpus_id == row.id)
+                    .order_by(JobRow.created_at.desc())
+                    .limit(1)
+                ).first()
+                if last_job is None:
+                    due.append(row.id)
+                    continue
+                if last_job.status in ACTIVE_JOB_STATES or row.refresh_interval_seconds is None:
+                    continue
+                last = last_job.finished_at or last_job.created_at
+                if last + timedelta(seconds=row.refresh_interval_seconds) <= now:
+                    due.append(row.id)
+        return due

@@ -115,15 +115,20 @@ def corpus_register(
     url: UrlOption = "http://127.0.0.1:8000",
     api_key: KeyOption = "",
     description: Annotated[str, typer.Option(help="Free text.")] = "",
+    refresh_interval: Annotated[
+        int | None, typer.Option(help="Re-scan the source every N seconds (at least 60).")
+    ] = None,
 ) -> None:
     """Register a corpus (status: registered)."""
-    body = {
+    body: dict[str, Any] = {
         "name": name,
         "region": region,
         "sensitivity": sensitivity,
         "source_path": source_path,
         "description": description,
     }
+    if refresh_interval is not None:
+        body["refresh_interval_seconds"] = refresh_interval
     _print(_call("POST", url, "/corpora", api_key, json=body))
 
 
@@ -140,27 +145,96 @@ def corpus_ingest(
     api_key: KeyOption = "",
     wait: Annotated[bool, typer.Option(help="Follow the job with a progress bar until it ends.")] = True,
 ) -> None:
-    """Start an ingestion job for an approved corpus."""
-    job = _call("POST", url, f"/corpora/{corpus_id}/ingest", api_key)
+    """Start an incremental ingestion job for an approved corpus (new, changed and removed documents)."""
+    _start_job(url, api_key, f"/corpora/{corpus_id}/ingest", wait)
+
+
+@app.command()
+def reindex(
+    corpus_id: str,
+    url: UrlOption = "http://127.0.0.1:8000",
+    api_key: KeyOption = "",
+    wait: Annotated[bool, typer.Option(help="Follow the job with a progress bar until it ends.")] = True,
+) -> None:
+    """Re-embed a corpus's documents whose embedding model differs from the configured one."""
+    _start_job(url, api_key, f"/corpora/{corpus_id}/reindex", wait)
+
+
+@corpus_app.command("revoke")
+def corpus_revoke(corpus_id: str, url: UrlOption = "http://127.0.0.1:8000", api_key: KeyOption = "") -> None:
+    """Make a corpus unsearchable now and remove its chunks from the index."""
+    _print(_call("POST", url, f"/corpora/{corpus_id}/revoke", api_key))
+
+
+@corpus_app.command("delete-document")
+def corpus_delete_document(
+    corpus_id: str, document_id: str, url: UrlOption = "http://127.0.0.1:8000", api_key: KeyOption = ""
+) -> None:
+    """Remove one document from the index (later scans of the source leave it out)."""
+    _print(_call("DELETE", url, f"/corpora/{corpus_id}/documents/{document_id}", api_key))
+
+
+def _start_job(url: str, api_key: str, path: str, wait: bool) -> None:
+    job = _call("POST", url, path, api_key)
     if not wait:
         _print(job)
         return
-    _print(_follow_job(url, api_key, job["job_id"]))
+    final = _follow_job(url, api_key, job["job_id"])
+    _print(final)
+    _summary(final)
+    if final["status"] != "succeeded":
+        raise typer.Exit(1)
 
 
-def _follow_job(url: str, api_key: str, job_id: str) -> Any:
+def _follow_job(url: str, api_key: str, job_id: str, poll_seconds: float = 0.5) -> Any:
+    """Poll the job, with a progress bar of documents (rate and ETA once the total is known)."""
     import time
 
     from tqdm import tqdm
 
-    with tqdm(desc="documents", unit="doc", file=sys.stderr) as bar:
+    with tqdm(desc="ingesting", unit="doc", file=sys.stderr, dynamic_ncols=True) as bar:
         while True:
             job = _call("GET", url, f"/jobs/{job_id}", api_key)
+            if job["documents_total"] and bar.total != job["documents_total"]:
+                bar.total = job["documents_total"]
+                bar.refresh()
             bar.update(job["documents_seen"] - bar.n)
-            bar.set_postfix(chunks=job["chunks_written"], failed=job["documents_failed"])
+            bar.set_postfix(
+                chunks=job["chunks_written"], skipped=job["documents_skipped"], failed=job["documents_failed"]
+            )
             if job["status"] in ("succeeded", "failed"):
                 return job
-            time.sleep(1)
+            time.sleep(poll_seconds)
+
+
+def _summary(job: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"job {job['id']}: {job['status']}")
+    for column in ("documents", "ingested", "skipped", "failed", "removed", "chunks written", "seconds"):
+        table.add_column(column, justify="right")
+    seconds = ""
+    if job.get("started_at") and job.get("finished_at"):
+        from datetime import datetime
+
+        elapsed = datetime.fromisoformat(job["finished_at"]) - datetime.fromisoformat(job["started_at"])
+        seconds = f"{elapsed.total_seconds():.1f}"
+    table.add_row(
+        str(job["documents_total"]),
+        str(job["documents_ingested"]),
+        str(job["documents_skipped"]),
+        str(job["documents_failed"]),
+        str(job["documents_removed"]),
+        str(job["chunks_written"]),
+        seconds,
+    )
+    console = Console(stderr=True)
+    console.print(table)
+    for error in job["errors"][:20]:
+        console.print(f"  failed: {error['source_uri']}: {error['reason']}", markup=False)
+    if len(job["errors"]) > 20:
+        console.print(f"  … and {len(job['errors']) - 20} more (govrag job show {job['id']})", markup=False)
 
 
 @corpus_app.command("list")

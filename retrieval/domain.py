@@ -36,6 +36,20 @@ class Sensitivity(enum.IntEnum):
 class CorpusStatus(enum.StrEnum):
     registered = "registered"
     approved = "approved"
+    revoked = "revoked"
+
+
+class DocumentStatus(enum.StrEnum):
+    ingested = "ingested"
+    failed = "failed"
+    removed = "removed"  # gone from the source
+    deleted = "deleted"  # removed by a steward; later scans leave it out
+    revoked = "revoked"  # its corpus was revoked
+
+
+class JobKind(enum.StrEnum):
+    ingest = "ingest"
+    reindex = "reindex"
 
 
 class JobStatus(enum.StrEnum):

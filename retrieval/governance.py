@@ -5,7 +5,7 @@ from __future__ import annotations
 from ingest.jobs import JobRunner
 from retrieval.audit import AuditEvent, AuditPage, AuditQuery, AuditStore
 from retrieval.catalog import Catalog, CorpusSpec, to_ref
-from retrieval.domain import Principal
+from retrieval.domain import JobKind, Principal
 from retrieval.models import CorpusRow, DocumentRow, JobRow
 from retrieval.policy import PolicyEngine
 
@@ -27,13 +27,27 @@ class Stewardship:
         self._policy.require(principal, "approve_corpus", to_ref(corpus))
         return self._catalog.approve(corpus_id, approver=principal.id)
 
-    def ingest(self, principal: Principal, corpus_id: str) -> JobRow:
+    def ingest(self, principal: Principal, corpus_id: str, kind: JobKind = JobKind.ingest) -> JobRow:
+        """Queue an incremental ingestion (or a re-embedding with the configured model: `reindex`)."""
         corpus = self._catalog.get(corpus_id)
         self._policy.require(principal, "ingest_corpus", to_ref(corpus))
         # Approval is lifecycle state, not access: the catalog answers 409 (the pipeline checks again).
-        job = self._catalog.create_job(corpus_id, requested_by=principal.id)
+        job = self._catalog.create_job(corpus_id, requested_by=principal.id, kind=kind)
         self._jobs.submit(job.id)
         return job
+
+    def revoke(self, principal: Principal, corpus_id: str) -> CorpusRow:
+        """Unsearchable at once (the policy denies a revoked corpus), then out of the index."""
+        corpus = self._catalog.get(corpus_id)
+        self._policy.require(principal, "revoke_corpus", to_ref(corpus))
+        self._jobs.pipeline.revoke(corpus_id, principal.id)
+        return self._catalog.get(corpus_id)
+
+    def delete_document(self, principal: Principal, corpus_id: str, document_id: str) -> DocumentRow:
+        corpus = self._catalog.get(corpus_id)
+        self._policy.require(principal, "delete_document", to_ref(corpus))
+        self._jobs.pipeline.delete_document(corpus_id, document_id, principal.id)
+        return self._catalog.document(corpus_id, document_id)
 
     def corpora(self, principal: Principal) -> list[CorpusRow]:
         self._policy.require(principal, "list_corpora")

@@ -76,6 +76,10 @@ class CorpusRow(Base):
     created_at: Mapped[datetime]
     approved_at: Mapped[datetime | None]
     approved_by: Mapped[str | None] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+    # Re-scan the source this often (incremental); None: only when a steward asks.
+    refresh_interval_seconds: Mapped[int | None] = mapped_column(Integer)
 
 
 class DocumentRow(Base):
@@ -88,10 +92,12 @@ class DocumentRow(Base):
     title: Mapped[str] = mapped_column(Text, default="")
     content_sha256: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16))  # ingested | failed
+    # ingested | failed | removed (gone from the source) | deleted (by a steward; stays out) | revoked
+    status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     chunk_count: Mapped[int] = mapped_column(Integer, default=0)
     embedding_model: Mapped[str | None] = mapped_column(String(200))
+    embedding_weights_sha256: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime]
 
 
@@ -116,14 +122,20 @@ class JobRow(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     corpus_id: Mapped[str] = mapped_column(ForeignKey("corpora.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="ingest")  # ingest | reindex
+    status: Mapped[str] = mapped_column(String(16), index=True)
     requested_by: Mapped[str] = mapped_column(String(200))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    retry_of: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    documents_total: Mapped[int] = mapped_column(Integer, default=0)
     documents_seen: Mapped[int] = mapped_column(Integer, default=0)
     documents_ingested: Mapped[int] = mapped_column(Integer, default=0)
+    documents_skipped: Mapped[int] = mapped_column(Integer, default=0)
     documents_failed: Mapped[int] = mapped_column(Integer, default=0)
+    documents_removed: Mapped[int] = mapped_column(Integer, default=0)
     chunks_written: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
     detail: Mapped[str | None] = mapped_column(Text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -13,34 +13,90 @@ from retrieval.domain import ChunkPoint, VectorHit
 class VectorStore(Protocol):
     """One Qdrant deployment (embedded shards or a server) holding one collection per partition.
 
-    Every method raises `retrieval.errors.BackendUnavailable` when the store cannot be reached or used.
+    Every method raises `retrieval.errors.BackendUnavailable` when the store cannot be reached or used (on the
+    embedded store also after `close`), and `ValueError` for a partition name that is not lower-case
+    `region.sensitivity` whenever it gets as far as using it. Points carry their provenance in the payload:
+    `corpus_id`, `document_id`, `document_version` (int) and `embedding_weights_sha256` are indexed and
+    filtered on.
     """
 
     def ensure_partition(self, partition: str, dimension: int) -> None:
-        """Create the partition (with payload indexes on the filter fields) if it does not exist yet."""
+        """Create the partition (with payload indexes on the filter fields) if it does not exist yet.
+
+        Also adds any payload index an existing partition lacks (one created before an index was added).
+        Raises `ValueError` for a dimension below 1; an existing partition keeps its dimension.
+        """
 
     def upsert(self, partition: str, points: Sequence[ChunkPoint]) -> None:
-        """Write points (idempotent by chunk id); durable when the call returns."""
+        """Write points (idempotent by chunk id); durable when the call returns.
 
-    def delete(self, partition: str, *, corpus_id: str, document_id: str | None = None) -> None:
-        """Remove every point of a corpus, or of one document of it. A missing partition is not an error."""
+        Raises `ValueError` for a chunk id that is not a canonical lower-case UUID (before anything is
+        written), `BackendUnavailable` when the partition does not exist. A vector whose dimension is not the
+        partition's is refused: `BackendUnavailable` on qdrant-edge and a server, `ValueError` in
+        qdrant-client's local mode.
+        """
+
+    def delete(
+        self,
+        partition: str,
+        *,
+        corpus_id: str,
+        document_id: str | None = None,
+        version: int | None = None,
+        except_version: int | None = None,
+    ) -> None:
+        """Remove every point of a corpus, or of one document of it. A missing partition is not an error.
+
+        `version=N` removes only the points whose `document_version` is N; `except_version=N` only those
+        whose `document_version` is not N (points without one included). Either works with or without a
+        `document_id`. Together they swap a document's versions: delete `version=new` (what a crashed
+        earlier attempt left), upsert the new version, delete `except_version=new`.
+
+        Raises `ValueError` when both `version` and `except_version` are given, `TypeError` when either is
+        not an int.
+        """
 
     def search(
-        self, partition: str, vector: Sequence[float], *, corpus_ids: Sequence[str], limit: int
+        self,
+        partition: str,
+        vector: Sequence[float],
+        *,
+        corpus_ids: Sequence[str],
+        limit: int,
+        weights_sha256: str | None = None,
     ) -> list[VectorHit]:
-        """Nearest points whose `corpus_id` is in `corpus_ids`; a missing partition gives no hits.
+        """Nearest points whose `corpus_id` is in `corpus_ids`, best first; a missing partition gives no hits.
 
-        An empty `corpus_ids` gives no hits: the filter is never dropped.
+        An empty `corpus_ids` (or `limit` 0) gives no hits without querying: the filter is never dropped. With
+        `weights_sha256`, only points whose `embedding_weights_sha256` equals it are returned, so a query
+        vector is never compared with vectors of another embedding model.
+
+        Raises `TypeError` when `corpus_ids` is a string, `ValueError` for a negative `limit`.
+        """
+
+    def scroll(
+        self, partition: str, *, corpus_id: str, document_id: str | None = None, page_size: int = 256
+    ) -> Iterator[VectorHit]:
+        """Every point of a corpus (or of one of its documents) with its payload; score 0.0.
+
+        Pages through the engine `page_size` points at a time, in ascending point id order (for the UUID
+        chunk ids: the order of their canonical strings). A point present for the whole iteration comes
+        exactly once; one written or deleted meanwhile may or may not. A missing partition gives nothing.
+
+        Raises `ValueError` for a `page_size` below 1 at the call; `BackendUnavailable` while iterating.
         """
 
     def count(self, partition: str, *, corpus_ids: Sequence[str] | None = None) -> int:
-        """Points in the partition, optionally only those of some corpora."""
+        """Points in the partition, optionally only those of some corpora; a missing partition has none.
+
+        Raises `TypeError` when `corpus_ids` is a string.
+        """
 
     def partitions(self) -> list[str]:
-        """Names of the partitions that exist."""
+        """Names of the partitions that exist, sorted."""
 
     def close(self) -> None:
-        """Release files or connections."""
+        """Release files or connections (flushing shards first); calling it again does nothing."""
 
 
 @runtime_checkable

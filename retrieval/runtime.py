@@ -6,9 +6,10 @@ import logging
 from dataclasses import dataclass
 
 from ingest.chunking import Chunker, default_tokenizer_file
-from ingest.jobs import JobRunner
+from ingest.jobs import JobRunner, RefreshScheduler
 from ingest.masking import load_masker
 from ingest.pipeline import IngestionPipeline
+from ingest.processing import DocumentProcessor
 from retrieval.audit import SqlAuditStore
 from retrieval.catalog import Catalog
 from retrieval.db import Database, upgrade
@@ -37,10 +38,12 @@ class Runtime:
     audit: SqlAuditStore
     retrieval: RetrievalService
     jobs: JobRunner
+    scheduler: RefreshScheduler
     stewardship: Stewardship
     auditing: Auditing
 
     def close(self) -> None:
+        self.scheduler.stop()
         self.jobs.shutdown()
         self.store.close()
         self.db.dispose()
@@ -57,9 +60,6 @@ def build_runtime(settings: Settings) -> Runtime:
         upgrade(url)
     db = Database(url)
     catalog = Catalog(db, settings.resolved_source_roots)
-    interrupted = catalog.fail_interrupted_jobs()
-    if interrupted:
-        logger.warning("%d ingestion job(s) were interrupted by a restart and marked failed", interrupted)
     embedder = load_embedder(settings.embedding_batch_size)
     masker = load_masker()
     store = create_vector_store(settings)
@@ -67,19 +67,23 @@ def build_runtime(settings: Settings) -> Runtime:
     chunker = Chunker(
         settings.chunking.chunk_size, settings.chunking.chunk_overlap, tokenizer_file=default_tokenizer_file()
     )
-    pipeline = IngestionPipeline(
-        db=db,
-        catalog=catalog,
-        store=store,
-        embedder=embedder,
-        masker=masker,
-        chunker=chunker,
-        max_file_bytes=settings.max_file_bytes,
+    processor = DocumentProcessor(
+        chunker=chunker, masker=masker, embedder=embedder, max_file_bytes=settings.max_file_bytes
     )
+    pipeline = IngestionPipeline(db=db, catalog=catalog, store=store, processor=processor, embedder=embedder)
     service = RetrievalService(
         catalog=catalog, policy=policy, store=store, embedder=embedder, masker=masker, audit=audit
     )
     jobs = JobRunner(pipeline)
+    resumed = catalog.recover_jobs()
+    for job_id in resumed:
+        jobs.submit(job_id)
+    if resumed:
+        logger.warning(
+            "resumed %d ingestion job(s) left queued or interrupted by the last stop", len(resumed)
+        )
+    scheduler = RefreshScheduler(catalog, jobs, settings.refresh_tick_seconds)
+    scheduler.start()
     return Runtime(
         settings=settings,
         db=db,
@@ -90,6 +94,7 @@ def build_runtime(settings: Settings) -> Runtime:
         audit=audit,
         retrieval=service,
         jobs=jobs,
+        scheduler=scheduler,
         stewardship=Stewardship(catalog, policy, jobs),
         auditing=Auditing(audit, policy),
     )

@@ -121,9 +121,15 @@ class RetrievalService:
 
     def _search(self, query: str, scopes: dict[str, list[str]], top_k: int) -> list[VectorHit]:
         vector = self._embedder.embed_query(query)
+        # Only chunks embedded by this very model: a query vector is meaningless against another model's.
+        model = self._embedder.weights_sha256
         hits: list[VectorHit] = []
         for partition, corpus_ids in sorted(scopes.items()):
-            hits.extend(self._store.search(partition, vector, corpus_ids=corpus_ids, limit=top_k))
+            hits.extend(
+                self._store.search(
+                    partition, vector, corpus_ids=corpus_ids, limit=top_k, weights_sha256=model
+                )
+            )
         # One model and cosine distance everywhere, so scores from different partitions compare directly.
         hits.sort(key=lambda hit: (-hit.score, hit.chunk_id))
         return hits[:top_k]

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    # How often the service looks for corpora whose refresh interval is due.
+    refresh_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
     log_level: str = "INFO"
 
     @field_validator("source_roots", mode="before")

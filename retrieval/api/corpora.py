@@ -14,7 +14,7 @@ from retrieval.api.schemas import (
     error_responses,
 )
 from retrieval.catalog import CorpusSpec
-from retrieval.domain import Sensitivity
+from retrieval.domain import JobKind, Sensitivity
 
 router = APIRouter(tags=["corpora"], responses=error_responses(400, 404, 409))
 
@@ -27,6 +27,7 @@ def register_corpus(body: CorpusCreate, principal: CurrentPrincipal, runtime: Ru
         sensitivity=Sensitivity.parse(body.sensitivity),
         source_path=body.source_path,
         description=body.description,
+        refresh_interval_seconds=body.refresh_interval_seconds,
     )
     row = runtime.stewardship.register(principal, spec)
     return CorpusOut.model_validate(row, from_attributes=True)
@@ -52,6 +53,27 @@ def approve_corpus(corpus_id: str, principal: CurrentPrincipal, runtime: Runtime
 @router.post("/corpora/{corpus_id}/ingest", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted)
 def ingest_corpus(corpus_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> JobAccepted:
     return JobAccepted(job_id=runtime.stewardship.ingest(principal, corpus_id).id)
+
+
+@router.post("/corpora/{corpus_id}/reindex", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted)
+def reindex_corpus(corpus_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> JobAccepted:
+    """Re-embed the documents whose chunks were embedded by another model than the configured one."""
+    return JobAccepted(job_id=runtime.stewardship.ingest(principal, corpus_id, JobKind.reindex).id)
+
+
+@router.post("/corpora/{corpus_id}/revoke", response_model=CorpusOut)
+def revoke_corpus(corpus_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> CorpusOut:
+    """Unsearchable at once; its chunks leave the index. A new approval and ingestion bring it back."""
+    return CorpusOut.model_validate(runtime.stewardship.revoke(principal, corpus_id), from_attributes=True)
+
+
+@router.delete("/corpora/{corpus_id}/documents/{document_id}", response_model=DocumentOut)
+def delete_document(
+    corpus_id: str, document_id: str, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> DocumentOut:
+    """Remove one document from the index; later scans of the source leave it out."""
+    row = runtime.stewardship.delete_document(principal, corpus_id, document_id)
+    return DocumentOut.model_validate(row, from_attributes=True)
 
 
 @router.get("/corpora/{corpus_id}/documents", response_model=list[DocumentOut])

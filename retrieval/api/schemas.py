@@ -33,6 +33,9 @@ class CorpusCreate(Strict):
     sensitivity: Literal["public", "internal", "confidential", "restricted"]
     source_path: Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=_PRINTABLE)]
     description: Annotated[str, StringConstraints(max_length=2000, pattern=_PRINTABLE)] = ""
+    refresh_interval_seconds: int | None = Field(
+        default=None, ge=60, le=366 * 24 * 3600, description="Re-scan the source this often (incremental)."
+    )
 
 
 class CorpusOut(BaseModel):
@@ -47,6 +50,9 @@ class CorpusOut(BaseModel):
     created_at: datetime
     approved_at: datetime | None = None
     approved_by: str | None = None
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    refresh_interval_seconds: int | None = None
 
 
 class DocumentOut(BaseModel):
@@ -60,6 +66,7 @@ class DocumentOut(BaseModel):
     error: str | None
     chunk_count: int
     embedding_model: str | None
+    embedding_weights_sha256: str | None
     updated_at: datetime
 
 
@@ -75,14 +82,20 @@ class JobError(BaseModel):
 class JobOut(BaseModel):
     id: str
     corpus_id: str
+    kind: str
     status: str
     requested_by: str
+    attempt: int
+    retry_of: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    documents_total: int
     documents_seen: int
     documents_ingested: int
+    documents_skipped: int
     documents_failed: int
+    documents_removed: int
     chunks_written: int
     errors: list[JobError]
     detail: str | None

@@ -10,7 +10,13 @@ from retrieval.domain import ChunkPoint
 
 # Both backends use the same layout, so a partition can move between an edge shard and a server collection.
 DENSE_VECTOR = "dense"
-PAYLOAD_INDEX_FIELDS: tuple[str, ...] = ("corpus_id", "document_id")
+# Payload fields the stores filter on, each with an index: keyword fields matched by value, and the document
+# version, matched as an integer (the version swap deletes by it). `ensure_partition` adds any missing index,
+# so a partition created before a field joined these lists gets its index on the next call.
+PAYLOAD_INDEX_FIELDS: tuple[str, ...] = ("corpus_id", "document_id", "embedding_weights_sha256")
+INTEGER_INDEX_FIELDS: tuple[str, ...] = ("document_version",)
+WEIGHTS_FIELD = "embedding_weights_sha256"
+VERSION_FIELD = "document_version"
 
 # Partitions are `region.sensitivity` (see `retrieval.domain.partition_name`). The name becomes a directory
 # here and, with "." as "__", a collection name on a server, so it is checked before either is touched.
@@ -54,3 +60,19 @@ def search_scope(corpus_ids: Sequence[str], limit: int) -> list[str]:
         raise ValueError(f"limit must not be negative, got {limit}")
     allowed = distinct_corpus_ids(corpus_ids)
     return allowed if limit > 0 else []
+
+
+def check_versions(version: int | None, except_version: int | None) -> None:
+    """`delete` takes a version to remove or a version to keep, not both; either is a plain integer."""
+    if version is not None and except_version is not None:
+        raise ValueError("give version or except_version, not both")
+    for name, value in (("version", version), ("except_version", except_version)):
+        # bool is an int: True would silently match version 1.
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+
+
+def check_page_size(page_size: int) -> int:
+    if page_size < 1:
+        raise ValueError(f"page_size must be positive, got {page_size}")
+    return page_size

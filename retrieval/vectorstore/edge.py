@@ -13,12 +13,16 @@ Behaviour of the engine this module relies on (qdrant-edge-py 0.9.0, observed, n
 * Point ids must be unsigned integers or UUIDs; a UUID id comes back from a query as `uuid.UUID`, not `str`.
 * Engine failures are plain `Exception`s whose message is the only detail; bad arguments are `ValueError`s.
 * Nothing optimises in the background: points stay in plain (exactly searched) segments until `optimize()`.
+* `scroll` without `order_by` pages by point id, ascending; `next_offset` is the id the next page starts at
+  (inclusive), None after the last page. UUID ids order as 128-bit numbers, i.e. as their canonical
+  lower-case strings, which is also how qdrant-client's local mode orders them.
+* A `must_not` match on a field matches points that lack the field; a `MatchExcept` does not.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -36,6 +40,7 @@ from qdrant_edge import (
     Point,
     Query,
     QueryRequest,
+    ScrollRequest,
     UpdateOperation,
 )
 
@@ -43,9 +48,14 @@ from retrieval.domain import ChunkPoint, VectorHit
 from retrieval.errors import BackendUnavailable
 from retrieval.vectorstore.common import (
     DENSE_VECTOR,
+    INTEGER_INDEX_FIELDS,
     PAYLOAD_INDEX_FIELDS,
+    VERSION_FIELD,
+    WEIGHTS_FIELD,
+    check_page_size,
     check_partition,
     check_point_ids,
+    check_versions,
     distinct_corpus_ids,
     is_partition_name,
     search_scope,
@@ -58,8 +68,35 @@ def _has_shard(path: Path) -> bool:
     return (path / "edge_config.json").is_file() or (path / "segments").is_dir()
 
 
-def _corpus_filter(corpus_ids: list[str]) -> Filter:
-    return Filter(must=[FieldCondition(key="corpus_id", match=MatchAny(any=corpus_ids))])
+_INDEXES: dict[str, PayloadSchemaType] = {
+    **dict.fromkeys(PAYLOAD_INDEX_FIELDS, PayloadSchemaType.Keyword),
+    **dict.fromkeys(INTEGER_INDEX_FIELDS, PayloadSchemaType.Integer),
+}
+
+
+def _corpus_filter(corpus_ids: list[str], weights_sha256: str | None = None) -> Filter:
+    conditions: list[Any] = [FieldCondition(key="corpus_id", match=MatchAny(any=corpus_ids))]
+    if weights_sha256 is not None:
+        conditions.append(FieldCondition(key=WEIGHTS_FIELD, match=MatchValue(weights_sha256)))
+    return Filter(must=conditions)
+
+
+def _document_filter(
+    corpus_id: str,
+    document_id: str | None,
+    version: int | None = None,
+    except_version: int | None = None,
+) -> Filter:
+    must: list[Any] = [FieldCondition(key="corpus_id", match=MatchValue(corpus_id))]
+    must_not: list[Any] = []
+    if document_id is not None:
+        must.append(FieldCondition(key="document_id", match=MatchValue(document_id)))
+    if version is not None:
+        must.append(FieldCondition(key=VERSION_FIELD, match=MatchValue(version)))
+    if except_version is not None:
+        # must_not, not MatchExcept: a point without a version is not the one to keep, so it goes too.
+        must_not.append(FieldCondition(key=VERSION_FIELD, match=MatchValue(except_version)))
+    return Filter(must=must, must_not=must_not or None)
 
 
 class EdgeVectorStore:
@@ -89,9 +126,9 @@ class EdgeVectorStore:
             # shows up as an error on the first upsert.
             try:
                 existing = set(shard.info().payload_schema)
-                for field in PAYLOAD_INDEX_FIELDS:
+                for field, schema in _INDEXES.items():
                     if field not in existing:
-                        shard.update(UpdateOperation.create_field_index(field, PayloadSchemaType.Keyword))
+                        shard.update(UpdateOperation.create_field_index(field, schema))
             except Exception as exc:
                 self._fail(f"cannot create payload indexes in partition {partition!r}", exc)
 
@@ -116,16 +153,23 @@ class EdgeVectorStore:
             except Exception as exc:
                 self._fail(f"cannot write {len(points)} points to partition {partition!r}", exc)
 
-    def delete(self, partition: str, *, corpus_id: str, document_id: str | None = None) -> None:
-        conditions: list[Any] = [FieldCondition(key="corpus_id", match=MatchValue(corpus_id))]
-        if document_id is not None:
-            conditions.append(FieldCondition(key="document_id", match=MatchValue(document_id)))
+    def delete(
+        self,
+        partition: str,
+        *,
+        corpus_id: str,
+        document_id: str | None = None,
+        version: int | None = None,
+        except_version: int | None = None,
+    ) -> None:
+        check_versions(version, except_version)
+        selector = _document_filter(corpus_id, document_id, version, except_version)
         with self._lock:
             shard = self._open_existing(partition)
             if shard is None:
                 return
             try:
-                shard.update(UpdateOperation.delete_points_by_filter(Filter(must=conditions)))
+                shard.update(UpdateOperation.delete_points_by_filter(selector))
                 shard.flush()  # as in `upsert`: a delete is a governance action, it must stick
             except ValueError:
                 raise
@@ -133,7 +177,13 @@ class EdgeVectorStore:
                 self._fail(f"cannot delete points of corpus {corpus_id!r} in partition {partition!r}", exc)
 
     def search(
-        self, partition: str, vector: Sequence[float], *, corpus_ids: Sequence[str], limit: int
+        self,
+        partition: str,
+        vector: Sequence[float],
+        *,
+        corpus_ids: Sequence[str],
+        limit: int,
+        weights_sha256: str | None = None,
     ) -> list[VectorHit]:
         allowed = search_scope(corpus_ids, limit)
         if not allowed:
@@ -144,7 +194,7 @@ class EdgeVectorStore:
         request = QueryRequest(
             limit=limit,
             query=Query.Nearest([float(x) for x in vector], using=DENSE_VECTOR),
-            filter=_corpus_filter(allowed),
+            filter=_corpus_filter(allowed, weights_sha256),
             with_payload=True,
             with_vector=False,
         )
@@ -160,6 +210,42 @@ class EdgeVectorStore:
             )
             for p in scored
         ]
+
+    def scroll(
+        self, partition: str, *, corpus_id: str, document_id: str | None = None, page_size: int = 256
+    ) -> Iterator[VectorHit]:
+        # Checked here, not in the generator, so a bad argument fails at the call rather than at the first
+        # `next`.
+        check_partition(partition)
+        check_page_size(page_size)
+        return self._scroll(partition, _document_filter(corpus_id, document_id), page_size)
+
+    def _scroll(self, partition: str, selector: Filter, page_size: int) -> Iterator[VectorHit]:
+        offset: Any = None
+        while True:
+            # Looked up per page: a store closed between two pages fails with BackendUnavailable, and no
+            # lock is held while the caller works on a page (reads need none, see `__init__`).
+            shard = self._get(partition)
+            if shard is None:
+                return
+            request = ScrollRequest(
+                offset=offset, limit=page_size, filter=selector, with_payload=True, with_vector=False
+            )
+            try:
+                records, offset = shard.scroll(request)
+            except ValueError:
+                raise
+            except Exception as exc:
+                self._fail(f"cannot scroll partition {partition!r}", exc)
+            for record in records:
+                yield VectorHit(
+                    chunk_id=str(record.id),
+                    score=0.0,
+                    payload=dict(record.payload or {}),
+                    partition=partition,
+                )
+            if offset is None:
+                return
 
     def count(self, partition: str, *, corpus_ids: Sequence[str] | None = None) -> int:
         flt: Filter | None = None

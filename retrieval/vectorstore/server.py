@@ -1,9 +1,15 @@
-"""The server vector store: one Qdrant collection per partition, reached through qdrant-client."""
+"""The server vector store: one Qdrant collection per partition, reached through qdrant-client.
+
+`scroll` without `order_by` pages by point id, ascending, on a server and in qdrant-client's local mode alike
+(local mode sorts canonical UUID strings, which is the server's 128-bit order); `next_page_offset` is the id
+the next page starts at.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import TypeVar
 
 import grpc
@@ -16,9 +22,14 @@ from retrieval.domain import ChunkPoint, VectorHit
 from retrieval.errors import BackendUnavailable
 from retrieval.vectorstore.common import (
     DENSE_VECTOR,
+    INTEGER_INDEX_FIELDS,
     PAYLOAD_INDEX_FIELDS,
+    VERSION_FIELD,
+    WEIGHTS_FIELD,
+    check_page_size,
     check_partition,
     check_point_ids,
+    check_versions,
     distinct_corpus_ids,
     search_scope,
 )
@@ -48,8 +59,41 @@ def _translated(action: str) -> Iterator[None]:
         raise BackendUnavailable(f"Qdrant server: cannot {action}: {exc}") from exc
 
 
-def _corpus_filter(corpus_ids: list[str]) -> models.Filter:
-    return models.Filter(must=[models.FieldCondition(key="corpus_id", match=models.MatchAny(any=corpus_ids))])
+_INDEXES: dict[str, models.PayloadSchemaType] = {
+    **dict.fromkeys(PAYLOAD_INDEX_FIELDS, models.PayloadSchemaType.KEYWORD),
+    **dict.fromkeys(INTEGER_INDEX_FIELDS, models.PayloadSchemaType.INTEGER),
+}
+
+
+def _match(key: str, value: str | int) -> models.FieldCondition:
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
+def _corpus_filter(corpus_ids: list[str], weights_sha256: str | None = None) -> models.Filter:
+    conditions: list[models.Condition] = [
+        models.FieldCondition(key="corpus_id", match=models.MatchAny(any=corpus_ids))
+    ]
+    if weights_sha256 is not None:
+        conditions.append(_match(WEIGHTS_FIELD, weights_sha256))
+    return models.Filter(must=conditions)
+
+
+def _document_filter(
+    corpus_id: str,
+    document_id: str | None,
+    version: int | None = None,
+    except_version: int | None = None,
+) -> models.Filter:
+    must: list[models.Condition] = [_match("corpus_id", corpus_id)]
+    must_not: list[models.Condition] = []
+    if document_id is not None:
+        must.append(_match("document_id", document_id))
+    if version is not None:
+        must.append(_match(VERSION_FIELD, version))
+    if except_version is not None:
+        # must_not, not MatchExcept: a point without a version is not the one to keep, so it goes too.
+        must_not.append(_match(VERSION_FIELD, except_version))
+    return models.Filter(must=must, must_not=must_not or None)
 
 
 class QdrantServerVectorStore:
@@ -92,11 +136,9 @@ class QdrantServerVectorStore:
                         raise
             # Checked on every call: repairs a collection whose creation stopped before its indexes were made.
             existing = self._client.get_collection(name).payload_schema or {}
-            for field in PAYLOAD_INDEX_FIELDS:
+            for field, schema in _INDEXES.items():
                 if field not in existing:
-                    self._client.create_payload_index(
-                        name, field, field_schema=models.PayloadSchemaType.KEYWORD, wait=True
-                    )
+                    self._client.create_payload_index(name, field, field_schema=schema, wait=True)
 
     def upsert(self, partition: str, points: Sequence[ChunkPoint]) -> None:
         if not points:
@@ -123,16 +165,20 @@ class QdrantServerVectorStore:
             missing,
         )
 
-    def delete(self, partition: str, *, corpus_id: str, document_id: str | None = None) -> None:
+    def delete(
+        self,
+        partition: str,
+        *,
+        corpus_id: str,
+        document_id: str | None = None,
+        version: int | None = None,
+        except_version: int | None = None,
+    ) -> None:
+        check_versions(version, except_version)
         name = self.collection_name(partition)
-        conditions: list[models.Condition] = [
-            models.FieldCondition(key="corpus_id", match=models.MatchValue(value=corpus_id))
-        ]
-        if document_id is not None:
-            conditions.append(
-                models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))
-            )
-        selector = models.FilterSelector(filter=models.Filter(must=conditions))
+        selector = models.FilterSelector(
+            filter=_document_filter(corpus_id, document_id, version, except_version)
+        )
         self._unless_missing(
             name,
             f"delete points of corpus {corpus_id!r} from {name!r}",
@@ -141,7 +187,13 @@ class QdrantServerVectorStore:
         )
 
     def search(
-        self, partition: str, vector: Sequence[float], *, corpus_ids: Sequence[str], limit: int
+        self,
+        partition: str,
+        vector: Sequence[float],
+        *,
+        corpus_ids: Sequence[str],
+        limit: int,
+        weights_sha256: str | None = None,
     ) -> list[VectorHit]:
         allowed = search_scope(corpus_ids, limit)
         if not allowed:
@@ -154,7 +206,7 @@ class QdrantServerVectorStore:
                 name,
                 query=query,
                 using=DENSE_VECTOR,
-                query_filter=_corpus_filter(allowed),
+                query_filter=_corpus_filter(allowed, weights_sha256),
                 limit=limit,
                 with_payload=True,
                 with_vectors=False,
@@ -170,6 +222,41 @@ class QdrantServerVectorStore:
             ]
 
         return self._unless_missing(name, f"search {name!r}", run, list)
+
+    def scroll(
+        self, partition: str, *, corpus_id: str, document_id: str | None = None, page_size: int = 256
+    ) -> Iterator[VectorHit]:
+        # Checked here, not in the generator, so a bad argument fails at the call rather than at the first
+        # `next`.
+        name = self.collection_name(partition)
+        check_page_size(page_size)
+        return self._scroll(name, partition, _document_filter(corpus_id, document_id), page_size)
+
+    def _scroll(
+        self, name: str, partition: str, selector: models.Filter, page_size: int
+    ) -> Iterator[VectorHit]:
+        offset: models.ExtendedPointId | None = None
+        while True:
+            page = partial(
+                self._client.scroll,
+                name,
+                scroll_filter=selector,
+                limit=page_size,
+                offset=offset,
+                with_payload=True,
+                with_vectors=False,
+            )
+            # A collection dropped before (or between) pages ends the iteration, as a missing partition does.
+            records, offset = self._unless_missing(name, f"scroll {name!r}", page, lambda: ([], None))
+            for record in records:
+                yield VectorHit(
+                    chunk_id=str(record.id),
+                    score=0.0,
+                    payload=dict(record.payload or {}),
+                    partition=partition,
+                )
+            if offset is None:
+                return
 
     def count(self, partition: str, *, corpus_ids: Sequence[str] | None = None) -> int:
         flt: models.Filter | None = None

@@ -274,3 +274,27 @@ def test_log_unavailable_answers_503_and_nothing_else(client: tuple[TestClient, 
         "type": "audit_unavailable",
         "detail": "the provenance log cannot record this request; nothing is answered",
     }
+
+
+def test_revoke_and_delete_over_http(client: tuple[TestClient, dict[str, Path]]) -> None:
+    http, sources = client
+    ingest_eu(http, sources)
+    corpus_id = http.get("/corpora", headers=auth("steward")).json()[0]["id"]
+    documents = http.get(f"/corpora/{corpus_id}/documents", headers=auth("steward")).json()
+    leave = next(d for d in documents if d["source_uri"].endswith("leave-policy.md"))
+
+    assert (
+        http.delete(f"/corpora/{corpus_id}/documents/{leave['id']}", headers=auth("reader_eu")).status_code
+        == 403
+    )
+    deleted = http.delete(f"/corpora/{corpus_id}/documents/{leave['id']}", headers=auth("steward"))
+    assert deleted.status_code == 200 and deleted.json()["status"] == "deleted"
+    chunks = http.post("/retrieve", headers=auth("reader_eu"), json=QUESTION).json()["chunks"]
+    assert chunks and all(c["citation"]["document_id"] != leave["id"] for c in chunks)
+
+    revoked = http.post(f"/corpora/{corpus_id}/revoke", headers=auth("steward"))
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+    assert http.post("/retrieve", headers=auth("reader_eu"), json=QUESTION).json()["chunks"] == []
+    assert http.post(f"/corpora/{corpus_id}/ingest", headers=auth("steward")).status_code == 409
+    assert http.post(f"/corpora/{corpus_id}/reindex", headers=auth("steward")).status_code == 409
+    assert http.post(f"/corpora/{corpus_id}/revoke", headers=auth("reader_eu")).status_code == 403

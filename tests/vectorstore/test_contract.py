@@ -6,15 +6,11 @@ under test), which speaks the same client API as a Qdrant server. Vectors are sm
 
 from __future__ import annotations
 
-import itertools
 import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -23,81 +19,30 @@ from hypothesis import strategies as st
 from qdrant_client import QdrantClient
 from qdrant_edge import EdgeShard
 
-from retrieval.domain import ChunkPoint, VectorHit, chunk_id_for, document_id_for
+from retrieval.domain import ChunkPoint, document_id_for
 from retrieval.errors import BackendUnavailable
 from retrieval.protocols import VectorStore
 from retrieval.settings import REPO_ROOT, Settings
 from retrieval.vectorstore import (
+    INTEGER_INDEX_FIELDS,
     PAYLOAD_INDEX_FIELDS,
     EdgeVectorStore,
     QdrantServerVectorStore,
     create_vector_store,
 )
+from tests.vectorstore.contract_fixture import (
+    DIM,
+    PART,
+    Backend,
+    assert_exact_top_k,
+    fresh_corpora,
+    ids,
+    point,
+    random_points,
+    unit,
+)
 
 pytestmark = pytest.mark.integration
-
-DIM = 8
-PART = "eu.internal"
-_ordinals = itertools.count()
-
-
-@dataclass
-class Backend:
-    """Opens stores of one implementation on one location, so a test can close one and open another."""
-
-    kind: str
-    location: Path
-    opened: list[VectorStore] = field(default_factory=list)
-
-    def open(self, *, persistent: bool = False) -> VectorStore:
-        store: VectorStore
-        if self.kind == "edge":
-            store = EdgeVectorStore(self.location / "qdrant")
-        else:
-            client = (
-                QdrantClient(path=str(self.location / "local")) if persistent else QdrantClient(":memory:")
-            )
-            store = QdrantServerVectorStore(client, collection_prefix="test_")
-        self.opened.append(store)
-        return store
-
-    def close_all(self) -> None:
-        for store in self.opened:
-            store.close()
-
-
-@pytest.fixture(params=["edge", "server"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    backend = Backend(request.param, tmp_path)
-    yield backend
-    backend.close_all()
-
-
-@pytest.fixture
-def store(backend: Backend) -> VectorStore:
-    return backend.open()
-
-
-def point(corpus_id: str, vector: Sequence[float], *, document: str = "a.md", **extra: Any) -> ChunkPoint:
-    document_id = document_id_for(corpus_id, document)
-    payload = {"corpus_id": corpus_id, "document_id": document_id, **extra}
-    return ChunkPoint(chunk_id_for(document_id, 1, next(_ordinals)), tuple(vector), payload)
-
-
-def unit(index: int, *others: tuple[int, float]) -> list[float]:
-    vector = [0.0] * DIM
-    vector[index] = 1.0
-    for i, value in others:
-        vector[i] = value
-    return vector
-
-
-def random_points(rng: np.random.Generator, corpora: Sequence[str], n: int) -> list[ChunkPoint]:
-    return [point(str(rng.choice(corpora)), rng.normal(size=DIM).tolist()) for _ in range(n)]
-
-
-def ids(hits: Sequence[VectorHit]) -> set[str]:
-    return {hit.chunk_id for hit in hits}
 
 
 # -- the contract --------------------------------------------------------------------------------------------
@@ -267,37 +212,22 @@ def test_data_survives_close_and_reopen(backend: Backend) -> None:
 def test_search_never_leaves_the_grant_and_is_the_exact_top_k(
     store: VectorStore, seed: int, n_points: int, n_corpora: int, allowed_mask: list[bool], limit: int
 ) -> None:
-    # One store for all examples (fixtures are per test), a fresh partition for each example.
-    partition = f"p{next(_ordinals)}.internal"
+    # One store and one partition for all examples (fixtures are per test; a shard per example would cost
+    # a directory and its indexes each time), fresh corpora for each: earlier examples' points stay around
+    # as foreign corpora that no grant here names.
     rng = np.random.default_rng(seed)
-    corpora = [f"corpus-{i}" for i in range(n_corpora)]
+    corpora = fresh_corpora(n_corpora)
     allowed = [c for c, on in zip(corpora, allowed_mask, strict=False) if on]
     points = random_points(rng, corpora, n_points)
-    store.ensure_partition(partition, DIM)
-    store.upsert(partition, points)
+    store.ensure_partition(PART, DIM)
+    store.upsert(PART, points)
     query = rng.normal(size=DIM)
 
-    hits = store.search(partition, query.tolist(), corpus_ids=allowed, limit=limit)
+    hits = store.search(PART, query.tolist(), corpus_ids=allowed, limit=limit)
 
     assert all(hit.payload["corpus_id"] in allowed for hit in hits)
-    assert all(hit.partition == partition for hit in hits)
-    scores = [hit.score for hit in hits]
-    assert scores == sorted(scores, reverse=True)
-
-    candidates = [p for p in points if p.payload["corpus_id"] in allowed]
-    assert len(hits) == min(limit, len(candidates))
-    if not candidates:
-        return
-    matrix = np.array([p.vector for p in candidates])
-    cosine = matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
-    exact = {p.chunk_id: float(s) for p, s in zip(candidates, cosine, strict=True)}
-    kth_score = sorted(exact.values(), reverse=True)[len(hits) - 1]
-    # The exact top-k by id set, up to ties at the boundary (the engines score in float32).
-    tolerance = 1e-5
-    assert {cid for cid, s in exact.items() if s > kth_score + tolerance} <= ids(hits)
-    assert ids(hits) <= {cid for cid, s in exact.items() if s >= kth_score - tolerance}
-    for hit in hits:
-        assert hit.score == pytest.approx(exact[hit.chunk_id], abs=1e-5)
+    assert all(hit.partition == PART for hit in hits)
+    assert_exact_top_k(hits, [p for p in points if p.payload["corpus_id"] in allowed], query, limit)
 
 
 # -- qdrant-edge only: the data directory belongs to one open store ------------------------------------------
@@ -384,18 +314,22 @@ def test_edge_upsert_is_durable_when_it_returns(tmp_path: Path) -> None:
         store.close()
 
 
-def test_edge_shard_has_keyword_indexes_on_filter_fields(tmp_path: Path) -> None:
+def edge_index_types(path: Path) -> dict[str, str]:
+    shard = EdgeShard.load(str(path))
+    try:
+        return {name: str(info.data_type) for name, info in shard.info().payload_schema.items()}
+    finally:
+        shard.close()
+
+
+def test_edge_shard_has_indexes_on_filter_fields(tmp_path: Path) -> None:
     store = EdgeVectorStore(tmp_path)
     store.ensure_partition(PART, DIM)
     store.close()
-    shard = EdgeShard.load(str(tmp_path / PART))
-    try:
-        schema = shard.info().payload_schema
-        assert {name: str(schema[name].data_type) for name in PAYLOAD_INDEX_FIELDS} == {
-            name: "PayloadSchemaType.Keyword" for name in PAYLOAD_INDEX_FIELDS
-        }
-    finally:
-        shard.close()
+    assert edge_index_types(tmp_path / PART) == {
+        **{name: "PayloadSchemaType.Keyword" for name in PAYLOAD_INDEX_FIELDS},
+        **{name: "PayloadSchemaType.Integer" for name in INTEGER_INDEX_FIELDS},
+    }
 
 
 def test_edge_store_refuses_work_after_close(tmp_path: Path) -> None:

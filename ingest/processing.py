@@ -1,0 +1,382 @@
+"""Turns source files into embedded chunks: parse → chunk → mask → embed, for a stream of documents.
+
+The pipeline decides *what* to process (new or changed documents) and writes the results; this module only
+computes them. Results come back in input order, one per item; a document that cannot be processed comes back
+with its reason in `error`, and the stream goes on.
+
+How it keeps two cores busy. The chunks of consecutive documents are cut into *windows* of up to
+`window_chunks` chunks (a large document spans several windows, many small ones share one), and three
+threads work on different windows at once::
+
+    parse thread:  parse + chunk documents, cut windows   ─┐  (Python: holds the GIL)
+    mask thread:   one `mask_batch` call per window        ─┤  (Python: holds the GIL)
+    embed thread:  one `embed_documents` call per window   ─┘  (torch: releases the GIL)
+    caller:        takes finished documents, in order, and writes them
+
+Embedding is most of the work, and torch runs it without the GIL, so parsing and masking the next windows
+costs it little; a window is embedded longest text first, so that each model batch pads to similar lengths
+(as sentence-transformers does within one `encode` call). Windows are cut from the stream alone (chunk and
+document counts, never timing), so the same input always gives the same batches and the same vectors; the
+vectors differ from embedding each document on its own only by float rounding (~1e-7), because a batch pads
+to its longest text. At most `windows_ahead` windows are in flight, which bounds memory and look-ahead.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.chunking import Chunker, TextChunk
+from ingest.parsing import ParsedDocument, parse_file
+from retrieval.errors import IngestionError
+from retrieval.protocols import Embedder, MaskedText, PiiMasker
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WINDOW_CHUNKS = 256
+DEFAULT_WINDOWS_AHEAD = 3
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One document to (re)process, with the version its chunks will carry."""
+
+    path: Path
+    relative_path: str
+    document_id: str
+    source_uri: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    item: WorkItem
+    parsed: ParsedDocument | None = None
+    chunks: list[TextChunk] = field(default_factory=list)
+    masked: list[MaskedText] = field(default_factory=list)
+    vectors: list[list[float]] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(eq=False, slots=True)
+class _Document:
+    """A document on its way through the stages; each stage writes only its own fields."""
+
+    item: WorkItem
+    parsed: ParsedDocument | None = None
+    chunks: list[TextChunk] = field(default_factory=list)
+    masked: list[MaskedText | None] = field(default_factory=list)
+    vectors: list[list[float] | None] = field(default_factory=list)
+    # One per stage, so that the reported reason is the one the sequential order would hit first.
+    parse_error: str | None = None
+    mask_error: str | None = None
+    embed_error: str | None = None
+
+    @property
+    def error(self) -> str | None:
+        for reason in (self.parse_error, self.mask_error, self.embed_error):
+            if reason is not None:
+                return reason
+        return None
+
+    def result(self) -> Processed:
+        error = self.error
+        if error is not None:
+            return Processed(self.item, error=error)
+        masked = [m for m in self.masked if m is not None]
+        vectors = [v for v in self.vectors if v is not None]
+        assert len(masked) == len(vectors) == len(self.chunks)
+        return Processed(self.item, parsed=self.parsed, chunks=self.chunks, masked=masked, vectors=vectors)
+
+
+@dataclass(eq=False, slots=True)
+class _Window:
+    """Chunks of consecutive documents, masked and embedded together; `done` are emitted after it."""
+
+    slots: list[tuple[_Document, int]] = field(default_factory=list)
+    done: list[_Document] = field(default_factory=list)
+    failure: BaseException | None = None  # the input iterable raised right after `done`
+
+
+class _End:
+    """Marks the end of the stream on a queue; `crash` is set when a stage itself failed."""
+
+    def __init__(self, crash: BaseException | None = None) -> None:
+        self.crash = crash
+
+
+class _Budget:
+    """Counts the windows in flight; `acquire` waits for a free one and gives False once stopped."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._stopped = False
+        self._condition = threading.Condition()
+
+    def acquire(self) -> bool:
+        with self._condition:
+            while self._free == 0 and not self._stopped:
+                self._condition.wait()
+            if self._stopped:
+                return False
+            self._free -= 1
+            return True
+
+    def release(self) -> None:
+        with self._condition:
+            self._free += 1
+            self._condition.notify()
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopped = True
+            self._condition.notify_all()
+
+
+class DocumentProcessor:
+    """Parses, chunks, masks and embeds documents; one instance per process, shared by all jobs.
+
+    `window_chunks` chunks are masked and embedded per call (fewer at the end of the input, and a window
+    also closes after `window_chunks` documents, so that a run of failing files is not held back);
+    `windows_ahead` windows may be in flight between the parse thread and the caller.
+    """
+
+    def __init__(
+        self,
+        *,
+        chunker: Chunker,
+        masker: PiiMasker,
+        embedder: Embedder,
+        max_file_bytes: int,
+        window_chunks: int = DEFAULT_WINDOW_CHUNKS,
+        windows_ahead: int = DEFAULT_WINDOWS_AHEAD,
+    ) -> None:
+        if window_chunks < 1 or windows_ahead < 1:
+            raise ValueError("need window_chunks >= 1 and windows_ahead >= 1")
+        self._chunker = chunker
+        self._masker = masker
+        self._embedder = embedder
+        self._max_file_bytes = max_file_bytes
+        self._window_chunks = window_chunks
+        self._windows_ahead = windows_ahead
+
+    @property
+    def max_lookahead(self) -> int:
+        """Most items taken from the input and not yet returned: those of the windows in flight, of the one
+        being filled and of the one the caller holds (each closes at `window_chunks` documents), and the
+        one being parsed."""
+        return (self._windows_ahead + 2) * self._window_chunks + 1
+
+    def process(self, items: Iterable[WorkItem]) -> Iterator[Processed]:
+        """One `Processed` per item, in order. Never raises for a bad document.
+
+        `items` is iterated on the parse thread; an exception it raises reaches the caller after the
+        results of the items before it. Closing the generator early stops the threads and waits for them
+        (at most the model call each is in).
+        """
+        to_mask: queue.SimpleQueue[_Window | _End] = queue.SimpleQueue()
+        to_embed: queue.SimpleQueue[_Window | _End] = queue.SimpleQueue()
+        finished: queue.SimpleQueue[_Window | _End] = queue.SimpleQueue()
+        budget = _Budget(self._windows_ahead)
+        stop = threading.Event()
+        threads = [
+            threading.Thread(
+                target=self._run_stage,
+                args=(lambda: self._cut_windows(items, budget, to_mask, stop), finished, stop),
+                name="govrag-process-parse",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._run_stage,
+                args=(lambda: self._relay(to_mask, to_embed, self._mask_window, stop), finished, stop),
+                name="govrag-process-mask",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._run_stage,
+                args=(lambda: self._relay(to_embed, finished, self._embed_window, stop), finished, stop),
+                name="govrag-process-embed",
+                daemon=True,
+            ),
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            while True:
+                window = finished.get()
+                if isinstance(window, _End):
+                    if window.crash is not None:
+                        raise RuntimeError("document processing failed") from window.crash
+                    return
+                budget.release()
+                for document in window.done:
+                    yield document.result()
+                if window.failure is not None:
+                    raise window.failure
+        finally:
+            stop.set()
+            budget.stop()
+            to_mask.put(_End())
+            to_embed.put(_End())
+            for thread in threads:
+                thread.join()
+
+    # -- stages, each on its own thread ---------------------------------------------------------------------
+
+    @staticmethod
+    def _run_stage(
+        body: Callable[[], None], finished: queue.SimpleQueue[_Window | _End], stop: threading.Event
+    ) -> None:
+        try:
+            body()
+        except BaseException as exc:  # a bug in a stage: the caller raises it instead of waiting forever
+            if not stop.is_set():
+                logger.exception("document processing stage crashed")
+                finished.put(_End(crash=exc))
+
+    def _cut_windows(
+        self,
+        items: Iterable[WorkItem],
+        budget: _Budget,
+        out: queue.SimpleQueue[_Window | _End],
+        stop: threading.Event,
+    ) -> None:
+        window = _Window()
+
+        def send() -> bool:
+            nonlocal window
+            if not budget.acquire():
+                return False
+            out.put(window)
+            window = _Window()
+            return True
+
+        iterator = iter(items)
+        while not stop.is_set():
+            try:
+                item = next(iterator)
+            except StopIteration:
+                break
+            except BaseException as exc:  # the caller's iterable failed: deliver what came before, then it
+                window.failure = exc
+                break
+            document = self._parse(item)
+            for index in range(len(document.chunks)):
+                # Checked before a chunk, not after: a document's last chunk and its end share a window.
+                if len(window.slots) >= self._window_chunks and not send():
+                    return
+                window.slots.append((document, index))
+            window.done.append(document)
+            full = max(len(window.slots), len(window.done)) >= self._window_chunks
+            if full and not send():
+                return
+        if (window.slots or window.done or window.failure) and not send():
+            return
+        out.put(_End())
+
+    @staticmethod
+    def _relay(
+        source: queue.SimpleQueue[_Window | _End],
+        out: queue.SimpleQueue[_Window | _End],
+        work: Callable[[_Window], None],
+        stop: threading.Event,
+    ) -> None:
+        while True:
+            window = source.get()
+            if stop.is_set():
+                return
+            if not isinstance(window, _End):
+                work(window)
+            out.put(window)
+            if isinstance(window, _End):
+                return
+
+    # -- the work -------------------------------------------------------------------------------------------
+
+    def _parse(self, item: WorkItem) -> _Document:
+        document = _Document(item)
+        try:
+            parsed = parse_file(item.path, max_bytes=self._max_file_bytes)
+            chunks = self._chunker.chunk(parsed)
+            if not chunks:
+                raise IngestionError("no extractable text")
+        except Exception as exc:
+            document.parse_error = _reason(exc)
+            return document
+        document.parsed = parsed
+        document.chunks = chunks
+        document.masked = [None] * len(chunks)
+        document.vectors = [None] * len(chunks)
+        return document
+
+    def _mask_window(self, window: _Window) -> None:
+        slots = [(d, i) for d, i in window.slots if d.parse_error is None and d.mask_error is None]
+
+        def mask(group: Sequence[tuple[_Document, int]]) -> None:
+            masked = self._masker.mask_batch([d.chunks[i].text for d, i in group])
+            if len(masked) != len(group):
+                raise RuntimeError(f"masker returned {len(masked)} texts for {len(group)}")
+            for (document, index), result in zip(group, masked, strict=True):
+                document.masked[index] = result
+
+        for document, reason in _per_document(slots, mask):
+            document.mask_error = reason
+
+    def _embed_window(self, window: _Window) -> None:
+        slots = [(d, i) for d, i in window.slots if d.error is None]
+        # Longest first, as sentence-transformers orders one encode call: each model batch then pads to
+        # texts of about its own length. The sort is stable, so the order is a function of the window.
+        slots.sort(key=lambda slot: -len(_masked_text(slot)))
+
+        def embed(group: Sequence[tuple[_Document, int]]) -> None:
+            vectors = self._embedder.embed_documents([_masked_text(slot) for slot in group])
+            if len(vectors) != len(group):
+                raise RuntimeError(f"embedder returned {len(vectors)} vectors for {len(group)} texts")
+            for (document, index), vector in zip(group, vectors, strict=True):
+                document.vectors[index] = vector
+
+        for document, reason in _per_document(slots, embed):
+            document.embed_error = reason
+
+
+def _masked_text(slot: tuple[_Document, int]) -> str:
+    masked = slot[0].masked[slot[1]]
+    assert masked is not None
+    return masked.text
+
+
+def _per_document(
+    slots: list[tuple[_Document, int]], work: Callable[[Sequence[tuple[_Document, int]]], None]
+) -> list[tuple[_Document, str]]:
+    """Run `work` on all slots in one call; if it fails, once per document, so that only the documents
+    whose own chunks fail get an error (as when each document is processed alone). Returns those errors."""
+    if not slots:
+        return []
+    try:
+        work(slots)
+    except Exception:
+        logger.info("a batch of %d chunks failed; retrying document by document", len(slots))
+    else:
+        return []
+    groups: dict[int, tuple[_Document, list[tuple[_Document, int]]]] = {}
+    for slot in slots:
+        groups.setdefault(id(slot[0]), (slot[0], []))[1].append(slot)
+    failures: list[tuple[_Document, str]] = []
+    for document, group in groups.values():
+        try:
+            work(group)
+        except Exception as exc:
+            failures.append((document, _reason(exc)))
+    return failures
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, IngestionError):
+        return exc.detail
+    # A parser or model bug on one file must not stop the batch.
+    logger.exception("unexpected error processing a document", exc_info=exc)
+    return f"internal error while ingesting: {type(exc).__name__}"

@@ -1,0 +1,115 @@
+"""What the vector-store contract tests share: a store opener per implementation, points, and checks."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient
+
+from retrieval.domain import ChunkPoint, VectorHit, chunk_id_for, document_id_for
+from retrieval.protocols import VectorStore
+from retrieval.vectorstore import EdgeVectorStore, QdrantServerVectorStore
+
+DIM = 8
+PART = "eu.internal"
+# Two embedding models' weights, as the ingestion pipeline writes them into `embedding_weights_sha256`.
+MODEL_A = "a" * 64
+MODEL_B = "b" * 64
+_ordinals = itertools.count()
+
+
+@dataclass
+class Backend:
+    """Opens stores of one implementation on one location, so a test can close one and open another."""
+
+    kind: str
+    location: Path
+    opened: list[VectorStore] = field(default_factory=list)
+
+    def open(self, *, persistent: bool = False) -> VectorStore:
+        store: VectorStore
+        if self.kind == "edge":
+            store = EdgeVectorStore(self.location / "qdrant")
+        else:
+            client = (
+                QdrantClient(path=str(self.location / "local")) if persistent else QdrantClient(":memory:")
+            )
+            store = QdrantServerVectorStore(client, collection_prefix="test_")
+        self.opened.append(store)
+        return store
+
+    def close_all(self) -> None:
+        for store in self.opened:
+            store.close()
+
+
+def fresh_corpora(n: int) -> list[str]:
+    """`n` corpus ids no earlier call gave: a hypothesis example's own corpora in a shared partition."""
+    example = next(_ordinals)
+    return [f"x{example}-corpus-{i}" for i in range(n)]
+
+
+def point(
+    corpus_id: str,
+    vector: Sequence[float],
+    *,
+    document: str = "a.md",
+    document_version: int | None = None,
+    weights: str | None = None,
+    ordinal: int | None = None,
+    **extra: Any,
+) -> ChunkPoint:
+    """A chunk point; `document_version` and `weights` go into the payload only when given."""
+    document_id = document_id_for(corpus_id, document)
+    payload: dict[str, Any] = {"corpus_id": corpus_id, "document_id": document_id, **extra}
+    if document_version is not None:
+        payload["document_version"] = document_version
+    if weights is not None:
+        payload["embedding_weights_sha256"] = weights
+    chunk_id = chunk_id_for(
+        document_id, document_version or 1, next(_ordinals) if ordinal is None else ordinal
+    )
+    return ChunkPoint(chunk_id, tuple(vector), payload)
+
+
+def unit(index: int, *others: tuple[int, float]) -> list[float]:
+    vector = [0.0] * DIM
+    vector[index] = 1.0
+    for i, value in others:
+        vector[i] = value
+    return vector
+
+
+def random_points(rng: np.random.Generator, corpora: Sequence[str], n: int) -> list[ChunkPoint]:
+    return [point(str(rng.choice(corpora)), rng.normal(size=DIM).tolist()) for _ in range(n)]
+
+
+def ids(hits: Sequence[VectorHit]) -> set[str]:
+    return {hit.chunk_id for hit in hits}
+
+
+def assert_exact_top_k(
+    hits: Sequence[VectorHit], candidates: Sequence[ChunkPoint], query: np.ndarray, limit: int
+) -> None:
+    """`hits` are the `limit` candidates nearest to `query` by cosine, best first, with their scores."""
+    scores = [hit.score for hit in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert len(hits) == min(limit, len(candidates))
+    if not candidates:
+        return
+    matrix = np.array([p.vector for p in candidates])
+    cosine = matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
+    exact = {p.chunk_id: float(s) for p, s in zip(candidates, cosine, strict=True)}
+    kth_score = sorted(exact.values(), reverse=True)[len(hits) - 1]
+    # The exact top-k by id set, up to ties at the boundary (the engines score in float32).
+    tolerance = 1e-5
+    assert {cid for cid, s in exact.items() if s > kth_score + tolerance} <= ids(hits)
+    assert ids(hits) <= {cid for cid, s in exact.items() if s >= kth_score - tolerance}
+    for hit in hits:
+        assert hit.score == pytest.approx(exact[hit.chunk_id], abs=1e-5)
