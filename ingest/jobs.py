@@ -28,7 +28,10 @@ class JobRunner:
         return self._pipeline
 
     def submit(self, job_id: str) -> None:
-        self._futures[job_id] = self._executor.submit(self._pipeline.run, job_id)
+        future = self._executor.submit(self._pipeline.run, job_id)
+        self._futures[job_id] = future
+        # Finished jobs are forgotten here (the catalog keeps them), so a long-lived service does not grow.
+        future.add_done_callback(lambda _: self._futures.pop(job_id, None))
 
     def wait(self, job_id: str, timeout: float | None = None) -> None:
         """Block until a job submitted here has finished (for the demo and for tests)."""
