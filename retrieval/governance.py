@@ -1,53 +1,205 @@
-"""Steward and auditor use cases: each checks the policy, then acts on the catalog, the jobs or the log."""
+"""Steward and auditor use cases: each checks the policy, then acts on the catalog, the jobs or the log.
+
+Every governance action is an event of the provenance log, and the log is written ahead, fail closed:
+
+1. once the policy allows the action, a `requested` event (who, when, what) is committed *before* anything
+   changes. If it cannot be, the caller gets `AuditUnavailable` (503) and nothing has changed;
+2. the action runs: the catalog commits it in its own transaction;
+3. a `succeeded` event with the result (the new corpus's id, the job's id, the new status) or a `failed` event
+   with the error is committed. If that cannot be, the caller still gets 503, and the log holds the request.
+
+Why not one event in the action's own transaction: the catalog and the pipeline open their transactions
+themselves, and a revocation or a document deletion also changes the vector index, which no database
+transaction covers. Writing ahead keeps what an auditor needs — no change the log does not know of — at the
+price of a `requested` event without its completion if the process dies in between. Refusals by the policy are
+logged as `denied` when the log can take them (the refusal stands either way). Ingestion jobs log
+`job.started` and `job.finished` from the worker (`AuditedIngestionPipeline`), whoever queued them (steward,
+scheduler, recovery); the service logs a `policy.change` at start when the policy files' version differs from
+the last one logged.
+"""
 
 from __future__ import annotations
 
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
 from ingest.jobs import JobRunner
-from retrieval.audit import AuditEvent, AuditPage, AuditQuery, AuditStore
-from retrieval.catalog import Catalog, CorpusSpec, to_ref
-from retrieval.domain import JobKind, Principal
+from ingest.pipeline import IngestionPipeline
+from retrieval.audit import (
+    CORPUS_APPROVE,
+    CORPUS_INGEST,
+    CORPUS_REGISTER,
+    CORPUS_REVOKE,
+    DOCUMENT_DELETE,
+    JOB_FINISHED,
+    JOB_STARTED,
+    RETRIEVE,
+    AuditEvent,
+    AuditPage,
+    AuditQuery,
+    AuditStore,
+    ExportFormat,
+    PrincipalSnapshot,
+    PruneReport,
+    ReplayReport,
+    VerifyReport,
+    export,
+    replay,
+)
+from retrieval.catalog import Catalog, CorpusSpec, to_ref, utcnow
+from retrieval.domain import CorpusRef, JobKind, JobStatus, Principal
+from retrieval.errors import AuditUnavailable, InvalidRequest, PermissionDenied
 from retrieval.models import CorpusRow, DocumentRow, JobRow
 from retrieval.policy import PolicyEngine
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class GovernanceLog:
+    """Writes governance events; `record` raises `AuditUnavailable`, `try_record` only logs the failure."""
+
+    def __init__(self, audit: AuditStore, policy_version: str) -> None:
+        self._audit = audit
+        self._policy_version = policy_version
+
+    def record(
+        self,
+        principal_id: str,
+        action: str,
+        outcome: str,
+        *,
+        principal: Principal | None = None,
+        corpus_id: str | None = None,
+        document_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        return self._audit.record(
+            AuditEvent(
+                request_id=str(uuid.uuid4()),
+                occurred_at=datetime.now(UTC),
+                action=action,
+                principal_id=principal_id,
+                principal=PrincipalSnapshot.of(principal) if principal is not None else None,
+                policy_version=self._policy_version,
+                outcome=outcome,
+                corpus_id=corpus_id,
+                document_id=document_id,
+                details=details,
+            )
+        )
+
+    def try_record(self, principal_id: str, action: str, outcome: str, **kwargs: Any) -> None:
+        try:
+            self.record(principal_id, action, outcome, **kwargs)
+        except AuditUnavailable:
+            logger.error("could not log %s %s by %s", action, outcome, principal_id)
 
 
 class Stewardship:
     """Register, approve and ingest corpora; read the catalog and jobs."""
 
-    def __init__(self, catalog: Catalog, policy: PolicyEngine, jobs: JobRunner) -> None:
+    def __init__(self, catalog: Catalog, policy: PolicyEngine, jobs: JobRunner, audit: AuditStore) -> None:
         self._catalog = catalog
         self._policy = policy
         self._jobs = jobs
+        self._log = GovernanceLog(audit, policy.version)
 
     def register(self, principal: Principal, spec: CorpusSpec) -> CorpusRow:
-        self._policy.require(principal, "register_corpus")
-        return self._catalog.register(spec, owner=principal.id)
+        self._require(principal, "register_corpus", CORPUS_REGISTER)
+        details = {
+            "name": spec.name,
+            "region": spec.region,
+            "sensitivity": spec.sensitivity.name,
+            "source_path": spec.source_path,
+            "refresh_interval_seconds": spec.refresh_interval_seconds,
+        }
+        return self._logged(
+            principal,
+            CORPUS_REGISTER,
+            lambda: self._catalog.register(spec, owner=principal.id),
+            details=details,
+            describe=lambda row: {"corpus_id": row.id, "status": row.status},
+        )
 
     def approve(self, principal: Principal, corpus_id: str) -> CorpusRow:
         corpus = self._catalog.get(corpus_id)
-        self._policy.require(principal, "approve_corpus", to_ref(corpus))
-        return self._catalog.approve(corpus_id, approver=principal.id)
+        self._require(principal, "approve_corpus", CORPUS_APPROVE, to_ref(corpus))
+        return self._logged(
+            principal,
+            CORPUS_APPROVE,
+            lambda: self._catalog.approve(corpus_id, approver=principal.id),
+            corpus_id=corpus_id,
+            details={"status_before": corpus.status},
+            describe=lambda row: {"status": row.status},
+        )
 
     def ingest(self, principal: Principal, corpus_id: str, kind: JobKind = JobKind.ingest) -> JobRow:
         """Queue an incremental ingestion (or a re-embedding with the configured model: `reindex`)."""
         corpus = self._catalog.get(corpus_id)
-        self._policy.require(principal, "ingest_corpus", to_ref(corpus))
-        # Approval is lifecycle state, not access: the catalog answers 409 (the pipeline checks again).
-        job = self._catalog.create_job(corpus_id, requested_by=principal.id, kind=kind)
-        self._jobs.submit(job.id)
-        return job
+        self._require(principal, "ingest_corpus", CORPUS_INGEST, to_ref(corpus))
+
+        def queue() -> JobRow:
+            # Approval is lifecycle state, not access: the catalog answers 409 (the pipeline checks again).
+            job = self._catalog.create_job(corpus_id, requested_by=principal.id, kind=kind)
+            self._jobs.submit(job.id)
+            return job
+
+        return self._logged(
+            principal,
+            CORPUS_INGEST,
+            queue,
+            corpus_id=corpus_id,
+            details={"kind": kind.value},
+            describe=lambda job: {"job_id": job.id, "status": job.status},
+        )
 
     def revoke(self, principal: Principal, corpus_id: str) -> CorpusRow:
         """Unsearchable at once (the policy denies a revoked corpus), then out of the index."""
         corpus = self._catalog.get(corpus_id)
-        self._policy.require(principal, "revoke_corpus", to_ref(corpus))
-        self._jobs.pipeline.revoke(corpus_id, principal.id)
-        return self._catalog.get(corpus_id)
+        self._require(principal, "revoke_corpus", CORPUS_REVOKE, to_ref(corpus))
+
+        def revoke() -> CorpusRow:
+            self._jobs.pipeline.revoke(corpus_id, principal.id)
+            return self._catalog.get(corpus_id)
+
+        return self._logged(
+            principal,
+            CORPUS_REVOKE,
+            revoke,
+            corpus_id=corpus_id,
+            details={"status_before": corpus.status},
+            describe=lambda row: {"status": row.status},
+        )
 
     def delete_document(self, principal: Principal, corpus_id: str, document_id: str) -> DocumentRow:
         corpus = self._catalog.get(corpus_id)
-        self._policy.require(principal, "delete_document", to_ref(corpus))
-        self._jobs.pipeline.delete_document(corpus_id, document_id, principal.id)
-        return self._catalog.document(corpus_id, document_id)
+        self._require(principal, "delete_document", DOCUMENT_DELETE, to_ref(corpus), document_id)
+        document = self._catalog.document(corpus_id, document_id)
+
+        def delete() -> DocumentRow:
+            self._jobs.pipeline.delete_document(corpus_id, document_id, principal.id)
+            return self._catalog.document(corpus_id, document_id)
+
+        return self._logged(
+            principal,
+            DOCUMENT_DELETE,
+            delete,
+            corpus_id=corpus_id,
+            document_id=document_id,
+            details={
+                "source_uri": document.source_uri,
+                "version": document.version,
+                "content_sha256": document.content_sha256,
+                "status_before": document.status,
+            },
+            describe=lambda row: {"status": row.status},
+        )
 
     def corpora(self, principal: Principal) -> list[CorpusRow]:
         self._policy.require(principal, "list_corpora")
@@ -67,13 +219,146 @@ class Stewardship:
         self._policy.require(principal, "ingest_corpus", to_ref(self._catalog.get(job.corpus_id)))
         return job
 
+    # -- the write-ahead log of governance actions ----------------------------------------------------------
+    def _require(
+        self,
+        principal: Principal,
+        policy_action: str,
+        event_action: str,
+        corpus: CorpusRef | None = None,
+        document_id: str | None = None,
+    ) -> None:
+        try:
+            self._policy.require(principal, policy_action, corpus)
+        except PermissionDenied:
+            self._log.try_record(
+                principal.id,
+                event_action,
+                "denied",
+                principal=principal,
+                corpus_id=corpus.id if corpus is not None else None,
+                document_id=document_id,
+            )
+            raise
+
+    def _logged(
+        self,
+        principal: Principal,
+        action: str,
+        perform: Callable[[], T],
+        *,
+        describe: Callable[[T], dict[str, Any]],
+        corpus_id: str | None = None,
+        document_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> T:
+        request = self._log.record(
+            principal.id,
+            action,
+            "requested",
+            principal=principal,
+            corpus_id=corpus_id,
+            document_id=document_id,
+            details=details,
+        )
+        try:
+            result = perform()
+        except Exception as exc:
+            error = {"request": request.request_id, "error": getattr(exc, "type", type(exc).__name__)}
+            self._log.try_record(
+                principal.id,
+                action,
+                "failed",
+                principal=principal,
+                corpus_id=corpus_id,
+                document_id=document_id,
+                details={**error, "detail": str(getattr(exc, "detail", ""))},
+            )
+            raise
+        outcome = {"request": request.request_id, **describe(result)}
+        try:
+            self._log.record(
+                principal.id,
+                action,
+                "succeeded",
+                principal=principal,
+                corpus_id=corpus_id or outcome.get("corpus_id"),
+                document_id=document_id,
+                details=outcome,
+            )
+        except AuditUnavailable as exc:
+            raise AuditUnavailable(
+                f"{action} was applied but its completion could not be logged (its request is logged as "
+                f"{request.request_id}); check its state before trying again"
+            ) from exc
+        return result
+
+
+class AuditedIngestionPipeline(IngestionPipeline):
+    """The ingestion pipeline, with each job's start and end in the provenance log.
+
+    A job whose start cannot be logged does not run: it is marked failed with the reason.
+    """
+
+    def __init__(self, *, audit: AuditStore, policy_version: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._log = GovernanceLog(audit, policy_version)
+
+    def run(self, job_id: str) -> None:
+        job = self._catalog.get_job(job_id)
+        try:
+            self._log.record(
+                job.requested_by,
+                JOB_STARTED,
+                "started",
+                details={
+                    "job_id": job_id,
+                    "kind": job.kind,
+                    "attempt": job.attempt,
+                    "retry_of": job.retry_of,
+                },
+                corpus_id=job.corpus_id,
+            )
+        except AuditUnavailable:
+            logger.error("job %s not run: its start could not be logged", job_id, extra={"job_id": job_id})
+            self._catalog.update_job(
+                job_id,
+                status=JobStatus.failed.value,
+                finished_at=utcnow(),
+                detail="not run: the provenance log is unavailable",
+            )
+            return
+        super().run(job_id)
+        done = self._catalog.get_job(job_id)
+        self._log.try_record(
+            job.requested_by,
+            JOB_FINISHED,
+            done.status,
+            details={
+                "job_id": job_id,
+                "status": done.status,
+                "documents_seen": done.documents_seen,
+                "documents_ingested": done.documents_ingested,
+                "documents_skipped": done.documents_skipped,
+                "documents_failed": done.documents_failed,
+                "documents_removed": done.documents_removed,
+                "chunks_written": done.chunks_written,
+                "detail": done.detail,
+            },
+            corpus_id=job.corpus_id,
+        )
+
 
 class Auditing:
-    """Read the provenance log."""
+    """Read, verify, export, replay and prune the provenance log."""
 
-    def __init__(self, audit: AuditStore, policy: PolicyEngine) -> None:
+    def __init__(
+        self, audit: AuditStore, policy: PolicyEngine, catalog: Catalog, retention_days: int | None = None
+    ) -> None:
         self._audit = audit
         self._policy = policy
+        self._catalog = catalog
+        self._retention_days = retention_days
 
     def events(self, principal: Principal, query: AuditQuery) -> AuditPage:
         self._policy.require(principal, "read_audit")
@@ -82,3 +367,41 @@ class Auditing:
     def event(self, principal: Principal, request_id: str) -> AuditEvent:
         self._policy.require(principal, "read_audit")
         return self._audit.get(request_id)
+
+    def document_usage(self, principal: Principal, document_id: str, query: AuditQuery) -> AuditPage:
+        """The answers that used a document, newest first, each with only that document's chunks."""
+        self._policy.require(principal, "read_audit")
+        page = self._audit.query(replace(query, document_id=document_id, action=RETRIEVE))
+        events = [
+            replace(e, chunks=tuple(c for c in e.chunks if c.document_id == document_id)) for e in page.events
+        ]
+        return AuditPage(events=events, next_cursor=page.next_cursor)
+
+    def export(self, principal: Principal, query: AuditQuery, fmt: ExportFormat) -> Iterator[str]:
+        """The matching events, oldest first, as text pieces; the policy is checked before the first one."""
+        self._policy.require(principal, "read_audit")
+        return export(self._audit, query, fmt)
+
+    def verify(self, principal: Principal) -> VerifyReport:
+        self._policy.require(principal, "read_audit")
+        return self._audit.verify()
+
+    def replay(self, principal: Principal, request_id: str) -> ReplayReport:
+        self._policy.require(principal, "read_audit")
+        event = self._audit.get(request_id)
+        if event.action != RETRIEVE:
+            raise InvalidRequest(f"{request_id} is a {event.action} event; only answers can be replayed")
+        return replay(event, self._catalog, self._policy)
+
+    def prune(self, principal: Principal, before: datetime | None = None) -> PruneReport:
+        """Delete events older than `before` (default: the retention setting's cut)."""
+        # `prune_audit` must be declared in the policy schema; until it is, the policy denies it to everyone.
+        self._policy.require(principal, "prune_audit")
+        return self._audit.prune(self.retention_cut(before), principal_id=principal.id)
+
+    def retention_cut(self, before: datetime | None = None) -> datetime:
+        if before is not None:
+            return before
+        if self._retention_days is None:
+            raise InvalidRequest("no retention is configured (GOVRAG_AUDIT__RETENTION_DAYS); give a cut")
+        return datetime.now(UTC) - timedelta(days=self._retention_days)

@@ -142,26 +142,48 @@ class JobRow(Base):
 
 
 class AuditEventRow(Base):
-    """One provenance record per `/retrieve` call (and, later, per governance action)."""
+    """One provenance record per `/retrieve` call or governance action, a link of the log's hash chain.
+
+    `sequence` numbers the chain without gaps (1, 2, 3 …); `hash` is the sha256 of the event's canonical
+    content (chunks and regions included) and `prev_hash`. `id` is only the row key the side tables point to.
+    """
 
     __tablename__ = "audit_events"
     __table_args__ = (
-        Index("ix_audit_events_principal_time", "principal_id", "occurred_at"),
+        Index("ix_audit_events_principal", "principal_id", "id"),
+        Index("ix_audit_events_end_user", "end_user_id", "id"),
+        Index("ix_audit_events_action", "action", "id"),
+        Index("ix_audit_events_outcome", "outcome", "id"),
+        Index("ix_audit_events_corpus", "corpus_id", "id"),
+        Index("ix_audit_events_document", "document_id", "id"),
         Index("ix_audit_events_time", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    sequence: Mapped[int] = mapped_column(BigInteger, unique=True)
     request_id: Mapped[str] = mapped_column(String(36), unique=True)
     occurred_at: Mapped[datetime]
     action: Mapped[str] = mapped_column(String(32))
     principal_id: Mapped[str] = mapped_column(String(200))
+    end_user_id: Mapped[str | None] = mapped_column(String(200))
+    # The caller's attributes when it acted (roles, clearance, regions, groups), so replay can rebuild it.
+    principal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     query_masked: Mapped[str | None] = mapped_column(Text)
+    query_hmac: Mapped[str | None] = mapped_column(String(64))
     top_k: Mapped[int | None] = mapped_column(Integer)
     policy_version: Mapped[str] = mapped_column(String(64))
+    decisions: Mapped[list[Any]] = mapped_column(JSON, default=list)
     allowed_corpora: Mapped[list[Any]] = mapped_column(JSON, default=list)
     partitions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    unavailable: Mapped[list[Any]] = mapped_column(JSON, default=list)
     outcome: Mapped[str] = mapped_column(String(16))
     latency_ms: Mapped[float | None] = mapped_column(Float)
+    # Governance events: the corpus (and document) the action concerned, and what it did.
+    corpus_id: Mapped[str | None] = mapped_column(String(36))
+    document_id: Mapped[str | None] = mapped_column(String(36))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class AuditChunkRow(Base):
@@ -184,3 +206,30 @@ class AuditChunkRow(Base):
     corpus_id: Mapped[str] = mapped_column(String(36))
     content_sha256: Mapped[str] = mapped_column(String(64))
     embedding_model: Mapped[str] = mapped_column(String(200))
+
+
+class AuditRegionRow(Base):
+    """A region an audited answer searched (a side table, so that the region filter has an index)."""
+
+    __tablename__ = "audit_event_regions"
+    __table_args__ = (Index("ix_audit_event_regions_region", "region", "event_id"),)
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id", ondelete="CASCADE"), primary_key=True)
+    region: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class AuditCheckpointRow(Base):
+    """A signed link of the chain: HMAC(key, kind, sequence, hash).
+
+    `periodic` every N events; `anchor` where retention pruned the log (verification starts after it).
+    """
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (UniqueConstraint("sequence", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from ingest.chunking import Chunker, default_tokenizer_file
 from ingest.jobs import JobRunner, RefreshScheduler
 from ingest.masking import load_masker
-from ingest.pipeline import IngestionPipeline
 from ingest.processing import DocumentProcessor
-from retrieval.audit import SqlAuditStore
+from retrieval.audit import SqlAuditStore, load_keys
 from retrieval.catalog import Catalog
 from retrieval.db import Database, upgrade
 from retrieval.embedding import load_embedder
-from retrieval.governance import Auditing, Stewardship
+from retrieval.governance import AuditedIngestionPipeline, Auditing, Stewardship
 from retrieval.identity import PrincipalDirectory
 from retrieval.policy import PolicyEngine
 from retrieval.protocols import VectorStore
@@ -63,14 +62,24 @@ def build_runtime(settings: Settings) -> Runtime:
     embedder = load_embedder(settings.embedding_batch_size)
     masker = load_masker()
     store = create_vector_store(settings)
-    audit = SqlAuditStore(db)
+    audit = SqlAuditStore(db, load_keys(settings), checkpoint_every=settings.audit.checkpoint_every)
+    # Before anything is served: a policy whose version differs from the last one logged is a logged change.
+    audit.record_policy_version(policy.version, policy.files)
     chunker = Chunker(
         settings.chunking.chunk_size, settings.chunking.chunk_overlap, tokenizer_file=default_tokenizer_file()
     )
     processor = DocumentProcessor(
         chunker=chunker, masker=masker, embedder=embedder, max_file_bytes=settings.max_file_bytes
     )
-    pipeline = IngestionPipeline(db=db, catalog=catalog, store=store, processor=processor, embedder=embedder)
+    pipeline = AuditedIngestionPipeline(
+        audit=audit,
+        policy_version=policy.version,
+        db=db,
+        catalog=catalog,
+        store=store,
+        processor=processor,
+        embedder=embedder,
+    )
     service = RetrievalService(
         catalog=catalog, policy=policy, store=store, embedder=embedder, masker=masker, audit=audit
     )
@@ -95,6 +104,6 @@ def build_runtime(settings: Settings) -> Runtime:
         retrieval=service,
         jobs=jobs,
         scheduler=scheduler,
-        stewardship=Stewardship(catalog, policy, jobs),
-        auditing=Auditing(audit, policy),
+        stewardship=Stewardship(catalog, policy, jobs, audit),
+        auditing=Auditing(audit, policy, catalog, settings.audit.retention_days),
     )

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from retrieval.audit import AuditChunk, AuditEvent, AuditStore
+from retrieval.audit import RETRIEVE, AuditChunk, AuditEvent, AuditStore, PolicyDecision, PrincipalSnapshot
 from retrieval.catalog import Catalog
 from retrieval.domain import (
     Citation,
@@ -59,22 +59,33 @@ class RetrievalService:
         request_id = str(uuid.uuid4())
         policy_version = self._policy.version
         masked_query = self._masker.mask(query).text
+        query_hmac = self._audit.fingerprint(query)  # the raw query itself is never logged
         decisions = self._policy.decide_corpora(principal, self._catalog.refs())
         allowed = {d.corpus.id: d.corpus for d in decisions if d.allowed}
         scopes = _group_by_partition(allowed.values())
+        summary = tuple(
+            PolicyDecision(d.corpus.id, d.allowed, d.policy_ids)
+            for d in sorted(decisions, key=lambda d: d.corpus.id)
+        )
 
         def event(outcome: Outcome, chunks: tuple[AuditChunk, ...] = ()) -> AuditEvent:
             return AuditEvent(
                 request_id=request_id,
                 occurred_at=datetime.now(UTC),
-                action="retrieve",
+                action=RETRIEVE,
                 principal_id=principal.id,
+                end_user_id=None,  # signed end-user tokens are another issue; until then the caller is all
+                principal=PrincipalSnapshot.of(principal),
                 policy_version=policy_version,
                 outcome=outcome.value,
                 query_masked=masked_query,
+                query_hmac=query_hmac,
                 top_k=top_k,
+                decisions=summary,
                 allowed_corpora=tuple(sorted(allowed)),
                 partitions=tuple(sorted(scopes)),
+                regions=tuple(sorted({corpus.region for corpus in allowed.values()})),
+                unavailable=(),  # every granted partition is searched or the request fails (503)
                 latency_ms=round((time.perf_counter() - started) * 1000, 3),
                 chunks=chunks,
             )

@@ -36,6 +36,26 @@ class ChunkingSettings(BaseSettings):
         return self
 
 
+class AuditSettings(BaseSettings):
+    """The provenance log: its keys, how often it signs a checkpoint, how long it keeps events."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    # Unset: a random key kept in <data_dir>/audit-keys.json (embedded mode). Multi-host deployments set both.
+    query_hmac_key: SecretStr | None = None
+    checkpoint_key: SecretStr | None = None
+    checkpoint_every: int = Field(default=1000, ge=1, le=1_000_000)
+    # None keeps events forever; otherwise `govrag audit prune` deletes events older than this many days.
+    retention_days: int | None = Field(default=None, ge=1)
+
+    @field_validator("query_hmac_key", "checkpoint_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("an audit key needs at least 32 characters")
+        return value
+
+
 class Settings(BaseSettings):
     """govrag's configuration. Nested groups use `__`, e.g. `GOVRAG_CHUNKING__CHUNK_SIZE=384`."""
 
@@ -54,6 +74,7 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
     # How often the service looks for corpora whose refresh interval is due.
     refresh_tick_seconds: float = Field(default=30.0, gt=0, le=3600)

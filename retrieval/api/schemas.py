@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -146,25 +146,119 @@ class AuditChunkOut(BaseModel):
     embedding_model: str
 
 
+class PrincipalSnapshotOut(BaseModel):
+    roles: list[str]
+    clearance: str
+    regions: list[str]
+    groups: list[str]
+
+
+class PolicyDecisionOut(BaseModel):
+    corpus_id: str
+    allowed: bool
+    policy_ids: list[str]
+
+
 class AuditEventOut(BaseModel):
     sequence: int | None
     request_id: str
     occurred_at: datetime
     action: str
     principal_id: str
+    end_user_id: str | None = None
+    principal: PrincipalSnapshotOut | None = None
     query_masked: str | None
+    query_hmac: str | None = None
     top_k: int | None
     policy_version: str
+    decisions: list[PolicyDecisionOut] = []
     allowed_corpora: list[str]
     partitions: list[str]
+    regions: list[str] = []
+    unavailable: list[str] = []
     outcome: str
     latency_ms: float | None
     chunks: list[AuditChunkOut]
+    corpus_id: str | None = Field(default=None, description="Governance events: the corpus concerned.")
+    document_id: str | None = Field(default=None, description="Governance events: the document concerned.")
+    details: dict[str, Any] | None = Field(default=None, description="Governance events: what was done.")
+    prev_hash: str | None = None
+    hash: str | None = None
 
 
 class AuditPageOut(BaseModel):
     events: list[AuditEventOut]
     next_cursor: str | None
+
+
+class DocumentUseOut(BaseModel):
+    """An answer that used the document, with the document's chunks in it."""
+
+    sequence: int | None
+    request_id: str
+    occurred_at: datetime
+    principal_id: str
+    end_user_id: str | None
+    outcome: str
+    policy_version: str
+    chunks: list[AuditChunkOut]
+
+
+class DocumentUsageOut(BaseModel):
+    document_id: str
+    uses: list[DocumentUseOut]
+    next_cursor: str | None
+
+
+class BrokenLinkOut(BaseModel):
+    sequence: int
+    reason: str
+    request_id: str | None
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    events_checked: int
+    first_broken: BrokenLinkOut | None
+    anchor_sequence: int = Field(description="Verification started after this sequence (0: the log's start).")
+    last_verified_sequence: int
+    checkpoints_checked: int
+
+
+class ChunkReplayOut(BaseModel):
+    rank: int
+    chunk_id: str
+    corpus_id: str
+    document_id: str
+    document_version: int
+    content_sha256: str
+    document_exists: bool
+    document_status: str | None
+    current_version: int | None
+    current_content_sha256: str | None
+    content_changed: bool | None
+    allowed_now: bool | None
+    policy_ids: list[str]
+
+
+class ReplayOut(BaseModel):
+    request_id: str
+    sequence: int | None
+    principal_id: str
+    policy_version_then: str
+    policy_version_now: str
+    chunks: list[ChunkReplayOut]
+
+
+class PruneRequest(Strict):
+    before: datetime | None = Field(
+        default=None, description="Delete events older than this; default: now minus the retention setting."
+    )
+
+
+class PruneOut(BaseModel):
+    pruned: int
+    anchor_sequence: int
 
 
 class Health(BaseModel):

@@ -35,6 +35,9 @@ COMMANDS = [
     ["corpus", "ingest"],
     ["corpus", "list"],
     ["corpus", "documents"],
+    ["corpus", "revoke"],
+    ["corpus", "delete-document"],
+    ["reindex"],
     ["job", "show"],
     ["audit"],
     ["audit", "events"],
@@ -42,6 +45,8 @@ COMMANDS = [
     ["db", "upgrade"],
     ["key", "new"],
     ["key", "hash"],
+    ["eval"],
+    ["eval", "pii"],
 ]
 
 

@@ -160,3 +160,120 @@ def test_locate_skips_blank_pieces_and_prefers_the_occurrence_past_the_previous_
 def test_rejects_overlap_not_below_size() -> None:
     with pytest.raises(ValueError, match="chunk_overlap"):
         Chunker(chunk_size=32, chunk_overlap=32, tokenizer_file=default_tokenizer_file())
+
+
+def structured_document(sections: list[tuple[str, str, int | None]]) -> ParsedDocument:
+    """A document as parse_file builds one from (text, category, page) elements."""
+    parts: list[str] = []
+    built: list[Section] = []
+    offset = 0
+    for text, category, page in sections:
+        if parts:
+            parts.append("\n\n")
+            offset += 2
+        parts.append(text)
+        built.append(Section(offset, offset + len(text), page, category))
+        offset += len(text)
+    return ParsedDocument(text="".join(parts), title="t", sections=tuple(built), content_sha256="0" * 64)
+
+
+def chunk_texts(chunks: list[TextChunk]) -> list[str]:
+    return [chunk.text for chunk in chunks]
+
+
+@pytest.mark.integration
+def test_a_heading_starts_a_new_chunk_when_its_section_does_not_fit(chunker: Chunker) -> None:
+    # Each section alone fits in a chunk, two together do not: each chunk is one whole section.
+    document = structured_document(
+        [
+            ("Retention", "Title", None),
+            (sentences("retention", 2), "NarrativeText", None),
+            ("Access", "Title", None),
+            (sentences("access", 2), "NarrativeText", None),
+        ]
+    )
+    chunks = chunker.chunk(document)
+
+    assert chunk_texts(chunks) == [
+        "Retention\n\n" + sentences("retention", 2),
+        "Access\n\n" + sentences("access", 2),
+    ]
+    assert_chunks_valid(document, chunks, chunker)
+
+
+@pytest.mark.integration
+def test_small_sections_on_one_page_share_a_chunk(chunker: Chunker) -> None:
+    document = structured_document(
+        [
+            ("Retention", "Title", 1),
+            ("Kept seven years.", "NarrativeText", 1),
+            ("Access", "Title", 1),
+            ("Checked by policy.", "NarrativeText", 1),
+            ("Audit", "Title", 2),
+            ("Every answer is logged.", "NarrativeText", 2),
+        ]
+    )
+    chunks = chunker.chunk(document)
+
+    assert chunk_texts(chunks) == [
+        "Retention\n\nKept seven years.\n\nAccess\n\nChecked by policy.",
+        "Audit\n\nEvery answer is logged.",
+    ]
+    assert [chunk.page for chunk in chunks] == [1, 2]
+    assert_chunks_valid(document, chunks, chunker)
+
+
+def table_text(rows: int) -> str:
+    return "\n".join(f"Region {i} | Owner {i} | Retention period {i} years | Reviewed" for i in range(rows))
+
+
+@pytest.mark.integration
+def test_a_table_is_chunked_on_row_boundaries_apart_from_prose(chunker: Chunker) -> None:
+    table = table_text(12)
+    document = structured_document(
+        [
+            ("Owners", "Title", 3),
+            ("The table lists each region's owner.", "NarrativeText", 3),
+            (table, "Table", 3),
+            ("The owners review the table yearly.", "NarrativeText", 3),
+        ]
+    )
+    chunks = chunker.chunk(document)
+    table_start = document.text.index(table)
+    table_chunks = [c for c in chunks if table_start <= c.start_char < table_start + len(table)]
+
+    assert chunk_texts(chunks)[0] == "Owners\n\nThe table lists each region's owner."
+    assert chunk_texts(chunks)[-1] == "The owners review the table yearly."
+    assert len(table_chunks) > 1
+    rows = table.split("\n")
+    for chunk in table_chunks:
+        assert all(line in rows for line in chunk.text.split("\n")), chunk.text  # whole rows only
+    # No overlap, nothing lost: the table's chunks hold every row once, in order.
+    assert [line for chunk in table_chunks for line in chunk.text.split("\n")] == rows
+    assert_chunks_valid(document, chunks, chunker)
+    assert_covers_all_text(document, chunks)
+
+
+@pytest.mark.integration
+def test_a_table_row_longer_than_a_chunk_is_split_within_the_limit(chunker: Chunker) -> None:
+    long_row = " | ".join(f"cell{i} value" for i in range(60))
+    document = structured_document([("Short | row", "Table", None), (long_row, "Table", None)])
+    chunks = chunker.chunk(document)
+
+    assert chunks[0].text == "Short | row"
+    assert len(chunks) > 2
+    assert_chunks_valid(document, chunks, chunker)
+    assert_covers_all_text(document, chunks)
+
+
+@pytest.mark.integration
+def test_chunks_of_a_parsed_slide_deck_follow_slides(tmp_path: Path, chunker: Chunker) -> None:
+    from tests.ingest.test_parsing import make_pptx
+
+    document = parse_file(make_pptx(tmp_path / "deck.pptx"), max_bytes=1_000_000)
+    chunks = chunker.chunk(document)
+
+    assert [chunk.page for chunk in chunks] == [1, 2, 2]
+    assert chunks[2].text == "Region | Owner\nNorth | Alice\nSouth | Bob"
+    assert_chunks_valid(document, chunks, chunker)
+    assert_covers_all_text(document, chunks)

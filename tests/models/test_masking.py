@@ -1,14 +1,28 @@
-"""The real presidio + spaCy masker, table-driven like presidio's recognizer tests; and the offline proof."""
+"""The real presidio + spaCy masker, table-driven like presidio's recognizer tests: what it masks, the three
+strategies, pseudonym consistency, allow-lists, offsets into the original; and the offline proof."""
 
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from presidio_analyzer import RecognizerResult
 
-from ingest.masking import DEFAULT_ENTITIES, PresidioMasker, _resolve_overlaps, load_masker
+from ingest.masking import (
+    DEFAULT_ENTITIES,
+    PSEUDONYM_HEX_DIGITS,
+    REDACTION_MARKER,
+    MaskingStrategy,
+    PresidioMasker,
+    _resolve_overlaps,
+    _restore_case,
+    load_masker,
+    normalize_for_pseudonym,
+)
 from retrieval.protocols import MaskedText, PiiMasker
 from tests.netguard import run_guarded
 
@@ -39,6 +53,14 @@ PII_CASES = [
     ("IP_ADDRESS", "The replica at {} stopped answering.", "192.168.1.20"),
     ("US_SSN", "The applicant's SSN is {}.", "536-22-8726"),
     ("LOCATION", "The regional office moved to {} last spring.", "Berlin"),
+    ("LOCATION", "The whole team flew to {} on Monday morning.", "HORTEN"),
+    ("STREET_ADDRESS", "Deliveries go to {} from now on.", "14 Crown Street"),
+    ("STREET_ADDRESS", "The bus station is on {}.", "Villacher Strasse 89"),
+    ("POSTAL_CODE", "My zip code is {}.", "90010-170"),
+    ("AGE", "The patient is a {} year old female.", "79"),
+    ("DATE_OF_BIRTH", "Her date of birth: {}.", "12 March 1984"),
+    ("PERSON", "My name is {} and I work in finance.", "Siiri Rebane"),
+    ("UK_NINO", "My national insurance number is {}.", "AB 12 34 56 C"),
 ]
 
 NON_PII = [
@@ -112,10 +134,12 @@ def test_mask_batch_equals_mask(masker: PresidioMasker) -> None:
 
 def test_masker_shape(masker: PresidioMasker) -> None:
     assert isinstance(masker, PiiMasker)
-    assert load_masker() is masker is load_masker(0.4)
+    assert load_masker() is masker is load_masker(0.4) is load_masker(strategy="replace", allow_list=[])
     assert masker.score_threshold == 0.4
+    assert masker.strategy is MaskingStrategy.REPLACE
+    assert masker.allow_list == frozenset()
     assert masker.entities == DEFAULT_ENTITIES
-    assert {"DATE_TIME", "NRP", "URL"}.isdisjoint(DEFAULT_ENTITIES)
+    assert {"DATE_TIME", "NRP", "URL", "ORGANIZATION"}.isdisjoint(DEFAULT_ENTITIES)
 
 
 def test_url_recognizer_is_not_registered(masker: PresidioMasker) -> None:
@@ -136,6 +160,7 @@ def test_tldextract_uses_the_bundled_suffix_list(masker: PresidioMasker) -> None
 
 
 def test_overlaps_keep_the_higher_score_then_the_longer_span() -> None:
+    text = "x" * 60
     results = [
         RecognizerResult("PERSON", 0, 10, 0.85),
         RecognizerResult("EMAIL_ADDRESS", 0, 20, 1.0),
@@ -144,13 +169,35 @@ def test_overlaps_keep_the_higher_score_then_the_longer_span() -> None:
         RecognizerResult("IP_ADDRESS", 40, 45, 0.6),
         RecognizerResult("US_SSN", 45, 50, 0.5),
     ]
-    kept = _resolve_overlaps(results)
+    kept = _resolve_overlaps(results, text)
     assert [(r.entity_type, r.start, r.end) for r in kept] == [
         ("EMAIL_ADDRESS", 0, 20),
         ("PHONE_NUMBER", 22, 32),
         ("IP_ADDRESS", 40, 45),
         ("US_SSN", 45, 50),
     ]
+
+
+def test_a_losing_finding_keeps_what_the_winner_does_not_cover() -> None:
+    text = "Mrs. Barbara Yudina Apt. 675 Mellemvej"
+    name = RecognizerResult("PERSON", 5, 19, 0.9)  # "Barbara Yudina"
+    sloppy = RecognizerResult("PERSON", 5, 23, 0.6)  # "Barbara Yudina Apt": the model's span
+    unit = RecognizerResult("STREET_ADDRESS", 20, 28, 0.9)  # "Apt. 675"
+    wider = RecognizerResult("LOCATION", 20, 38, 0.5)  # "Apt. 675 Mellemvej"
+    kept = _resolve_overlaps([sloppy, wider, name, unit], text)
+    assert [(r.entity_type, text[r.start : r.end]) for r in kept] == [
+        ("PERSON", "Barbara Yudina"),
+        ("STREET_ADDRESS", "Apt. 675"),
+        ("LOCATION", "Mellemvej"),
+    ]
+
+
+def test_a_remainder_next_to_a_finding_of_its_type_is_dropped() -> None:
+    text = "approved by Hannah Schmidt Yesterday"
+    kept = _resolve_overlaps(
+        [RecognizerResult("PERSON", 12, 36, 0.6), RecognizerResult("PERSON", 12, 26, 0.85)], text
+    )
+    assert [text[r.start : r.end] for r in kept] == ["Hannah Schmidt"]
 
 
 def test_no_text_or_value_reaches_the_logs(masker: PresidioMasker, caplog: pytest.LogCaptureFixture) -> None:
@@ -200,3 +247,176 @@ def test_models_load_and_run_without_touching_the_network(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr[-4000:]
     assert result.stdout.strip().endswith("ok")
     assert result.events == []
+
+
+# -- strategies, pseudonyms, allow-lists --------------------------------------------------------------------
+
+KEY = b"k" * 32
+OTHER_KEY = b"o" * 32
+TOKEN = re.compile(rf"<([A-Z_]+)_([0-9a-f]{{{PSEUDONYM_HEX_DIGITS}}})>")
+
+
+def test_redact_replaces_every_value_with_one_marker() -> None:
+    text = "Hannah Schmidt (hannah.schmidt@example.com) lives at 14 Crown Street."
+    masked = load_masker(strategy="redact").mask(text)
+    assert masked.text == f"{REDACTION_MARKER} ({REDACTION_MARKER}) lives at {REDACTION_MARKER}."
+    assert [s.entity_type for s in masked.spans] == ["PERSON", "EMAIL_ADDRESS", "STREET_ADDRESS"]
+    assert _rebuild(text, masked) == masked.text
+
+
+def test_pseudonyms_are_consistent_across_texts_maskers_and_spellings() -> None:
+    first = load_masker(strategy="pseudonymize", pseudonym_key=KEY)
+    second = PresidioMasker(strategy=MaskingStrategy.PSEUDONYMIZE, pseudonym_key=KEY)
+    texts = [
+        "Please forward the contract to Hannah Schmidt before the audit.",
+        "the access request was approved by hannah  schmidt yesterday.",
+        "Dear HANNAH SCHMIDT, your leave starts on Monday.",
+    ]
+    tokens = {
+        span.replacement for masker in (first, second) for m in masker.mask_batch(texts) for span in m.spans
+    }
+    assert len(tokens) == 1, tokens
+    (token,) = tokens
+    match = TOKEN.fullmatch(token)
+    assert match is not None and match.group(1) == "PERSON"
+
+    other = load_masker(strategy="pseudonymize", pseudonym_key=OTHER_KEY).mask(texts[0])
+    assert [s.replacement for s in other.spans] != [token]
+    assert TOKEN.fullmatch(other.spans[0].replacement)
+
+    different_person = first.mask("Please forward the contract to Maria Garcia before the audit.")
+    assert different_person.spans[0].replacement != token
+
+
+def test_pseudonyms_of_numbers_ignore_their_formatting() -> None:
+    masker = load_masker(strategy="pseudonymize", pseudonym_key=KEY)
+    a, b = masker.mask_batch(["Call me on +1 415 555 0132 today.", "Call me on +1-415-555-0132 today."])
+    assert a.spans[0].replacement == b.spans[0].replacement
+    assert a.spans[0].replacement.startswith("<PHONE_NUMBER_")
+
+
+@pytest.mark.parametrize(
+    ("value", "normal"),
+    [
+        ("Hannah Schmidt", "hannah schmidt"),
+        ("  hannah\\n schmidt ", "hannah schmidt"),
+        ("Schmidt's", "schmidt"),
+        ("ＨＡＮＮＡＨ", "hannah"),
+        ("+1 (415) 555-0132", "14155550132"),
+        ("4111 1111 1111 1111", "4111111111111111"),
+        ("14 Crown Street", "14 crown street"),
+    ],
+)
+def test_normalize_for_pseudonym(value: str, normal: str) -> None:
+    assert normalize_for_pseudonym(value.replace("\\n", "\n")) == normal
+
+
+def test_pseudonymize_needs_a_key() -> None:
+    with pytest.raises(ValueError, match="pseudonym_key"):
+        load_masker(strategy="pseudonymize")
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        PresidioMasker(strategy="pseudonymize", pseudonym_key=b"short")
+    with pytest.raises(ValueError, match="unknown masking strategy 'hash'"):
+        load_masker(strategy="hash")
+
+
+def test_allow_list_keeps_the_listed_types_only() -> None:
+    text = "Sophie Martin moved to Berlin; write to sophie.martin@example.eu."
+    kept = load_masker(allow_list=frozenset({"LOCATION", "ORGANIZATION"}))
+    assert kept.allow_list == frozenset({"LOCATION", "ORGANIZATION"})
+    assert kept.mask(text).text == "<PERSON> moved to Berlin; write to <EMAIL_ADDRESS>."
+    assert load_masker().mask(text).text == "<PERSON> moved to <LOCATION>; write to <EMAIL_ADDRESS>."
+    everything = frozenset(DEFAULT_ENTITIES)
+    assert load_masker(allow_list=everything).mask(text) == MaskedText(text=text, spans=())
+
+
+def test_strategies_share_one_analyzer_and_find_the_same_spans(masker: PresidioMasker) -> None:
+    text = "Mr. Rangel flew to HORTEN; his card 4454794511390933 was blocked, call +44 7700 921 916."
+    found = [(s.entity_type, s.start, s.end) for s in masker.mask(text).spans]
+    for strategy, key in (("redact", None), ("pseudonymize", KEY)):
+        other = load_masker(strategy=strategy, pseudonym_key=key)
+        assert other._analysis is masker._analysis
+        assert [(s.entity_type, s.start, s.end) for s in other.mask(text).spans] == found
+
+
+# -- text without capitals, names spread through a text ----------------------------------------------------
+
+
+def test_text_without_capitals_is_analysed_with_them(masker: PresidioMasker) -> None:
+    text = "my name is hannah schmidt and i live at 14 crown street, call me on 0699 868 88 55."
+    restored = _restore_case(text)
+    assert len(restored) == len(text)
+    assert restored.startswith("my name is Hannah Schmidt and i Live at 14 Crown Street")
+    assert _restore_case("hannah's café, straße") == "Hannah's Café, Straße"
+    assert _restore_case("ﬁle report") == "ﬁle Report"  # the ligature's capital is two letters: kept as is
+    masked = masker.mask(text)
+    for value in ("hannah schmidt", "14 crown street", "0699 868 88 55"):
+        assert value not in masked.text, masked.text
+    assert _rebuild(text, masked) == masked.text
+
+
+def test_a_name_found_once_is_masked_everywhere(masker: PresidioMasker) -> None:
+    text = "My name is Aantje Mourik but everyone calls me Aantje. Later Mourik left."
+    masked = masker.mask(text)
+    assert "Aantje" not in masked.text and "Mourik" not in masked.text, masked.text
+
+
+# -- offsets: every span indexes the original text ------------------------------------------------------
+
+OFFSET_TEXTS = [
+    "Name:    Iva D. Grusová\nAddress:     PSC 6695, Box 2353\nAPO AP 20849",
+    "Mrs. Barbara Yudina Apt. 675 62314 Mellemvej 32\nAalborg NO 9100",
+    "Layla Gairbekov\n\nAccountant\n\nPersonal Info:\nPhone:\n51 516 33 75\n\nE-mail:\nlayla@rhyta.com",
+    "they had 6: silvana, adam, christopher, kristina, chad and caleb.",
+    "Straße und Maß: Jürgen Weiß wohnt in der Hauptstraße 5, 10115 Berlin. Tel. +49 30 1234567",
+    "ΛΕΥΚΩΣΙΑ, Cyprus (Greek) 36903 — 928 Λ. Αλεξάνδρας 14\n Suite 112",
+    "Emoji 👩‍💼 Sophie Martin 📞 +33 1 42 68 53 00 ✉ sophie.martin@example.eu",
+]
+
+
+@pytest.mark.parametrize("strategy", ["replace", "redact", "pseudonymize"])
+def test_spans_applied_to_the_original_reproduce_the_masked_text(strategy: str) -> None:
+    masker = load_masker(strategy=strategy, pseudonym_key=KEY if strategy == "pseudonymize" else None)
+    texts = OFFSET_TEXTS + [template.format(value) for _, template, value in PII_CASES]
+    for text, masked in zip(texts, masker.mask_batch(texts), strict=True):
+        assert masked.spans, text
+        assert _rebuild(text, masked) == masked.text
+        assert all(0 <= s.start < s.end <= len(text) for s in masked.spans)
+        assert all(a.end <= b.start for a, b in zip(masked.spans, masked.spans[1:], strict=False))
+
+
+_PIECES = st.sampled_from(
+    [
+        "Hannah Schmidt",
+        "hannah schmidt",
+        "Dr. Cindy Holinka",
+        "jane.doe@example.com",
+        "+1 415 555 0132",
+        "4111 1111 1111 1111",
+        "14 Crown Street",
+        "Rua Igreja 25",
+        "Apt. 675",
+        "ZIP: 3520",
+        "DE89 3704 0044 0532 0130 00",
+        "a 45 year old",
+        "the retention policy",
+        "Version 2.3.1",
+        "Berlin",
+        "Ünïcödé ß",
+        "🙂",
+        "\n",
+        ", ",
+        ". ",
+        "  ",
+    ]
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(_PIECES, min_size=1, max_size=25))
+def test_offsets_hold_for_any_text(masker: PresidioMasker, pieces: list[str]) -> None:
+    text = " ".join(pieces)
+    masked = masker.mask(text)
+    assert _rebuild(text, masked) == masked.text
+    assert all(0 <= s.start < s.end <= len(text) for s in masked.spans)
+    assert all(a.end <= b.start for a, b in zip(masked.spans, masked.spans[1:], strict=False))

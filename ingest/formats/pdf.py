@@ -1,0 +1,102 @@
+"""PDF: pdfminer.six page by page, each page's text boxes classified by unstructured's text partitioner.
+
+unstructured's own PDF path needs the heavy `unstructured[pdf]` extra (and OCR models for scans); this
+route needs neither. A PDF that is encrypted, forbids text extraction or holds only images fails with
+that reason; OCR is deliberately not enabled.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from ingest.formats import nlp
+from ingest.formats.common import NO_LANGUAGE_DETECTION, Element, Partitioner, from_unstructured
+from retrieval.errors import ParseError
+
+__all__ = ["PARTITIONERS"]
+
+
+def partition_pdf(data: bytes) -> list[Element]:
+    from pdfminer.converter import PDFPageAggregator
+    from pdfminer.layout import LAParams, LTTextContainer
+    from pdfminer.pdfdocument import PDFDocument, PDFPasswordIncorrect
+    from pdfminer.pdfinterp import PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+    from pdfminer.pdfparser import PDFParser
+    from unstructured.partition.text import partition_text
+
+    try:
+        document = PDFDocument(PDFParser(io.BytesIO(data)))
+    except PDFPasswordIncorrect as exc:
+        raise ParseError("encrypted PDF") from exc
+    if not document.is_extractable:
+        # Opens without a password, but its author forbids copying text: a governed index honours that.
+        raise ParseError("encrypted PDF: text extraction not permitted")
+
+    resources = PDFResourceManager()
+    device = PDFPageAggregator(resources, laparams=LAParams())
+    interpreter = _interpreter(resources, device)
+    pages: list[tuple[int, list[str]]] = []
+    for number, page in enumerate(PDFPage.create_pages(document), start=1):
+        interpreter.process_page(page)
+        layout = device.get_result()
+        # A text box's lines are one paragraph broken for layout; joining them with spaces and the boxes
+        # with blank lines lets partition_text make one element per box instead of guessing.
+        texts = (" ".join(item.get_text().split()) for item in layout if isinstance(item, LTTextContainer))
+        pages.append((number, [text for text in texts if text]))
+    elements: list[Element] = []
+    for batch in _page_batches(pages):
+        # The boxes are the texts partition_text classifies: one spaCy batch for several pages' worth.
+        with nlp.batched([box for _, boxes in batch for box in boxes]):
+            for number, boxes in batch:
+                found = partition_text(
+                    text="\n\n".join(boxes), paragraph_grouper=False, languages=NO_LANGUAGE_DETECTION
+                )
+                elements.extend(from_unstructured(found, number))
+    if not any(element.text.strip() for element in elements):
+        raise ParseError("no extractable text (image-only PDF; OCR is not enabled)")
+    return elements
+
+
+def _page_batches(pages: list[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
+    """Consecutive pages with text, grouped until a group holds about nlp.BATCH_TEXTS boxes."""
+    batch: list[tuple[int, list[str]]] = []
+    count = 0
+    for number, boxes in pages:
+        if not boxes:
+            continue
+        batch.append((number, boxes))
+        count += len(boxes)
+        if count >= nlp.BATCH_TEXTS:
+            yield batch
+            batch, count = [], 0
+    if batch:
+        yield batch
+
+
+def _interpreter(resources: Any, device: Any) -> Any:
+    from pdfminer.pdfexceptions import PDFException
+    from pdfminer.pdfinterp import PDFPageInterpreter
+    from pdfminer.pdftypes import dict_value
+
+    class TolerantInterpreter(PDFPageInterpreter):
+        """Reads a page whose colour spaces are malformed (an ICC profile without /N, say).
+
+        pdfminer resolves every colour space of a page before drawing it and gives up on the whole
+        document at a broken one, though colours do not matter for text; such a page is read again
+        without its colour spaces, and drawing falls back to the predefined ones.
+        """
+
+        def init_resources(self, resources: dict[object, object]) -> None:
+            try:
+                super().init_resources(resources)
+            except (PDFException, KeyError, TypeError, ValueError):
+                without = {key: value for key, value in dict_value(resources).items() if key != "ColorSpace"}
+                super().init_resources(without)
+
+    return TolerantInterpreter(resources, device)
+
+
+PARTITIONERS: dict[str, Partitioner] = {".pdf": partition_pdf}

@@ -1,0 +1,60 @@
+"""Finds phone numbers in international and European formats (PHONE_NUMBER) that presidio's recognizer misses.
+
+presidio's PhoneRecognizer (kept) parses numbers with `phonenumbers` for a handful of regions and finds
+US-style numbers well; numbers written the European way ("0699 868 88 55", "(37) 788-063", "9469 9966") or
+with a foreign country code ("+46 (0)157 548 89") it mostly misses. Digit groups alone are too common (dates,
+amounts, ids), so a number here needs either
+
+- a leading "+" and a country code, which is a phone number whatever follows, or
+- a phone cue right before it (lookbehind: "Phone:", "Mobile:", "call me on", "Fax", "tel."), or a
+  "-Office"/"-Fax" label right after it, as in contact blocks;
+
+and in both cases 6 to 15 digits in groups of 1 to 5, as the ITU allows (E.164), with an optional
+extension ("x769", "ext. 12"). Groups are separated by a space, dot or dash, once each.
+"""
+
+from __future__ import annotations
+
+import regex
+from presidio_analyzer import Pattern, PatternRecognizer
+
+from ingest.recognizers._fragments import FLAGS
+
+_GROUPS = (
+    r"(?:\(\d{1,5}\)|\d{1,5})(?:[ .-]?(?:\(0\)|\(\d{1,5}\)))?(?:[ .-]?\d{1,5}){1,6}"
+    r"(?:[ ]?(?i:x|ext\.?)[ ]?\d{1,5})?"
+)
+_CUE = (
+    r"(?:phone|telephone|tel|mobile|mob|cell|cellphone|fax|desk|landline|whatsapp|"
+    r"call[ ]me(?:[ ](?:on|at))?|call[ ]us(?:[ ](?:on|at))?|reach[ ]me(?:[ ](?:on|at))?|"
+    r"(?:answering|available)[ ]at|phone[ ]number(?:[ ]is)?|number[ ]to[ ]call)"
+)
+_EXTENSION = regex.compile(r"(?i:x|ext)")
+
+
+class InternationalPhoneRecognizer(PatternRecognizer):
+    """PHONE_NUMBER with a country code, or after a phone cue."""
+
+    PATTERNS = [
+        Pattern("country code", rf"(?<![\w+])\+\d{{1,3}}[ .-]?{_GROUPS}(?!\d)", 0.7),
+        Pattern(
+            "after phone cue",
+            rf"(?=[\d+(])(?<=\b(?i:{_CUE})\.?[ ]*[:#]?[ \t]*\n?[ \t]*)\+?{_GROUPS}(?![\d-])",
+            0.75,
+        ),
+        Pattern("before phone label", rf"(?<![\w+]){_GROUPS}(?=-(?i:office|fax|mobile|home|work)\b)", 0.75),
+    ]
+    CONTEXT: list[str] = []
+
+    def __init__(self, supported_language: str = "en", supported_entity: str = "PHONE_NUMBER") -> None:
+        super().__init__(
+            supported_entity=supported_entity,
+            patterns=self.PATTERNS,
+            context=self.CONTEXT,
+            supported_language=supported_language,
+            global_regex_flags=FLAGS,
+        )
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        main = _EXTENSION.split(pattern_text)[0]
+        return not 6 <= sum(ch.isdigit() for ch in main) <= 15

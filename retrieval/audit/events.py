@@ -1,0 +1,201 @@
+"""The provenance log's values: events and their chunks, queries over them, and the store's contract."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from retrieval.domain import Principal, Sensitivity
+
+# Actions. `retrieve` is an answer; the others are governance events, each logged `requested` before the
+# change and `succeeded` / `failed` after it (`denied` when the policy refused), see retrieval/governance.py.
+RETRIEVE = "retrieve"
+CORPUS_REGISTER = "corpus.register"
+CORPUS_APPROVE = "corpus.approve"
+CORPUS_REVOKE = "corpus.revoke"
+CORPUS_INGEST = "corpus.ingest"  # a job queued by a steward (details.kind: ingest | reindex)
+DOCUMENT_DELETE = "document.delete"
+JOB_STARTED = "job.started"
+JOB_FINISHED = "job.finished"
+POLICY_CHANGE = "policy.change"
+AUDIT_PRUNE = "audit.prune"
+ACTIONS = (
+    RETRIEVE,
+    CORPUS_REGISTER,
+    CORPUS_APPROVE,
+    CORPUS_REVOKE,
+    CORPUS_INGEST,
+    DOCUMENT_DELETE,
+    JOB_STARTED,
+    JOB_FINISHED,
+    POLICY_CHANGE,
+    AUDIT_PRUNE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditChunk:
+    rank: int
+    score: float
+    chunk_id: str
+    document_id: str
+    document_version: int
+    corpus_id: str
+    content_sha256: str
+    embedding_model: str
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDecision:
+    """What the policy said about one corpus for one request, and which policies said it."""
+
+    corpus_id: str
+    allowed: bool
+    policy_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalSnapshot:
+    """A caller's attributes as the policy saw them, kept so that a replay can rebuild the caller."""
+
+    roles: tuple[str, ...]
+    clearance: str
+    regions: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, principal: Principal) -> PrincipalSnapshot:
+        return cls(
+            roles=tuple(sorted(principal.roles)),
+            clearance=principal.clearance.name,
+            regions=tuple(sorted(principal.regions)),
+            groups=tuple(sorted(principal.groups)),
+        )
+
+    def to_principal(self, principal_id: str) -> Principal:
+        return Principal(
+            id=principal_id,
+            roles=frozenset(self.roles),
+            groups=frozenset(self.groups),
+            clearance=Sensitivity.parse(self.clearance),
+            regions=frozenset(self.regions),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One link of the log. `sequence`, `prev_hash` and `hash` are set by the store when it appends."""
+
+    request_id: str
+    occurred_at: datetime
+    action: str
+    principal_id: str
+    policy_version: str
+    outcome: str
+    end_user_id: str | None = None  # the chat app's user, once signed end-user tokens exist
+    principal: PrincipalSnapshot | None = None
+    query_masked: str | None = None
+    query_hmac: str | None = None  # HMAC-SHA256 of the raw query; the raw query is never stored
+    top_k: int | None = None
+    decisions: tuple[PolicyDecision, ...] = ()
+    allowed_corpora: tuple[str, ...] = ()
+    partitions: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    unavailable: tuple[str, ...] = ()  # partitions or regions that could not be searched
+    latency_ms: float | None = None
+    chunks: tuple[AuditChunk, ...] = ()
+    corpus_id: str | None = None  # governance events: the corpus the action concerned
+    document_id: str | None = None  # … and the document
+    details: dict[str, Any] | None = None  # governance events: what was done (JSON values only)
+    sequence: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Filters (all optional, combined with AND) and a page.
+
+    `action`: an exact action, a prefix pattern such as `corpus.*`, or None for every action.
+    `document_id` / `corpus_id` match the answers whose chunks came from it and the governance events
+    that concerned it.
+    """
+
+    principal_id: str | None = None
+    end_user_id: str | None = None
+    document_id: str | None = None
+    corpus_id: str | None = None
+    region: str | None = None
+    outcome: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    cursor: int | None = None  # `next_cursor` of the previous page (opaque)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    events: list[AuditEvent] = field(default_factory=list)
+    next_cursor: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenLink:
+    sequence: int
+    reason: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    ok: bool
+    events_checked: int
+    first_broken: BrokenLink | None
+    anchor_sequence: int  # verification started after this sequence (0: the start of the log)
+    last_verified_sequence: int  # the last event whose link held
+    checkpoints_checked: int
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    pruned: int
+    anchor_sequence: int  # the last pruned sequence; its hash is the signed anchor verify starts from
+
+
+class AuditStore(Protocol):
+    """Where provenance events are kept. Writes raise `AuditUnavailable` when the log cannot commit (it is a
+    `BackendUnavailable`: the caller answers 503 and nothing else); reads raise `BackendUnavailable`."""
+
+    def fingerprint(self, query: str) -> str:
+        """The keyed hash (HMAC-SHA256, hex) under which a raw query is logged."""
+
+    def record(self, event: AuditEvent) -> AuditEvent:
+        """Append the event (and its chunks) to the chain and commit before returning the sealed event."""
+
+    def get(self, request_id: str) -> AuditEvent:
+        """The event of a request; `NotFound` if there is none."""
+
+    def query(self, query: AuditQuery) -> AuditPage:
+        """Events matching every given filter, newest first, one page at a time."""
+
+    def iter_events(self, query: AuditQuery, batch_size: int = 1000) -> Iterator[AuditEvent]:
+        """Every matching event logged when the call is made, oldest first, read a batch at a time (`limit`
+        and `cursor` are ignored)."""
+
+    def iter_records(self, query: AuditQuery, batch_size: int = 2000) -> Iterator[dict[str, Any]]:
+        """As `iter_events`, each event as the JSON values of `export.event_json` (the export's fast path)."""
+
+    def iter_json(self, query: AuditQuery, batch_size: int = 5000) -> Iterator[str]:
+        """As `iter_records`, each event as JSON text (the JSONL export's path)."""
+
+    def verify(self) -> VerifyReport:
+        """Check the chain and the checkpoints' signatures; report the first broken link."""
+
+    def prune(self, before: datetime, principal_id: str = "system") -> PruneReport:
+        """Delete the events older than `before`, leaving a signed anchor at the cut; log who pruned."""
+
+    def record_policy_version(self, version: str, files: Sequence[str]) -> AuditEvent | None:
+        """Log a `policy.change` event if `version` is not the last one logged; the event, or None."""

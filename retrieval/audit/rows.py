@@ -1,0 +1,221 @@
+"""How events map to rows: the audit tables, row values, the auditor's filters, and loading events back."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+from typing import cast as typing_cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    select,
+    union_all,
+)
+
+from retrieval.audit.events import (
+    ACTIONS,
+    RETRIEVE,
+    AuditChunk,
+    AuditEvent,
+    AuditQuery,
+    PolicyDecision,
+    PrincipalSnapshot,
+)
+from retrieval.models import AuditCheckpointRow, AuditChunkRow, AuditEventRow, AuditRegionRow
+
+EVENTS = typing_cast(Table, AuditEventRow.__table__)
+CHUNKS = typing_cast(Table, AuditChunkRow.__table__)
+REGIONS = typing_cast(Table, AuditRegionRow.__table__)
+CHECKPOINTS = typing_cast(Table, AuditCheckpointRow.__table__)
+
+
+def event_values(event: AuditEvent) -> dict[str, Any]:
+    principal = event.principal
+    return {
+        "sequence": event.sequence,
+        "request_id": event.request_id,
+        "occurred_at": event.occurred_at,
+        "action": event.action,
+        "principal_id": event.principal_id,
+        "end_user_id": event.end_user_id,
+        "principal": None
+        if principal is None
+        else {
+            "roles": list(principal.roles),
+            "clearance": principal.clearance,
+            "regions": list(principal.regions),
+            "groups": list(principal.groups),
+        },
+        "query_masked": event.query_masked,
+        "query_hmac": event.query_hmac,
+        "top_k": event.top_k,
+        "policy_version": event.policy_version,
+        "decisions": [
+            {"corpus_id": d.corpus_id, "allowed": d.allowed, "policy_ids": list(d.policy_ids)}
+            for d in event.decisions
+        ],
+        "allowed_corpora": list(event.allowed_corpora),
+        "partitions": list(event.partitions),
+        "unavailable": list(event.unavailable),
+        "outcome": event.outcome,
+        "latency_ms": event.latency_ms,
+        "corpus_id": event.corpus_id,
+        "document_id": event.document_id,
+        "details": event.details,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def chunk_values(chunk: AuditChunk) -> dict[str, Any]:
+    return {
+        "rank": chunk.rank,
+        "score": chunk.score,
+        "chunk_id": chunk.chunk_id,
+        "document_id": chunk.document_id,
+        "document_version": chunk.document_version,
+        "corpus_id": chunk.corpus_id,
+        "content_sha256": chunk.content_sha256,
+        "embedding_model": chunk.embedding_model,
+    }
+
+
+def _action_scope(action: str | None) -> tuple[bool, bool]:
+    """Whether an action filter can match answers, and whether it can match governance events."""
+    if action is None or action == "*":
+        return True, True
+    if action.endswith(".*"):
+        return RETRIEVE.startswith(action[:-1]), True
+    return action == RETRIEVE, action != RETRIEVE
+
+
+def filters(query: AuditQuery) -> list[ColumnElement[bool]]:
+    """The query's filters as SQL conditions on `audit_events`.
+
+    Side-table filters are `id IN (subquery)` semi-joins, which the planners can drive from the side table's
+    `(value, event_id)` index when the value is rare and merge in `id` order when it is common; "an answer
+    used it, or a governance event concerned it" is one `IN` over a `UNION ALL`, not an `OR` (which would
+    force a scan of the whole log).
+    """
+    e = EVENTS.c
+    conditions: list[ColumnElement[bool]] = []
+    for column, value in (
+        (e.principal_id, query.principal_id),
+        (e.end_user_id, query.end_user_id),
+        (e.outcome, query.outcome),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if query.action is not None and query.action != "*":
+        if query.action.endswith(".*"):
+            # The known actions with the prefix, not LIKE: that uses the index under any collation.
+            prefix = query.action[:-1]
+            conditions.append(e.action.in_([a for a in ACTIONS if a.startswith(prefix)]))
+        else:
+            conditions.append(e.action == query.action)
+    if query.since is not None:
+        conditions.append(e.occurred_at >= query.since)
+    if query.until is not None:
+        conditions.append(e.occurred_at < query.until)
+    if query.region is not None:
+        conditions.append(e.id.in_(select(REGIONS.c.event_id).where(REGIONS.c.region == query.region)))
+    answers, governance = _action_scope(query.action)
+    for chunk_column, subject_column, value in (
+        (CHUNKS.c.document_id, e.document_id, query.document_id),
+        (CHUNKS.c.corpus_id, e.corpus_id, query.corpus_id),
+    ):
+        if value is None:
+            continue
+        used = select(CHUNKS.c.event_id).where(chunk_column == value)
+        if answers and governance:
+            concerned = select(e.id).where(subject_column == value)
+            conditions.append(e.id.in_(union_all(used, concerned)))
+        elif answers:
+            conditions.append(e.id.in_(used))
+        else:
+            conditions.append(subject_column == value)
+    return conditions
+
+
+# The columns an event is read with, in the order `_to_event` unpacks them (tuples: attribute access on
+# SQLAlchemy rows would cost more than the rest of the read).
+EVENT_COLUMNS = [
+    EVENTS.c[name]
+    for name in (
+        "id", "sequence", "request_id", "occurred_at", "action", "principal_id", "end_user_id", "principal",
+        "query_masked", "query_hmac", "top_k", "policy_version", "decisions", "allowed_corpora", "partitions",
+        "unavailable", "outcome", "latency_ms", "corpus_id", "document_id", "details", "prev_hash", "hash",
+    )
+]  # fmt: skip
+CHUNK_COLUMNS = [
+    CHUNKS.c[name]
+    for name in (
+        "event_id", "rank", "score", "chunk_id", "document_id", "document_version", "corpus_id",
+        "content_sha256", "embedding_model",
+    )
+]  # fmt: skip
+
+
+def load(connection: Connection, rows: Sequence[Row[Any]]) -> list[AuditEvent]:
+    """Events from their rows (selected as `EVENT_COLUMNS`), with their chunks and regions: two more queries
+    for the whole batch."""
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    chunks: dict[int, list[AuditChunk]] = defaultdict(list)
+    for event_id, *fields in connection.execute(select(*CHUNK_COLUMNS).where(CHUNKS.c.event_id.in_(ids))):
+        chunks[event_id].append(AuditChunk(*fields))
+    regions: dict[int, list[str]] = defaultdict(list)
+    for event_id, region in connection.execute(
+        select(REGIONS.c.event_id, REGIONS.c.region).where(REGIONS.c.event_id.in_(ids))
+    ):
+        regions[event_id].append(region)
+    return [_to_event(row, chunks.get(row[0], []), regions.get(row[0], [])) for row in rows]
+
+
+def _to_event(row: Row[Any], chunks: list[AuditChunk], regions: list[str]) -> AuditEvent:
+    (
+        _event_id, sequence, request_id, occurred_at, action, principal_id, end_user_id, principal,
+        query_masked, query_hmac, top_k, policy_version, decisions, allowed_corpora, partitions,
+        unavailable, outcome, latency_ms, corpus_id, document_id, details, prev_hash, hash_,
+    ) = typing_cast(tuple[Any, ...], row)  # fmt: skip
+    return AuditEvent(
+        request_id=request_id,
+        occurred_at=occurred_at,
+        action=action,
+        principal_id=principal_id,
+        policy_version=policy_version,
+        outcome=outcome,
+        end_user_id=end_user_id,
+        principal=None
+        if principal is None
+        else PrincipalSnapshot(
+            roles=tuple(principal.get("roles", ())),
+            clearance=str(principal.get("clearance", "public")),
+            regions=tuple(principal.get("regions", ())),
+            groups=tuple(principal.get("groups", ())),
+        ),
+        query_masked=query_masked,
+        query_hmac=query_hmac,
+        top_k=top_k,
+        decisions=tuple(
+            PolicyDecision(str(d["corpus_id"]), bool(d["allowed"]), tuple(d.get("policy_ids", ())))
+            for d in decisions or ()
+        ),
+        allowed_corpora=tuple(allowed_corpora or ()),
+        partitions=tuple(partitions or ()),
+        regions=tuple(sorted(regions)),
+        unavailable=tuple(unavailable or ()),
+        latency_ms=latency_ms,
+        chunks=tuple(sorted(chunks, key=lambda c: c.rank)),
+        corpus_id=corpus_id,
+        document_id=document_id,
+        details=details,
+        sequence=sequence,
+        prev_hash=prev_hash,
+        hash=hash_,
+    )

@@ -1,0 +1,326 @@
+"""`AuditStore` on the relational database (SQLite or PostgreSQL): append to the chain, read, verify, prune.
+
+Serializing the append. An append reads the chain head (the last event's sequence and hash), seals the new
+event over it and inserts it; two writers must never read the same head, or the chain forks and a sequence
+number repeats. The head is read only after taking a lock that every appender takes and that is released only
+when its transaction has committed:
+
+- PostgreSQL: `SELECT pg_advisory_xact_lock(CHAIN_LOCK)` is the transaction's first statement. Writers in any
+  number of processes queue on it; the lock goes at commit (after the commit is visible), so the next holder's
+  head query — a new statement, hence a new snapshot under READ COMMITTED, the default this relies on — sees
+  the event just committed. An advisory lock rather than `SELECT … FOR UPDATE` on a head row: no extra row to
+  keep in step with the events, and no dead tuple per append.
+- SQLite: `BEGIN IMMEDIATE` takes the database's write lock when the transaction starts, before the head is
+  read (a deferred transaction would read under a shared lock and fail to upgrade when another writer won).
+  Other processes wait on the busy timeout (30 s, see retrieval.db).
+
+Row ids are drawn inside the same lock (PostgreSQL's id sequence, SQLite's rowid), so they increase with the
+sequence: pages and exports are ordered by id, which the side tables' `(value, event_id)` indexes deliver in
+order. Verification does not rely on that; it walks the sequence.
+
+The unique constraints on `sequence` and `request_id` are the backstop: an append that would repeat either
+fails and nothing is answered. Periodic checkpoints are written in the transaction of the event they sign.
+Every write error becomes `AuditUnavailable`; read errors are `BackendUnavailable`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, text
+
+from retrieval.audit.chain import ANCHOR, GENESIS, PERIODIC, Checkpoint, seal, sign_checkpoint, verify_chain
+from retrieval.audit.events import (
+    AUDIT_PRUNE,
+    POLICY_CHANGE,
+    AuditEvent,
+    AuditPage,
+    AuditQuery,
+    PruneReport,
+    VerifyReport,
+)
+from retrieval.audit.keys import AuditKeys
+from retrieval.audit.records import PG_JSON_LINE_COLUMNS, RECORD_COLUMNS, load_records
+from retrieval.audit.rows import (
+    CHECKPOINTS,
+    CHUNKS,
+    EVENT_COLUMNS,
+    EVENTS,
+    REGIONS,
+    chunk_values,
+    event_values,
+    filters,
+    load,
+)
+from retrieval.db import Database
+from retrieval.errors import AuditUnavailable, BackendUnavailable, Conflict, InvalidRequest, NotFound
+
+T = TypeVar("T")
+CHAIN_LOCK = 0x676F767261670001  # "govrag" + 1: the advisory lock key of the chain's head
+
+
+class SqlAuditStore:
+    """The provenance log in the relational store; one per process, safe for concurrent writers."""
+
+    def __init__(self, db: Database, keys: AuditKeys | None = None, checkpoint_every: int = 1000) -> None:
+        if checkpoint_every < 1:
+            raise ValueError("checkpoint_every must be at least 1")
+        self._db = db
+        self._keys = keys or AuditKeys.random()
+        self._every = checkpoint_every
+        self._postgresql = db.engine.dialect.name == "postgresql"
+
+    # -- writing --------------------------------------------------------------------------------------------
+    def fingerprint(self, query: str) -> str:
+        return self._keys.query_hmac(query)
+
+    def record(self, event: AuditEvent) -> AuditEvent:
+        try:
+            with self._db.session() as session:
+                connection = session.connection()
+                _lock_chain(connection)
+                return self._append(connection, event)
+        except BackendUnavailable as exc:
+            raise AuditUnavailable(
+                "the provenance log cannot record this request; nothing is answered"
+            ) from exc
+
+    def record_policy_version(self, version: str, files: Sequence[str]) -> AuditEvent | None:
+        try:
+            with self._db.session() as session:
+                connection = session.connection()
+                _lock_chain(connection)  # check and append under one lock: workers starting together log once
+                last = connection.execute(
+                    select(EVENTS.c.details)
+                    .where(EVENTS.c.action == POLICY_CHANGE)
+                    .order_by(EVENTS.c.id.desc())
+                    .limit(1)
+                ).scalar()
+                previous = (last or {}).get("current")
+                if previous == version:
+                    return None
+                event = AuditEvent(
+                    request_id=str(uuid.uuid4()),
+                    occurred_at=datetime.now(UTC),
+                    action=POLICY_CHANGE,
+                    principal_id="system",
+                    policy_version=version,
+                    outcome="succeeded",
+                    details={"previous": previous, "current": version, "files": list(files)},
+                )
+                return self._append(connection, event)
+        except BackendUnavailable as exc:
+            raise AuditUnavailable("the provenance log cannot record the policy version") from exc
+
+    def _append(self, connection: Connection, event: AuditEvent) -> AuditEvent:
+        head_sequence, head_hash = _head(connection)
+        sealed = seal(event, head_sequence + 1, head_hash)
+        assert sealed.sequence is not None and sealed.hash is not None
+        event_id = connection.execute(
+            insert(EVENTS).returning(EVENTS.c.id), event_values(sealed)
+        ).scalar_one()
+        if sealed.chunks:
+            connection.execute(
+                insert(CHUNKS), [{"event_id": event_id, **chunk_values(c)} for c in sealed.chunks]
+            )
+        if sealed.regions:
+            connection.execute(insert(REGIONS), [{"event_id": event_id, "region": r} for r in sealed.regions])
+        if sealed.sequence % self._every == 0:
+            self._checkpoint(connection, PERIODIC, sealed.sequence, sealed.hash)
+        return sealed
+
+    def _checkpoint(self, connection: Connection, kind: str, sequence: int, hash_: str) -> None:
+        signature = sign_checkpoint(self._keys.checkpoint_key, kind, sequence, hash_)
+        connection.execute(
+            insert(CHECKPOINTS).values(
+                sequence=sequence, kind=kind, hash=hash_, signature=signature, created_at=datetime.now(UTC)
+            )
+        )
+
+    # -- reading --------------------------------------------------------------------------------------------
+    def get(self, request_id: str) -> AuditEvent:
+        with self._db.session() as session:
+            connection = session.connection()
+            rows = connection.execute(select(*EVENT_COLUMNS).where(EVENTS.c.request_id == request_id)).all()
+            if not rows:
+                raise NotFound(f"no audit event for request {request_id}")
+            return load(connection, rows)[0]
+
+    def query(self, query: AuditQuery) -> AuditPage:
+        if not 1 <= query.limit <= 1000:
+            raise InvalidRequest("limit must be between 1 and 1000")
+        # Newest first by row id, which orders events as their sequence does (see the module docstring) and
+        # lets the planner walk the side tables' (value, event_id) indexes in order. The cursor is an id.
+        stmt = select(*EVENT_COLUMNS).where(*filters(query))
+        if query.cursor is not None:
+            stmt = stmt.where(EVENTS.c.id < query.cursor)
+        stmt = stmt.order_by(EVENTS.c.id.desc()).limit(query.limit + 1)
+        with self._db.session() as session:
+            connection = session.connection()
+            rows = connection.execute(stmt).all()
+            more = len(rows) > query.limit
+            events = load(connection, rows[: query.limit])
+        return AuditPage(events=events, next_cursor=rows[query.limit - 1][0] if more else None)
+
+    def iter_events(self, query: AuditQuery, batch_size: int = 1000) -> Iterator[AuditEvent]:
+        return self._iter(query, batch_size, EVENTS.c.id, self._max(EVENTS.c.id), EVENT_COLUMNS, load)
+
+    def iter_records(self, query: AuditQuery, batch_size: int = 2000) -> Iterator[dict[str, Any]]:
+        if self._postgresql:  # one json.loads of the server-built line beats decoding column by column
+            return (json.loads(line) for line in self.iter_json(query))
+        upto = self._max(EVENTS.c.id)
+        return self._iter(query, batch_size, EVENTS.c.id, upto, RECORD_COLUMNS, load_records)
+
+    def iter_json(self, query: AuditQuery, batch_size: int = 5000) -> Iterator[str]:
+        """As `iter_records`, each event as its JSON text (the JSONL export): built by PostgreSQL itself
+        there, several times faster than decoding and re-encoding in Python; by Python on SQLite."""
+        if not self._postgresql:
+            return (json.dumps(r, separators=(",", ":")) for r in self.iter_records(query))
+        upto = self._max(EVENTS.c.id)
+        return self._iter(query, batch_size, EVENTS.c.id, upto, PG_JSON_LINE_COLUMNS, _second)
+
+    def head_sequence(self) -> int:
+        return self._max(EVENTS.c.sequence)
+
+    def _max(self, column: ColumnElement[int]) -> int:
+        with self._db.session() as session:
+            return int(session.scalar(select(func.coalesce(func.max(column), 0))) or 0)
+
+    def _iter(
+        self,
+        query: AuditQuery,
+        batch_size: int,
+        key: ColumnElement[int],
+        upto: int,
+        columns: Sequence[ColumnElement[Any]],
+        loader: Callable[[Connection, Sequence[Row[Any]]], list[T]],
+    ) -> Iterator[T]:
+        # Keyset batches on `key` (the row id; verification walks the sequence itself), each its own short
+        # read: no transaction or connection is held while the consumer (a slow HTTP client, say) takes its
+        # time, and `upto` fixes the end, so the result is one consistent prefix of the log even while events
+        # are appended.
+        where = filters(query)
+        position = 0 if key is EVENTS.c.id else 1  # the key's place in both column lists
+        last = 0
+        while True:
+            stmt = select(*columns).where(*where, key > last, key <= upto).order_by(key).limit(batch_size)
+            with self._db.session() as session:
+                connection = session.connection()
+                rows = connection.execute(stmt).all()
+                items = loader(connection, rows)
+            yield from items
+            if len(rows) < batch_size:
+                return
+            last = rows[-1][position]
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self._db.session() as session:
+            rows = session.execute(select(CHECKPOINTS).order_by(CHECKPOINTS.c.sequence, CHECKPOINTS.c.id))
+            return [Checkpoint(r.sequence, r.kind, r.hash, r.signature, r.created_at) for r in rows]
+
+    # -- verifying and pruning ------------------------------------------------------------------------------
+    def verify(self, upto: int | None = None) -> VerifyReport:
+        # Checkpoints first: each was committed with its event, so every one read here has its event at or
+        # below the head read next, unless events were removed from the end (which verify then reports).
+        checkpoints = self.checkpoints()
+        head = self.head_sequence() if upto is None else upto
+        if upto is not None:
+            checkpoints = [c for c in checkpoints if c.sequence <= upto]
+        events = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, head, EVENT_COLUMNS, load)
+        return verify_chain(events, checkpoints, self._keys.checkpoint_key)
+
+    def prune(self, before: datetime, principal_id: str = "system") -> PruneReport:
+        """Delete the events older than `before`; the last one pruned becomes a signed anchor.
+
+        The cut is conservative: it ends before the first event at or after `before`, so clock skew between
+        workers never prunes a newer event. The chain is verified up to the cut first; a broken log is not
+        pruned (that would erase the evidence) and `Conflict` says where it broke.
+        """
+        with self._db.session() as session:
+            first_kept = session.scalar(
+                select(func.min(EVENTS.c.sequence)).where(EVENTS.c.occurred_at >= before)
+            )
+            oldest = session.scalar(select(func.min(EVENTS.c.sequence)))
+            cut = (
+                (first_kept - 1)
+                if first_kept is not None
+                else session.scalar(select(func.max(EVENTS.c.sequence)))
+            )
+        if oldest is None or cut is None or cut < oldest:
+            return PruneReport(pruned=0, anchor_sequence=self._anchor())
+        report = self.verify(upto=cut)
+        if not report.ok and report.first_broken is not None:
+            raise Conflict(
+                f"the log does not verify up to the cut (first broken link at "
+                f"{report.first_broken.sequence}: {report.first_broken.reason}); nothing was pruned"
+            )
+        try:
+            with self._db.session() as session:
+                connection = session.connection()
+                _lock_chain(connection)
+                cut_hash = connection.execute(
+                    select(EVENTS.c.hash).where(EVENTS.c.sequence == cut)
+                ).scalar_one()
+                self._checkpoint(connection, ANCHOR, cut, cut_hash)
+                doomed = select(EVENTS.c.id).where(EVENTS.c.sequence <= cut).scalar_subquery()
+                connection.execute(delete(CHUNKS).where(CHUNKS.c.event_id.in_(doomed)))
+                connection.execute(delete(REGIONS).where(REGIONS.c.event_id.in_(doomed)))
+                pruned = connection.execute(delete(EVENTS).where(EVENTS.c.sequence <= cut)).rowcount
+                self._append(
+                    connection,
+                    AuditEvent(
+                        request_id=str(uuid.uuid4()),
+                        occurred_at=datetime.now(UTC),
+                        action=AUDIT_PRUNE,
+                        principal_id=principal_id,
+                        policy_version="",
+                        outcome="succeeded",
+                        details={
+                            "before": before.astimezone(UTC).isoformat(),
+                            "pruned": pruned,
+                            "anchor": cut,
+                        },
+                    ),
+                )
+        except BackendUnavailable as exc:
+            raise AuditUnavailable("the provenance log cannot be pruned now") from exc
+        return PruneReport(pruned=pruned, anchor_sequence=cut)
+
+    def _anchor(self) -> int:
+        anchors = [c.sequence for c in self.checkpoints() if c.kind == ANCHOR]
+        return max(anchors, default=0)
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+
+
+def _second(_: Connection, rows: Sequence[Row[Any]]) -> list[str]:
+    return [line for _, line in cast(Sequence[tuple[int, str]], rows)]
+
+
+def _lock_chain(connection: Connection) -> None:
+    """Take the chain's write lock for the rest of this transaction (see the module docstring)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:  # pragma: no cover - only the two supported databases reach here
+        raise BackendUnavailable(f"no chain lock for {connection.dialect.name}")
+
+
+def _head(connection: Connection) -> tuple[int, str]:
+    row = connection.execute(
+        select(EVENTS.c.sequence, EVENTS.c.hash).order_by(EVENTS.c.sequence.desc()).limit(1)
+    ).first()
+    if row is None:  # empty, or everything pruned: the chain goes on from the newest anchor
+        row = connection.execute(
+            select(CHECKPOINTS.c.sequence, CHECKPOINTS.c.hash)
+            .where(CHECKPOINTS.c.kind == ANCHOR)
+            .order_by(CHECKPOINTS.c.sequence.desc())
+            .limit(1)
+        ).first()
+    return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)

@@ -1,0 +1,241 @@
+"""govrag's presidio recognizers, one case table each (as presidio's own recognizer tests): the text, and the
+values the recognizer alone must find in it, in text order. An empty list is a text it must leave alone."""
+
+from __future__ import annotations
+
+import pytest
+from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
+
+from ingest.recognizers import (
+    AgeRecognizer,
+    CardNumberRecognizer,
+    CountryRecognizer,
+    DateOfBirthRecognizer,
+    InternationalPhoneRecognizer,
+    NameCueRecognizer,
+    PlaceCueRecognizer,
+    PostalCodeRecognizer,
+    StreetAddressRecognizer,
+    TitledNameRecognizer,
+    custom_recognizers,
+    national_id_recognizers,
+)
+from ingest.recognizers.name_propagation import PROPAGATED_SCORE, propagate_names
+
+pytestmark = pytest.mark.unit
+
+Case = tuple[str, list[str]]
+
+
+def found(recognizer: EntityRecognizer, text: str) -> list[str]:
+    """What the recognizer finds above the masker's threshold, in text order; a finding inside a longer one
+    (two patterns of one recognizer on one value) is left out, as the masker merges them."""
+    results = [r for r in recognizer.analyze(text, recognizer.supported_entities, None) if r.score >= 0.4]
+    outer = [
+        r for r in results if not any(o is not r and o.start <= r.start and r.end <= o.end for o in results)
+    ]
+    return [text[r.start : r.end] for r in sorted(outer, key=lambda r: r.start)]
+
+
+def run_table(recognizer: EntityRecognizer, case: Case) -> None:
+    text, expected = case
+    assert found(recognizer, text) == expected
+
+
+TITLED_NAME: list[Case] = [
+    ("Mr. Rangel flew to Oslo on Monday.", ["Rangel"]),
+    ("Please ask Dr Cindy Holinka Apt. 117 about it.", ["Cindy Holinka"]),
+    ("Frau Weber und Herr van der Berg kommen.", ["Weber", "van der Berg"]),
+    ("I'd like to join accounts with ms. quinzia", ["quinzia"]),
+    ("Prof. Anna K. Nowak will chair the session.", ["Anna K. Nowak"]),
+    ("The Mr. Clean brand and a Dr. Pepper.", ["Clean", "Pepper"]),  # the price of a cue-only rule
+    ("Mr. and Mrs. are titles; so is Dr. in most countries.", []),
+    ("The lab run by the doctor was audited.", []),
+]
+
+NAME_CUE: list[Case] = [
+    ("My name is Siiri Rebane and I am new here.", ["Siiri Rebane"]),
+    ("my name is vitoria", ["vitoria"]),
+    ("sometimes people call me višeslav", ["višeslav"]),
+    ("Name:    Iva D. Grusová\nAddress:     PSC 6695", ["Iva D. Grusová"]),
+    ("Dear Hannah, thanks for the report.", ["Hannah"]),
+    ("I would like to remove my kid Lukas from the will.", ["Lukas"]),
+    ('"I\'m so jealous!" said Gladys to Logan.', ["Gladys", "Logan"]),
+    ("Enrico shouted at Gary: what are you doing?", ["Enrico", "Gary"]),
+    ("Jacob lives on a farm; Walker began writing as a teenager.", ["Jacob", "Walker"]),
+    ("I want to add Irenke Sörös as a beneficiary.", ["Irenke Sörös"]),
+    ("The contract was approved by Maria Lopez on Friday.", ["Maria Lopez"]),
+    ("Einar Olsen\n\nNurse\n\nPersonal Info:\nPhone:\n555 0100", ["Einar Olsen"]),
+    ("Ubul: What a day it was.\nNicole: Remember me, Ubul?", ["Ubul", "Nicole"]),
+    ("My name is not important here.", []),
+    ("The committee said it would decide in May.", []),
+    ("Executive Summary\n\nThe plan covers three regions.", []),
+    ("Phone: 555 0100\nEmail: office@example.com", []),
+]
+
+PLACE_CUE: list[Case] = [
+    ("Mr. Leiva flew to LEPPEN on Tuesday morning.", ["LEPPEN"]),
+    ("Coden is a design agency based in Naantali.", ["Naantali"]),
+    ("I'm in Den Haag, at the conference", ["Den Haag"]),
+    ("We returned to Reguengos de Monsaraz by helicopter.", ["Reguengos de Monsaraz"]),
+    ("She is originally from Turkovice u Prelouce.", ["Turkovice u Prelouce"]),
+    ("Where: Beerze Country Club.", ["Beerze Country Club"]),
+    ("He studied at the University of Nicosia.", ["Nicosia"]),
+    ("We are based in March and April at the coast.", []),
+    ("We flew to the coast and lived in a tent.", []),
+]
+
+COUNTRY: list[Case] = [
+    ("The orchestra serves Southern Tunisia and the United Kingdom.", ["Tunisia", "United Kingdom"]),
+    ("Shipping to FINLAND and Cyprus (Greek) is free.", ["FINLAND", "Cyprus (Greek)"]),
+    ("South Africa, not Africa the continent.", ["South Africa"]),
+    ("Chad and Jordan met in Georgia's capital.", []),  # first names far more often than countries
+    ("The spainish typo and a jersey shirt.", []),
+]
+
+STREET_ADDRESS: list[Case] = [
+    ("Send it to 14 Crown Street, please.", ["14 Crown Street"]),
+    ("He lives at 1659 Hoog St in the centre.", ["1659 Hoog St"]),
+    ("Our office is at Rua Igreja 25 now.", ["Rua Igreja 25"]),
+    ("Meet at Via dei Fiorentini 17 tonight.", ["Via dei Fiorentini 17"]),
+    ("Pick-up: 137 Avenue Teboulbi", ["137 Avenue Teboulbi"]),
+    ("Adresse: Brucker Bundesstrasse 31", ["Brucker Bundesstrasse 31"]),
+    (
+        "3247 Kiannonkatu 98\n Suite 464\n OULU\n\n Finland 80896",
+        ["3247 Kiannonkatu 98", "Suite 464", "OULU", "Finland 80896"],
+    ),
+    ("Return to ul. Północna 73 by Friday.", ["ul. Północna 73"]),
+    ("The bus station is on Pod Floriánem 1677", ["Pod Floriánem 1677"]),
+    ("Box: P.O. Box 242 and Postfach 1234", ["P.O. Box 242", "Postfach 1234"]),
+    ("Mail: PSC 4095, Box 8316\nAPO AE 85103", ["PSC 4095, Box 8316\nAPO AE 85103"]),
+    ("Ship to USNS Sekerková\nFPO AA 65728 today", ["USNS Sekerková\nFPO AA 65728"]),
+    ("Archimandrita Pano, PA 73161 is the town line.", ["Archimandrita Pano, PA 73161"]),
+    ("Looking to support Factset in Bjert 6091 in its mission", ["Bjert 6091"]),
+    (
+        "We'll meet at Locavore, 641 Dašická 688, Turkovice u Prelouce",
+        ["641 Dašická 688", "Turkovice u Prelouce"],
+    ),
+    ("Jana Maria Novak\nChiclana de la Frontera\nSpain", ["Chiclana de la Frontera"]),
+    ("the corner of ul. Cicha 86 and Leokadia Trail", ["ul. Cicha 86 and Leokadia Trail"]),
+    ("See Section 4 Part 2 and Chapter 3 of Volume 2.", []),
+    ("In 2019 revenue grew by 35% to 4 million.", []),
+    ("Released via the portal in Windows 2000 and Office 2019.", []),
+    ("Use the suite 365 tools; version 2 of the app.", []),
+]
+
+POSTAL_CODE: list[Case] = [
+    ("My zip code is 90010-170", ["90010-170"]),
+    ("ZIP: 7412 SL", ["7412 SL"]),
+    ("postal code: 394 13, city: Brno", ["394 13"]),
+    ("The postcode is SW1A 1AA.", ["SW1A 1AA"]),
+    ("Office at EC1A 1BB", ["EC1A 1BB"]),
+    ("The zip file has 3 entries; order 12345 shipped.", []),
+]
+
+AGE: list[Case] = [
+    ("This 79 year old female complained of pain.", ["79"]),
+    ("A 45-year-old engineer and a 7 yo child.", ["45", "7"]),
+    ("My father retired at the age of 61", ["61"]),
+    ("Patients aged 30 to 40, Age: 52.", ["30", "52"]),
+    ("He just turned 50. She turns 30 this year.", ["50", "30"]),
+    ("He turned 180 degrees and turned 3 pages.", []),
+    ("The policy is 5 years old in spirit? 300 years old building.", ["5"]),
+    ("We have 10 years of experience.", []),
+]
+
+DATE_OF_BIRTH: list[Case] = [
+    ("Date of birth: 12 March 1984", ["12 March 1984"]),
+    ("DOB 1984-03-12, born on March 12, 1984", ["1984-03-12", "March 12, 1984"]),
+    ("geboren am 03.12.1984 in Köln; born in 1984", ["03.12.1984", "1984"]),
+    ("The report dated 12 March 2024 was filed.", []),
+]
+
+PHONE: list[Case] = [
+    ("Can someone call me on 9472 7916? Thanks", ["9472 7916"]),
+    ("Phone:\n51 516 33 75\n\nE-mail:", ["51 516 33 75"]),
+    ("Desk: +1-903-140-4508x769\nFax: 259.735.7502x459", ["+1-903-140-4508x769", "259.735.7502x459"]),
+    ("Reach us at +46 (0)157 548 89 or +447700 921 916.", ["+46 (0)157 548 89", "+447700 921 916"]),
+    ("(37) 788-063-Office, 07700 063 966-Fax", ["(37) 788-063", "07700 063 966"]),
+    ("Mobile: 0699 868 88 55", ["0699 868 88 55"]),
+    ("Phone: 12 34", []),  # too few digits
+    ("Invoice 2024-05-17, total 1 234 567 EUR.", []),
+]
+
+CARD_NUMBER: list[Case] = [
+    ("What is the limit for card 4454794511390933?", ["4454794511390933"]),
+    ("my credit card number is 675984103431", ["675984103431"]),
+    ("Please block card no 4415 1012 8280 6639", ["4415 1012 8280 6639"]),
+    ("The last billed amount for cc 503802053770", ["503802053770"]),
+    ("Order 4454794511390933 shipped; card 1234 is short.", []),
+]
+
+TABLES = [
+    (TitledNameRecognizer, TITLED_NAME),
+    (NameCueRecognizer, NAME_CUE),
+    (PlaceCueRecognizer, PLACE_CUE),
+    (CountryRecognizer, COUNTRY),
+    (StreetAddressRecognizer, STREET_ADDRESS),
+    (PostalCodeRecognizer, POSTAL_CODE),
+    (AgeRecognizer, AGE),
+    (DateOfBirthRecognizer, DATE_OF_BIRTH),
+    (InternationalPhoneRecognizer, PHONE),
+    (CardNumberRecognizer, CARD_NUMBER),
+]
+CASES = [(cls, case) for cls, table in TABLES for case in table]
+
+
+@pytest.mark.parametrize(
+    ("recognizer_class", "case"), CASES, ids=[f"{c.__name__}:{case[0][:40]}" for c, case in CASES]
+)
+def test_recognizer_case(recognizer_class: type[PatternRecognizer], case: Case) -> None:
+    run_table(recognizer_class(), case)
+
+
+def test_every_recognizer_has_a_table() -> None:
+    assert {type(r) for r in custom_recognizers()} == {cls for cls, _ in TABLES}
+
+
+def test_recognizers_score_above_the_statistical_model() -> None:
+    """Patterns win over the spaCy recognizer (0.6) where they disagree on a span's type; the UK postcode
+    shape (0.5) never competes with a name or a place. Cues are in the patterns, not context words."""
+    for recognizer in custom_recognizers():
+        assert isinstance(recognizer, PatternRecognizer)
+        assert all(p.score > 0.6 for p in recognizer.patterns if p.name != "UK postcode"), recognizer.name
+        assert recognizer.context == []
+
+
+NATIONAL_IDS: list[tuple[str, str, str]] = [
+    ("UK_NINO", "My national insurance number is AB 12 34 56 C.", "AB 12 34 56 C"),
+    ("ES_NIF", "Mi DNI es 12345678Z.", "12345678Z"),
+    ("ES_NIE", "NIE: X1234567L", "X1234567L"),
+    ("IT_FISCAL_CODE", "Codice fiscale RSSMRA85T10A562S", "RSSMRA85T10A562S"),
+]
+
+
+@pytest.mark.parametrize(("entity", "text", "value"), NATIONAL_IDS, ids=[n[0] for n in NATIONAL_IDS])
+def test_national_ids_are_registered_for_english_text(entity: str, text: str, value: str) -> None:
+    recognizers = {r.supported_entities[0]: r for r in national_id_recognizers()}
+    assert all(r.supported_language == "en" for r in recognizers.values())
+    assert found(recognizers[entity], text) == [value]
+
+
+def test_a_found_name_is_propagated_through_the_text() -> None:
+    text = "My name is Aantje Mourik but everyone calls me Aantje. Mourik's desk is empty."
+    seed = RecognizerResult("PERSON", 11, 24, 0.85)
+    added = propagate_names(text, [seed])[1:]
+    assert [(text[r.start : r.end], r.score) for r in added] == [
+        ("Aantje", PROPAGATED_SCORE),
+        ("Mourik", PROPAGATED_SCORE),
+    ]
+
+
+def test_one_word_the_model_alone_found_is_not_propagated() -> None:
+    text = "# Remote work policy\n\nRemote days follow the same rules."
+    assert propagate_names(text, [RecognizerResult("PERSON", 2, 8, 0.6)])[1:] == []
+
+
+def test_a_list_with_one_found_name_is_a_list_of_names() -> None:
+    text = "They had 6: Gaetane, Hannah, Derek and Anna. The Jones, Smith and Davis Orchestra played."
+    seeds = [RecognizerResult("PERSON", 21, 27, 0.6), RecognizerResult("PERSON", 60, 65, 0.6)]
+    added = propagate_names(text, seeds)[2:]
+    assert sorted(text[r.start : r.end] for r in added) == ["Anna", "Derek", "Gaetane"]
