@@ -17,7 +17,9 @@ machine hurts both; medians are reported. Runs offline. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import logging
 import os
 import platform
 import shutil
@@ -91,13 +93,35 @@ def chunk_texts(settings: Settings, corpus: Path) -> tuple[list[str], int]:
     return texts, documents
 
 
+class StatsRecorder(logging.Handler):
+    """Keeps the `ProcessingStats` that the document processor logs at the end of each run."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.runs: list[dict[str, float]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stats = getattr(record, "processing_stats", None)
+        if stats is not None:
+            self.runs.append({k: round(v, 2) for k, v in dataclasses.asdict(stats).items()})
+
+    @classmethod
+    def install(cls) -> StatsRecorder:
+        recorder = cls()
+        processing_logger = logging.getLogger("ingest.processing")
+        processing_logger.setLevel(logging.DEBUG)
+        processing_logger.addHandler(recorder)
+        return recorder
+
+
 def cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
 
 
-def ingest_once(settings: Settings, corpus: Path, name: str) -> dict[str, Any]:
+def ingest_once(settings: Settings, corpus: Path, name: str, recorder: StatsRecorder) -> dict[str, Any]:
     """Build a runtime on a fresh data dir, ingest the corpus, and time the job."""
+    recorder.runs.clear()
     runtime = build_runtime(settings)
     try:
         steward = runtime.principals.authenticate(f"Bearer {STEWARD_KEY}")
@@ -118,6 +142,9 @@ def ingest_once(settings: Settings, corpus: Path, name: str) -> dict[str, Any]:
         "chunks": job.chunks_written,
         "documents_ingested": job.documents_ingested,
         "documents_failed": job.documents_failed,
+        # Seconds of the processor's run: the stages' busy time, the job thread's wait for results, the
+        # parse thread's wait for the job thread (writes); absent if the pipeline did not use the processor.
+        "processor": recorder.runs[-1] if recorder.runs else None,
     }
 
 
@@ -178,7 +205,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
     # Untimed: a small ingestion that loads the runtime's models and pays the parsers' first-use imports, the
     # chunk texts for the bare model, and the bare model with one batch.
-    ingest_once(settings("warmup"), warmup, "warmup")
+    recorder = StatsRecorder.install()
+    ingest_once(settings("warmup"), warmup, "warmup", recorder)
     start = time.perf_counter()
     texts, documents = chunk_texts(settings("rederive"), corpus)
     breakdown = {"parse_and_chunk_seconds": round(time.perf_counter() - start, 2)}
@@ -206,7 +234,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         sides = ["ingest", "bare"] if round_ % 2 == 0 else ["bare", "ingest"]
         for side in sides:
             if side == "ingest":
-                ingests.append(ingest_once(settings(f"round{round_}"), corpus, f"bench-{round_}"))
+                ingests.append(ingest_once(settings(f"round{round_}"), corpus, f"bench-{round_}", recorder))
             else:
                 bares.append(bare_once(model, texts))
         print(
@@ -247,6 +275,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "bare_seconds_per_round": [round(run["seconds"], 2) for run in bares],
         "ingest_cpu_seconds_per_round": [round(run["cpu_seconds"], 2) for run in ingests],
         "bare_cpu_seconds_per_round": [round(run["cpu_seconds"], 2) for run in bares],
+        "processor_seconds_per_round": [run["processor"] for run in ingests],
         "untimed_single_stage": breakdown,
         "bare_batch_size": BARE_BATCH_SIZE,
         "cpu_count": os.cpu_count(),

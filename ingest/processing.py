@@ -27,6 +27,7 @@ import itertools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,12 +140,51 @@ class _Budget:
             self._condition.notify_all()
 
 
+@dataclass(slots=True)
+class ProcessingStats:
+    """Where one `process` call spent its time, in seconds of wall time; logged at DEBUG when it ends.
+
+    `caller_waited` is the caller blocked on the next result (a stage is the bottleneck); `stages_waited` is
+    the parse thread blocked because `windows_ahead` windows were in flight (the caller is the bottleneck).
+    """
+
+    documents: int = 0
+    chunks: int = 0
+    windows: int = 0
+    seconds: float = 0.0
+    parse: float = 0.0
+    mask: float = 0.0
+    embed: float = 0.0
+    caller_waited: float = 0.0
+    stages_waited: float = 0.0
+
+
+class _Run:
+    """The queues, flow control and stop flag of one `process` call."""
+
+    def __init__(self, windows_ahead: int) -> None:
+        self.to_mask: queue.SimpleQueue[_Window | _End] = queue.SimpleQueue()
+        self.to_embed: queue.SimpleQueue[_Window | _End] = queue.SimpleQueue()
+        self.finished: queue.SimpleQueue[_Window | _End] = queue.SimpleQueue()
+        self.budget = _Budget(windows_ahead)
+        self.stop = threading.Event()
+        self.stats = ProcessingStats()
+
+    def shut_down(self, threads: list[threading.Thread]) -> None:
+        self.stop.set()
+        self.budget.stop()
+        self.to_mask.put(_End())
+        self.to_embed.put(_End())
+        for thread in threads:
+            thread.join()
+
+
 class DocumentProcessor:
     """Parses, chunks, masks and embeds documents; one instance per process, shared by all jobs.
 
-    `window_chunks` chunks are masked and embedded per call (fewer at the end of the input, and a window
-    also closes after `window_chunks` documents, so that a run of failing files is not held back);
-    `windows_ahead` windows may be in flight between the parse thread and the caller.
+    `window_chunks` chunks are masked and embedded per call (fewer at the end of the input and in the first
+    windows, and a window also closes after `window_chunks` documents, so that a run of failing files is not
+    held back); `windows_ahead` windows may be in flight between the parse thread and the caller.
     """
 
     def __init__(
@@ -180,73 +220,44 @@ class DocumentProcessor:
         results of the items before it. Closing the generator early stops the threads and waits for them
         (at most the model call each is in).
         """
-        to_mask: queue.SimpleQueue[_Window | _End] = queue.SimpleQueue()
-        to_embed: queue.SimpleQueue[_Window | _End] = queue.SimpleQueue()
-        finished: queue.SimpleQueue[_Window | _End] = queue.SimpleQueue()
-        budget = _Budget(self._windows_ahead)
-        stop = threading.Event()
-        threads = [
-            threading.Thread(
-                target=self._run_stage,
-                args=(lambda: self._cut_windows(items, budget, to_mask, stop), finished, stop),
-                name="govrag-process-parse",
-                daemon=True,
-            ),
-            threading.Thread(
-                target=self._run_stage,
-                args=(lambda: self._relay(to_mask, to_embed, self._mask_window, stop), finished, stop),
-                name="govrag-process-mask",
-                daemon=True,
-            ),
-            threading.Thread(
-                target=self._run_stage,
-                args=(lambda: self._relay(to_embed, finished, self._embed_window, stop), finished, stop),
-                name="govrag-process-embed",
-                daemon=True,
-            ),
+        run = _Run(self._windows_ahead)
+        stages: list[tuple[str, Callable[[], None]]] = [
+            ("parse", lambda: self._cut_windows(items, run)),
+            ("mask", lambda: self._relay(run, run.to_mask, run.to_embed, self._mask_window)),
+            ("embed", lambda: self._relay(run, run.to_embed, run.finished, self._embed_window)),
         ]
+        threads = [
+            threading.Thread(target=_run_stage, args=(body, run), name=f"govrag-process-{name}", daemon=True)
+            for name, body in stages
+        ]
+        started = time.perf_counter()
         for thread in threads:
             thread.start()
         try:
             while True:
-                window = finished.get()
+                waiting = time.perf_counter()
+                window = run.finished.get()
+                run.stats.caller_waited += time.perf_counter() - waiting
                 if isinstance(window, _End):
                     if window.crash is not None:
                         raise RuntimeError("document processing failed") from window.crash
-                    return
-                budget.release()
+                    break
+                run.budget.release()
+                run.stats.windows += 1
                 for document in window.done:
+                    run.stats.documents += 1
+                    run.stats.chunks += len(document.chunks)
                     yield document.result()
                 if window.failure is not None:
                     raise window.failure
         finally:
-            stop.set()
-            budget.stop()
-            to_mask.put(_End())
-            to_embed.put(_End())
-            for thread in threads:
-                thread.join()
+            run.shut_down(threads)
+            run.stats.seconds = time.perf_counter() - started
+            logger.debug("document processing: %s", run.stats, extra={"processing_stats": run.stats})
 
     # -- stages, each on its own thread ---------------------------------------------------------------------
 
-    @staticmethod
-    def _run_stage(
-        body: Callable[[], None], finished: queue.SimpleQueue[_Window | _End], stop: threading.Event
-    ) -> None:
-        try:
-            body()
-        except BaseException as exc:  # a bug in a stage: the caller raises it instead of waiting forever
-            if not stop.is_set():
-                logger.exception("document processing stage crashed")
-                finished.put(_End(crash=exc))
-
-    def _cut_windows(
-        self,
-        items: Iterable[WorkItem],
-        budget: _Budget,
-        out: queue.SimpleQueue[_Window | _End],
-        stop: threading.Event,
-    ) -> None:
+    def _cut_windows(self, items: Iterable[WorkItem], run: _Run) -> None:
         # The first windows are small, so that the embedder starts after a few documents instead of after a
         # full window's parse and mask; then they double up to `window_chunks`.
         sizes = itertools.chain(
@@ -257,14 +268,17 @@ class DocumentProcessor:
 
         def send() -> bool:
             nonlocal window, size
-            if not budget.acquire():
+            waiting = time.perf_counter()
+            acquired = run.budget.acquire()
+            run.stats.stages_waited += time.perf_counter() - waiting
+            if not acquired:
                 return False
-            out.put(window)
+            run.to_mask.put(window)
             window, size = _Window(), next(sizes)
             return True
 
         iterator = iter(items)
-        while not stop.is_set():
+        while not run.stop.is_set():
             try:
                 item = next(iterator)
             except StopIteration:
@@ -272,7 +286,9 @@ class DocumentProcessor:
             except BaseException as exc:  # the caller's iterable failed: deliver what came before, then it
                 window.failure = exc
                 break
+            started = time.perf_counter()
             document = self._parse(item)
+            run.stats.parse += time.perf_counter() - started
             for index in range(len(document.chunks)):
                 # Checked before a chunk, not after: a document's last chunk and its end share a window.
                 if len(window.slots) >= size and not send():
@@ -283,21 +299,21 @@ class DocumentProcessor:
                 return
         if (window.slots or window.done or window.failure) and not send():
             return
-        out.put(_End())
+        run.to_mask.put(_End())
 
     @staticmethod
     def _relay(
+        run: _Run,
         source: queue.SimpleQueue[_Window | _End],
         out: queue.SimpleQueue[_Window | _End],
-        work: Callable[[_Window], None],
-        stop: threading.Event,
+        work: Callable[[_Window, ProcessingStats], None],
     ) -> None:
         while True:
             window = source.get()
-            if stop.is_set():
+            if run.stop.is_set():
                 return
             if not isinstance(window, _End):
-                work(window)
+                work(window, run.stats)
             out.put(window)
             if isinstance(window, _End):
                 return
@@ -320,7 +336,7 @@ class DocumentProcessor:
         document.vectors = [None] * len(chunks)
         return document
 
-    def _mask_window(self, window: _Window) -> None:
+    def _mask_window(self, window: _Window, stats: ProcessingStats) -> None:
         slots = [(d, i) for d, i in window.slots if d.parse_error is None and d.mask_error is None]
 
         def mask(group: Sequence[tuple[_Document, int]]) -> None:
@@ -330,10 +346,12 @@ class DocumentProcessor:
             for (document, index), result in zip(group, masked, strict=True):
                 document.masked[index] = result
 
+        started = time.perf_counter()
         for document, reason in _per_document(slots, mask):
             document.mask_error = reason
+        stats.mask += time.perf_counter() - started
 
-    def _embed_window(self, window: _Window) -> None:
+    def _embed_window(self, window: _Window, stats: ProcessingStats) -> None:
         slots = [(d, i) for d, i in window.slots if d.error is None]
         # Longest first, as sentence-transformers orders one encode call: each model batch then pads to
         # texts of about its own length. The sort is stable, so the order is a function of the window.
@@ -346,8 +364,19 @@ class DocumentProcessor:
             for (document, index), vector in zip(group, vectors, strict=True):
                 document.vectors[index] = vector
 
+        started = time.perf_counter()
         for document, reason in _per_document(slots, embed):
             document.embed_error = reason
+        stats.embed += time.perf_counter() - started
+
+
+def _run_stage(body: Callable[[], None], run: _Run) -> None:
+    try:
+        body()
+    except BaseException as exc:  # a bug in a stage: the caller raises it instead of waiting forever
+        if not run.stop.is_set():
+            logger.exception("document processing stage crashed")
+            run.finished.put(_End(crash=exc))
 
 
 def _doubling(start: int) -> Iterator[int]:

@@ -425,8 +425,9 @@ def audit_prune(
         str | None, typer.Option(help="ISO 8601 cut; default: now minus GOVRAG_AUDIT__RETENTION_DAYS.")
     ] = None,
 ) -> None:
-    """Delete events older than the cut from GOVRAG_DATABASE_URL, leaving a signed anchor (run by an operator,
-    like `db upgrade`; the service may keep running)."""
+    """Delete old events from GOVRAG_DATABASE_URL, leaving a signed anchor (an operator's command).
+
+    Runs like `db upgrade`, against the database and keys in the settings; the service may keep running."""
     from datetime import UTC, datetime, timedelta
 
     from retrieval.audit import SqlAuditStore, load_keys

@@ -7,14 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 from typing import cast as typing_cast
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Row,
-    Table,
-    select,
-    union_all,
-)
+from sqlalchemy import ColumnElement, Connection, Row, String, Table, exists, select, union_all
+from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from retrieval.audit.events import (
     ACTIONS,
@@ -93,20 +88,27 @@ def _action_scope(action: str | None) -> tuple[bool, bool]:
     return action == RETRIEVE, action != RETRIEVE
 
 
-def filters(query: AuditQuery) -> list[ColumnElement[bool]]:
-    """The query's filters as SQL conditions on `audit_events`.
+def filters(query: AuditQuery, dialect: str = "") -> list[ColumnElement[bool]]:
+    """The query's filters as SQL conditions on `audit_events`, for pages ordered by id.
 
-    Side-table filters are `id IN (subquery)` semi-joins, which the planners can drive from the side table's
-    `(value, event_id)` index when the value is rare and merge in `id` order when it is common; "an answer
-    used it, or a governance event concerned it" is one `IN` over a `UNION ALL`, not an `OR` (which would
-    force a scan of the whole log).
+    Documents and corpora are `id IN (subquery)` semi-joins, which the planners drive from the side table's
+    `(value, event_id)` index when the value is rare; "an answer used it, or a governance event concerned it"
+    is one `IN` over a `UNION ALL`, not an `OR` (which would force a scan of the whole log). Regions, few and
+    common, are `EXISTS` probes of the region key (SQLite would otherwise build the list of every event of
+    the region). On SQLite a time range makes the action and outcome terms unindexable (`+action`): with a
+    million events its planner would otherwise walk the (action, id) index in id order past the whole range
+    instead of taking the time index.
     """
     e = EVENTS.c
+    action: ColumnElement[str] = e.action
+    outcome: ColumnElement[str] = e.outcome
+    if dialect == "sqlite" and (query.since is not None or query.until is not None):
+        action, outcome = _unindexed(action), _unindexed(outcome)
     conditions: list[ColumnElement[bool]] = []
     for column, value in (
         (e.principal_id, query.principal_id),
         (e.end_user_id, query.end_user_id),
-        (e.outcome, query.outcome),
+        (outcome, query.outcome),
     ):
         if value is not None:
             conditions.append(column == value)
@@ -114,15 +116,15 @@ def filters(query: AuditQuery) -> list[ColumnElement[bool]]:
         if query.action.endswith(".*"):
             # The known actions with the prefix, not LIKE: that uses the index under any collation.
             prefix = query.action[:-1]
-            conditions.append(e.action.in_([a for a in ACTIONS if a.startswith(prefix)]))
+            conditions.append(action.in_([a for a in ACTIONS if a.startswith(prefix)]))
         else:
-            conditions.append(e.action == query.action)
+            conditions.append(action == query.action)
     if query.since is not None:
         conditions.append(e.occurred_at >= query.since)
     if query.until is not None:
         conditions.append(e.occurred_at < query.until)
     if query.region is not None:
-        conditions.append(e.id.in_(select(REGIONS.c.event_id).where(REGIONS.c.region == query.region)))
+        conditions.append(exists().where(REGIONS.c.event_id == e.id, REGIONS.c.region == query.region))
     answers, governance = _action_scope(query.action)
     for chunk_column, subject_column, value in (
         (CHUNKS.c.document_id, e.document_id, query.document_id),
@@ -139,6 +141,10 @@ def filters(query: AuditQuery) -> list[ColumnElement[bool]]:
         else:
             conditions.append(subject_column == value)
     return conditions
+
+
+def _unindexed(column: ColumnElement[str]) -> ColumnElement[str]:
+    return UnaryExpression(column, operator=custom_op("+"), type_=String())
 
 
 # The columns an event is read with, in the order `_to_event` unpacks them (tuples: attribute access on

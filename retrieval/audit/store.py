@@ -72,7 +72,8 @@ class SqlAuditStore:
         self._db = db
         self._keys = keys or AuditKeys.random()
         self._every = checkpoint_every
-        self._postgresql = db.engine.dialect.name == "postgresql"
+        self._dialect = db.engine.dialect.name
+        self._postgresql = self._dialect == "postgresql"
 
     # -- writing --------------------------------------------------------------------------------------------
     def fingerprint(self, query: str) -> str:
@@ -155,7 +156,7 @@ class SqlAuditStore:
             raise InvalidRequest("limit must be between 1 and 1000")
         # Newest first by row id, which orders events as their sequence does (see the module docstring) and
         # lets the planner walk the side tables' (value, event_id) indexes in order. The cursor is an id.
-        stmt = select(*EVENT_COLUMNS).where(*filters(query))
+        stmt = select(*EVENT_COLUMNS).where(*filters(query, self._dialect))
         if query.cursor is not None:
             stmt = stmt.where(EVENTS.c.id < query.cursor)
         stmt = stmt.order_by(EVENTS.c.id.desc()).limit(query.limit + 1)
@@ -203,7 +204,7 @@ class SqlAuditStore:
         # read: no transaction or connection is held while the consumer (a slow HTTP client, say) takes its
         # time, and `upto` fixes the end, so the result is one consistent prefix of the log even while events
         # are appended.
-        where = filters(query)
+        where = filters(query, self._dialect)
         position = 0 if key is EVENTS.c.id else 1  # the key's place in both column lists
         last = 0
         while True:
