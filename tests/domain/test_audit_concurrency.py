@@ -5,11 +5,9 @@ BEGIN IMMEDIATE on SQLite)."""
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import time
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,10 +21,10 @@ from retrieval.db import Database, upgrade
 from retrieval.domain import ChunkPoint, Principal, Sensitivity
 from retrieval.models import AuditEventRow, CorpusRow
 from retrieval.policy import PolicyEngine
-from retrieval.protocols import MaskedText
 from retrieval.service import RetrievalService
 from retrieval.settings import REPO_ROOT
 from retrieval.vectorstore import EdgeVectorStore
+from tests.fakes import DIM, HashEmbedder, NoMasking
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,33 +32,9 @@ PROCESSES = 4
 CALLS = {"postgresql": 500, "sqlite": 150}  # per process: 2,000 answers on PostgreSQL, 600 on SQLite
 KEYS = AuditKeys(b"q" * 32, b"c" * 32)
 EVERY = 100
-DIM = 16
 READER = Principal(
     id="reader", roles=frozenset({"reader"}), clearance=Sensitivity.internal, regions=frozenset({"eu"})
 )
-
-
-class HashEmbedder:
-    model_name = "test-hash"
-    weights_sha256 = "0" * 64
-    dimension = DIM
-
-    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        return [self.embed_query(text) for text in texts]
-
-    def embed_query(self, text: str) -> list[float]:
-        digest = hashlib.sha256(text.encode()).digest()
-        vector = [b - 127.5 for b in digest[:DIM]]
-        norm = sum(v * v for v in vector) ** 0.5
-        return [v / norm for v in vector]
-
-
-class NoMasking:
-    def mask(self, text: str) -> MaskedText:
-        return MaskedText(text, ())
-
-    def mask_batch(self, texts: Sequence[str]) -> list[MaskedText]:
-        return [self.mask(t) for t in texts]
 
 
 def worker(url: str, corpus_id: str, root: str, calls: int, barrier: Any, results: Any) -> None:
@@ -93,8 +67,8 @@ def answer(url: str, corpus_id: str, root: str, calls: int, barrier: Any) -> lis
                     "end_char": 1,
                     "content_sha256": "a" * 64,
                     "document_version": 1,
-                    "embedding_model": "test-hash",
-                    "embedding_weights_sha256": "0" * 64,
+                    "embedding_model": embedder.model_name,
+                    "embedding_weights_sha256": embedder.weights_sha256,
                     "text": f"chunk {i}",
                 },
             )

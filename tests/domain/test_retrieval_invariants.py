@@ -7,10 +7,9 @@ stand-ins (deterministic vectors, no masking) because they are not what this pro
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -23,38 +22,14 @@ from retrieval.db import Database, upgrade
 from retrieval.domain import ChunkPoint, CorpusStatus, Principal, Sensitivity, partition_name
 from retrieval.models import CorpusRow
 from retrieval.policy import PolicyEngine
-from retrieval.protocols import MaskedText
 from retrieval.service import RetrievalService
 from retrieval.settings import REPO_ROOT
 from retrieval.vectorstore import EdgeVectorStore
+from tests.fakes import DIM, HashEmbedder, NoMasking
 
 pytestmark = pytest.mark.integration
 
-DIM = 16
 REGIONS = ["eu", "us"]
-
-
-class HashEmbedder:
-    model_name = "test-hash"
-    weights_sha256 = "0" * 64
-    dimension = DIM
-
-    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        return [self.embed_query(text) for text in texts]
-
-    def embed_query(self, text: str) -> list[float]:
-        digest = hashlib.sha256(text.encode()).digest()
-        vector = [b - 127.5 for b in digest[:DIM]]
-        norm = sum(v * v for v in vector) ** 0.5
-        return [v / norm for v in vector]
-
-
-class NoMasking:
-    def mask(self, text: str) -> MaskedText:
-        return MaskedText(text, ())
-
-    def mask_batch(self, texts: Sequence[str]) -> list[MaskedText]:
-        return [self.mask(t) for t in texts]
 
 
 corpus_specs = st.lists(
@@ -147,7 +122,7 @@ def test_nothing_outside_the_grant_and_every_answer_logged(
                     "end_char": 1,
                     "content_sha256": "a" * 64,
                     "document_version": 1,
-                    "embedding_model": "test-hash",
+                    "embedding_model": embedder.model_name,
                     "text": "t",
                 },
             )

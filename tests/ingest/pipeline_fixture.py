@@ -3,8 +3,6 @@ embedder and masker: the real models, or small deterministic stand-ins where the
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,46 +14,11 @@ from retrieval.catalog import Catalog, CorpusSpec
 from retrieval.db import Database, upgrade
 from retrieval.domain import Sensitivity, VectorHit
 from retrieval.models import JobRow
-from retrieval.protocols import Embedder, MaskedText, PiiMasker
+from retrieval.protocols import Embedder, PiiMasker
 from retrieval.vectorstore import EdgeVectorStore
+from tests.fakes import DIM, HashEmbedder, NoMasking
 
-DIM = 16
-
-
-class HashEmbedder:
-    """Deterministic stand-in vectors; `tag` makes another "model" with another weights hash."""
-
-    def __init__(self, tag: str = "a") -> None:
-        self._tag = tag
-
-    @property
-    def model_name(self) -> str:
-        return f"test-hash-{self._tag}"
-
-    @property
-    def weights_sha256(self) -> str:
-        return hashlib.sha256(self._tag.encode()).hexdigest()
-
-    @property
-    def dimension(self) -> int:
-        return DIM
-
-    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        return [self.embed_query(text) for text in texts]
-
-    def embed_query(self, text: str) -> list[float]:
-        digest = hashlib.sha256((self._tag + text).encode()).digest()
-        vector = [b - 127.5 for b in digest[:DIM]]
-        norm = sum(v * v for v in vector) ** 0.5
-        return [v / norm for v in vector]
-
-
-class NoMasking:
-    def mask(self, text: str) -> MaskedText:
-        return MaskedText(text, ())
-
-    def mask_batch(self, texts: Sequence[str]) -> list[MaskedText]:
-        return [self.mask(t) for t in texts]
+__all__ = ["DIM", "HashEmbedder", "NoMasking", "RecordingProcessor", "World", "build_world"]
 
 
 class RecordingProcessor(DocumentProcessor):
