@@ -3,6 +3,7 @@ then time the auditor's queries (p50/p95), an export and a full verification thr
 
     .venv/bin/python bench/audit_queries.py --backend postgresql --events 1000000
     .venv/bin/python bench/audit_queries.py --backend sqlite --events 1000000
+    .venv/bin/python bench/audit_queries.py --reuse URL --events 1000000    # measure a --keep database again
 
 The schema comes from the migrations (the indexes a deployment has). The chain is computed in one pass
 with the store's own sealing code; rows go in by COPY (PostgreSQL) or batched executemany (SQLite). The
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -312,7 +314,10 @@ def timed(calls: list[Callable[[], object]]) -> dict[str, float]:
     }
 
 
-def measure(url: str, world: World, count: int, repeat: int, export_events: int, seed: int) -> dict[str, Any]:
+def measure(
+    url: str, world: World, count: int, repeat: int, export_events: int, seed: int, verify: bool = True
+) -> dict[str, Any]:
+    load_before = os.getloadavg()
     db = Database(url)
     store = SqlAuditStore(db, KEYS, checkpoint_every=EVERY)
     rng = random.Random(seed + 1)
@@ -379,27 +384,44 @@ def measure(url: str, world: World, count: int, repeat: int, export_events: int,
             "events_per_s": round(events / seconds),
             "mb": round(written / 1e6, 1),
         }
-    started = time.perf_counter()
-    report = store.verify()
-    verify_seconds = time.perf_counter() - started
-    db.dispose()
-    return {
-        "queries": results,
-        "export": exports,
-        "verify": {
+    verification: dict[str, Any] | None = None
+    if verify:
+        started = time.perf_counter()
+        report = store.verify()
+        verify_seconds = time.perf_counter() - started
+        verification = {
             "ok": report.ok,
             "events_checked": report.events_checked,
             "seconds": round(verify_seconds, 1),
             "events_per_s": round(report.events_checked / verify_seconds),
-        },
+        }
+    db.dispose()
+    return {
+        "queries": results,
+        "export": exports,
+        "verify": verification,
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
     }
 
 
 def run(
-    backend: str, count: int, repeat: int, export_events: int, pg_url: str, keep: bool, seed: int
+    backend: str,
+    count: int,
+    repeat: int,
+    export_events: int,
+    pg_url: str,
+    keep: bool,
+    seed: int,
+    reuse: str | None = None,
+    verify: bool = True,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
-    world = World.make(rng, count)
+    world = World.make(rng, count)  # the same seed and count give the same callers, documents and corpora
+    if reuse is not None:  # a database a --keep run filled with the same --events and --seed
+        backend = make_url(reuse).get_backend_name()
+        result = measure(reuse, world, count, repeat, min(export_events, count), seed, verify)
+        return {"backend": backend, "events": count, "fill_seconds": None, **result}
     cleanup: Callable[[], None]
     if backend == "postgresql":
         admin = create_engine(make_url(pg_url), isolation_level="AUTOCOMMIT")
@@ -431,7 +453,7 @@ def run(
         fill(url, synthetic_events(world, count, seed))
         fill_seconds = time.perf_counter() - started
         print(f"{backend}: filled {count} events in {fill_seconds:.0f} s", file=sys.stderr)
-        result = measure(url, world, count, repeat, min(export_events, count), seed)
+        result = measure(url, world, count, repeat, min(export_events, count), seed, verify)
         return {"backend": backend, "events": count, "fill_seconds": round(fill_seconds), **result}
     finally:
         if keep:
@@ -451,9 +473,19 @@ def main() -> None:
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", metavar="URL", help="measure a database kept by an earlier run (no fill)")
+    parser.add_argument("--no-verify", action="store_true", help="leave out the full verification")
     args = parser.parse_args()
     result = run(
-        args.backend, args.events, args.repeat, args.export_events, args.pg_url, args.keep, args.seed
+        args.backend,
+        args.events,
+        args.repeat,
+        args.export_events,
+        args.pg_url,
+        args.keep,
+        args.seed,
+        reuse=args.reuse,
+        verify=not args.no_verify,
     )
     print(json.dumps(result, indent=2))
 
