@@ -24,7 +24,7 @@ from retrieval.domain import (
 from retrieval.errors import AuditUnavailable, BackendUnavailable
 from retrieval.policy import PolicyEngine
 from retrieval.protocols import Embedder, PiiMasker, VectorStore
-from retrieval.query_texts import group_by_query_text
+from retrieval.query_texts import group_by_query_text, search_by_query_text
 
 logger = logging.getLogger(__name__)
 
@@ -152,15 +152,11 @@ class RetrievalService:
         return hits[:top_k]
 
     def _search_per_query_text(self, query: str, corpora: Iterable[CorpusRef], top_k: int) -> list[VectorHit]:
-        """`_search` once per distinct query text (raw, or pseudonymized for a corpus's profile), merged."""
+        """`_search` per distinct query text: raw, or pseudonymized for a corpus (`retrieval.query_texts`)."""
         groups = group_by_query_text(query, corpora, self._query_maskers)
-        if len(groups) == 1:
-            return self._search(groups[0][0], _group_by_partition(groups[0][1]), top_k)
-        hits = [
-            hit for text, group in groups for hit in self._search(text, _group_by_partition(group), top_k)
-        ]
-        hits.sort(key=lambda hit: (-hit.score, hit.chunk_id))
-        return hits[:top_k]
+        return search_by_query_text(
+            groups, lambda text, group, limit: self._search(text, _group_by_partition(group), limit), top_k
+        )
 
     def _record_failure(self, event: AuditEvent) -> None:
         try:

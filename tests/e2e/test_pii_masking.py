@@ -92,7 +92,6 @@ def test_a_pseudonymized_corpus_answers_questions_that_name_a_person(
 
     # -- one person, one token, in every document of the corpus ------------------------------------------
     tokens: dict[str, set[str]] = {}
-    texts: dict[str, str] = {}
     for question_name, document in [*SIGNED.items(), ("Hannah Schmidt", "travel-memo.md")]:
         response = client.post(
             "/retrieve", headers=auth("reader_eu"), json={"query": f"Who is {question_name}?", "top_k": 4}
@@ -101,11 +100,11 @@ def test_a_pseudonymized_corpus_answers_questions_that_name_a_person(
             name = chunk["citation"]["source_uri"].rsplit("/", 1)[-1]
             assert not any(person in chunk["text"] for person in SIGNED), chunk["text"]
             tokens[name] = set(TOKEN.findall(chunk["text"]))
-            texts[name] = chunk["text"]
     assert set(tokens) == set(DOCUMENTS)
-    assert tokens["supplier-agreement.md"] == tokens["travel-memo.md"] and len(tokens["travel-memo.md"]) == 1
-    assert len({frozenset(tokens[document]) for document in SIGNED.values()}) == 3
-    assert "Nordwind Logistics" in texts["supplier-agreement.md"]  # organisations are kept
+    (hannah,) = tokens["travel-memo.md"]  # the memo names one person: the same token as in her contract
+    assert hannah in tokens["supplier-agreement.md"]
+    assert hannah not in tokens["office-lease.md"] | tokens["software-licence.md"]
+    assert tokens["office-lease.md"].isdisjoint(tokens["software-licence.md"])
 
     # -- a question naming a person finds what that person signed ---------------------------------------
     for person, document in SIGNED.items():

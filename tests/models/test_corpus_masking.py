@@ -10,10 +10,17 @@ from pydantic import ValidationError
 
 from ingest.corpus_masking import CorpusMaskers, parse_profile
 from ingest.masking import DEFAULT_ENTITIES, MaskingStrategy, load_masker
-from retrieval.domain import CorpusRef, CorpusStatus, MaskingProfile, Sensitivity
+from retrieval.domain import CorpusRef, CorpusStatus, MaskingProfile, Sensitivity, VectorHit
 from retrieval.errors import ConfigurationError
 from retrieval.protocols import MaskedText
-from retrieval.query_texts import group_by_query_text
+from retrieval.query_texts import (
+    PSEUDONYM_CANDIDATES,
+    PSEUDONYM_MATCH_BONUS,
+    QueryText,
+    group_by_query_text,
+    rerank_by_pseudonyms,
+    search_by_query_text,
+)
 from retrieval.settings import PiiSettings, Settings
 
 KEY = b"k" * 32
@@ -131,21 +138,63 @@ def test_query_texts_group_corpora_by_what_they_are_searched_with() -> None:
         corpus("d1", MaskingProfile("redact", frozenset({"LOCATION"}))),
     ]
     groups = group_by_query_text("who is ann?", corpora, masker_for)
-    assert [(text, [c.id for c in group]) for text, group in groups] == [
+    assert [(group.text, [c.id for c in group.corpora]) for group in groups] == [
         ("who is ann?", ["d1", "r1"]),  # replace and redact corpora: the query as typed, first
         ("WHO IS ANN? ['LOCATION']", ["k1"]),
         ("WHO IS ANN? []", ["p1", "p2"]),
     ]
     assert set(maskers) == {PSEUDO, kept}  # only pseudonymizing profiles are masked, each once
     assert all(masker.calls == 1 for masker in maskers.values())
-    assert group_by_query_text("q", corpora, None) == [("q", sorted(corpora, key=lambda c: c.id))]
+    assert group_by_query_text("q", corpora, None) == [
+        QueryText("q", frozenset(), tuple(sorted(corpora, key=lambda c: c.id)))
+    ]
 
 
 def test_a_pseudonymized_query_carries_the_token_the_corpus_holds() -> None:
     maskers = CorpusMaskers(pseudonym_key=KEY)
     document = maskers.for_profile(PSEUDO).mask("The supplier agreement was signed by Hannah Schmidt in May.")
-    ((text, _),) = group_by_query_text(
+    (group,) = group_by_query_text(
         "What did Hannah Schmidt sign?", [corpus("p", PSEUDO)], maskers.for_profile
     )
     (token,) = re.findall(r"<PERSON_[0-9a-f]{8}>", document.text)
-    assert text == f"What did {token} sign?"
+    assert group.text == f"What did {token} sign?"
+    assert group.pseudonyms == {token}
+
+
+def hit(chunk_id: str, score: float, text: str) -> VectorHit:
+    return VectorHit(chunk_id, score, {"text": text})
+
+
+def test_chunks_holding_the_query_pseudonyms_move_up() -> None:
+    hits = [
+        hit("a", 0.6, "signed by <PERSON_11111111>"),
+        hit("b", 0.5, "<PERSON_22222222> and <PERSON_33333333>"),
+    ]
+    assert rerank_by_pseudonyms(hits, frozenset()) == hits
+    ranked = rerank_by_pseudonyms(hits, frozenset({"<PERSON_22222222>"}))
+    assert [(h.chunk_id, round(h.score, 6)) for h in ranked] == [
+        ("b", 0.5 + PSEUDONYM_MATCH_BONUS),
+        ("a", 0.6),
+    ]
+    half = rerank_by_pseudonyms(hits, frozenset({"<PERSON_33333333>", "<PERSON_44444444>"}))
+    assert [(h.chunk_id, round(h.score, 6)) for h in half] == [
+        ("b", 0.5 + PSEUDONYM_MATCH_BONUS / 2),
+        ("a", 0.6),
+    ]
+
+
+def test_search_by_query_text_widens_pseudonymized_searches_and_merges() -> None:
+    plain = QueryText("q", frozenset(), (corpus("r", MaskingProfile()),))
+    pseudo = QueryText("<PERSON_22222222>?", frozenset({"<PERSON_22222222>"}), (corpus("p", PSEUDO),))
+    calls: list[tuple[str, int]] = []
+
+    def search(text: str, corpora: Sequence[CorpusRef], limit: int) -> list[VectorHit]:
+        calls.append((text, limit))
+        if corpora[0].id == "r":
+            return [hit("r1", 0.7, "x"), hit("r2", 0.65, "y")][:limit]
+        found = [hit("p1", 0.6, "z"), hit("p2", 0.55, "w"), hit("p3", 0.5, "<PERSON_22222222> signed")]
+        return found[:limit]
+
+    merged = search_by_query_text([plain, pseudo], search, top_k=2)
+    assert calls == [("q", 2), ("<PERSON_22222222>?", 2 * PSEUDONYM_CANDIDATES)]
+    assert [h.chunk_id for h in merged] == ["p3", "r1"]
