@@ -14,6 +14,8 @@ a form):
   "Chapter" or "Version" excluded, because "3 Musketeers 2" has the same shape;
 - "Apt. 675", "Suite 501": the unit line of an address;
 - the line after a unit line (the town: "Apt. 461\\n Soto del Barco"), matched across that one newline;
+- the postal code and town after a street and a comma, the European way ("Bergstraße 8, 10115 Berlin",
+  "12 rue de la Paix, 75002 Paris", "Keizersgracht 12, 1015 CS Amsterdam");
 - "Estonia 62488", "GRASSE, PA 39551", "Aalborg NO 9100": the country or town line with its postal code;
 - "P.O. Box 242", "Postfach 12 34": post office boxes; "PSC 4095, Box 8316\\nAPO AE 85103",
   "USNS Sekerková\\nFPO AA 65728": US military addresses (two lines by definition);
@@ -145,6 +147,12 @@ class StreetAddressRecognizer(PatternRecognizer):
             rf"(?=\p{{Lu}})(?<=\b(?i:in|at|to|from)[ ]+){_TOWN}[ ]+(?!(?:19|20)\d\d\b)\d{{4,5}}"
             rf"(?:[- ]\d{{2,3}})?\b(?![.,:/]\d)",
             0.7,
+        ),
+        Pattern(
+            "postal code and town after a street",
+            rf"(?=\d)(?<=(?:\b\d{{1,5}}[A-Za-z]?|\b{_EN_TYPE}\.?)[ ]*,[ ]+)"
+            rf"\d{{4,5}}(?:-\d{{3,4}}|[ ]\p{{Lu}}{{2}})?[ ]+{_TOWN}",
+            0.9,
         ),
         Pattern(
             "town after a street",

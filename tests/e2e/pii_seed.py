@@ -456,7 +456,12 @@ def plant(seeded: list[Seeded], documents: int, seed: int = 4) -> list[str]:
     return texts
 
 
-_TAG = re.compile(r"<[A-Z_]+(?:_[0-9a-f]{8})?>|\[REDACTED\]")
+# Masks, pseudonyms, and the hex digests and UUIDs of the system's own ids: none of them can hold a value.
+_TAG = re.compile(
+    r"<[A-Z_]+(?:_[0-9a-f]{8})?>|\[REDACTED\]"
+    r"|\b(?=[0-9a-f]*[a-f])[0-9a-f]{32,}\b"  # sha256 and HMAC digests (a card number has no letters)
+    r"|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # UUIDs
+)
 _NUMBER = re.compile(r"\d[\d .\-/()]*\d")
 
 
