@@ -108,6 +108,8 @@ def propagate_names(text: str, results: Sequence[RecognizerResult]) -> list[Reco
                 added.append(RecognizerResult(PERSON, start, end, PROPAGATED_SCORE))
     evidence = [person for person in people if person.score >= EVIDENCE_MIN_SCORE]
     for person in evidence:
+        if not text[person.start : person.start + 1].isupper():
+            continue  # only a capitalised name has capitalised neighbours of its own
         for start, end in _neighbours(text, person.start, person.end):
             if not _overlaps(start, end, [*evidence, *added]):
                 added.append(RecognizerResult(PERSON, start, end, PROPAGATED_SCORE))

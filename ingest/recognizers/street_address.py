@@ -7,7 +7,8 @@ a form):
 - "12 Crown Street", "1659 Hoog St", "138 Consul Place": house number, capitalised words, an English
   street type (a closed list, as in the USPS suffix table), perhaps two numbers ("17031 2202 Rissik St");
 - "Rua Igreja 25", "Via dei Fiorentini 17", "ul. Północna 73", "137 Avenue Teboulbi": a Romance, Slavic or
-  Greek street word first, then the name, then the number (or a number before the street word);
+  Greek street word first, then the name, then the number (or a number before the street word, the French
+  one in lower case too: "12 rue de la Paix");
 - "Kiannonkatu 98", "Brucker Bundesstrasse 31", "Søndergade 52", "Trenerys gate 232", "Erzsébet tér 19":
   Germanic, Nordic, Finnic, Dutch and Hungarian street names end in a street word, then the number;
 - "20789 Allika 46": a number, one to three capitalised words, a number; scored low, words such as
@@ -63,6 +64,8 @@ _SUFFIX_TYPE = (
     r"stien|stigen|allee|platz|damm|ufer|markt|steig|katu|kuja|tie|polku|kaari|rinne|laan|straat|steeg|plein|"
     r"gracht|kade|dijk|singel|utca|út|tér|köz|u\.|iela|gatvė|tänav|ulice)"
 )
+# French street words, written in lower case after the number ("12 rue de la Paix", "3 bis, quai Voltaire").
+_FR_LOWER_TYPE = r"(?:rue|chemin|allée|impasse|quai|boulevard|cours|passage)\b"
 # Words after a number that make a reference, not an address ("Section 4 Part 2").
 _NOT_STREET = (
     r"(?:Chapter|Section|Part|Table|Figure|Fig|Page|Step|Level|Phase|Grade|Version|Release|Item|Article|Clause|"
@@ -96,7 +99,8 @@ class StreetAddressRecognizer(PatternRecognizer):
         ),
         Pattern(
             "number, street word, name",
-            rf"\b\d{{1,6}}[ ]+{_PREFIX_TYPE}[ ]+{CAP_WORD}(?:[ ]+(?:{PARTICLE}[ ]+)?{CAP_WORD}){{0,3}}",
+            rf"\b\d{{1,6}}(?:[ ]?(?:bis|ter))?,?[ ]+(?:{_PREFIX_TYPE}|{_FR_LOWER_TYPE})[ ]+"
+            rf"(?:(?:{PARTICLE}|l')[ ]*)*{CAP_WORD}(?:[ ]+(?:{PARTICLE}[ ]+)?{CAP_WORD}){{0,3}}",
             0.9,
         ),
         Pattern(
@@ -150,7 +154,8 @@ class StreetAddressRecognizer(PatternRecognizer):
         ),
         Pattern(
             "postal code and town after a street",
-            rf"(?=\d)(?<=(?:\b\d{{1,5}}[A-Za-z]?|\b{_EN_TYPE}\.?)[ ]*,[ ]+)"
+            rf"(?=\d)(?<=(?:\b\d{{1,5}}[A-Za-z]?|\b{_EN_TYPE}\.?|\b\d{{1,5}}[ ]+{_FR_LOWER_TYPE}[^\n,]{{1,40}})"
+            rf"[ ]*,[ ]+)"
             rf"\d{{4,5}}(?:-\d{{3,4}}|[ ]\p{{Lu}}{{2}})?[ ]+{_TOWN}",
             0.9,
         ),
