@@ -154,8 +154,8 @@ class StreetAddressRecognizer(PatternRecognizer):
         ),
         Pattern(
             "postal code and town after a street",
-            rf"(?=\d)(?<=(?:\b\d{{1,5}}[A-Za-z]?|\b{_EN_TYPE}\.?|\b\d{{1,5}}[ ]+{_FR_LOWER_TYPE}[^\n,]{{1,40}})"
-            rf"[ ]*,[ ]+)"
+            rf"(?=\d)(?<=(?:\b\d{{1,5}}[A-Za-z]?|\b{_EN_TYPE}\.?|"
+            rf"\b\d{{1,5}}[ ]+{_FR_LOWER_TYPE}[^\n,]{{1,40}})[ ]*,[ ]+)"
             rf"\d{{4,5}}(?:-\d{{3,4}}|[ ]\p{{Lu}}{{2}})?[ ]+{_TOWN}",
             0.9,
         ),
