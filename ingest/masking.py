@@ -246,6 +246,13 @@ def _restore_case(text: str) -> str:
     return "".join(pieces)
 
 
+def _by_shape_alone(result: RecognizerResult) -> bool:
+    from ingest.recognizers.name_shape import NameShapeRecognizer
+
+    metadata = result.recognition_metadata or {}
+    return metadata.get("recognizer_name") == NameShapeRecognizer.__name__
+
+
 def _needs_case_restored(text: str) -> bool:
     return not any(char.isupper() for char in text) and any(char.isalpha() for char in text)
 
@@ -484,7 +491,11 @@ class PresidioMasker:
         todo = [index for index, text in enumerate(texts) if text.strip()]
         if not todo or not self._masked_entities:
             return masked
-        analysed = [_restore_case(texts[i]) if _needs_case_restored(texts[i]) else texts[i] for i in todo]
+        restored = [_needs_case_restored(texts[i]) for i in todo]
+        analysed = [
+            _restore_case(texts[i]) if restore else texts[i]
+            for i, restore in zip(todo, restored, strict=True)
+        ]
         with self._analysis.lock:
             analyses = self._analysis.batch_analyzer.analyze_iterator(
                 analysed,
@@ -493,7 +504,11 @@ class PresidioMasker:
                 entities=self._masked_entities,
                 score_threshold=self._score_threshold,
             )
-        for index, analysed_text, results in zip(todo, analysed, analyses, strict=True):
+        for index, analysed_text, restore, results in zip(todo, analysed, restored, analyses, strict=True):
+            if restore:
+                # Capitals put back by `_restore_case` are not evidence of a name: every pair of content words
+                # would have a name's shape.
+                results = [r for r in results if not _by_shape_alone(r)]
             if "PERSON" in self._masked_entities:
                 results = propagate_names(analysed_text, results)
             masked[index] = self._apply(texts[index], _resolve_overlaps(results, analysed_text))

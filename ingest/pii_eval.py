@@ -213,12 +213,14 @@ def evaluate(
 
 
 def evaluate_file(path: Path, masker: PiiMasker | None = None) -> dict[str, Any]:
-    """`evaluate` on a file, with the ingestion masker (`load_masker()`, default settings) unless given."""
+    """`evaluate` on a file, with the ingestion's default masker (replace, the configured score threshold:
+    `GOVRAG_PII__SCORE_THRESHOLD`) unless given."""
     samples = load_samples(path)
     if masker is None:
-        from ingest.masking import load_masker
+        from ingest.corpus_masking import CorpusMaskers
+        from retrieval.settings import get_settings
 
-        masker = load_masker()
+        masker = CorpusMaskers.from_settings(get_settings().pii).default
     report = evaluate(samples, masker)
     report["file"] = str(path)
     return report

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,12 +35,13 @@ from retrieval.domain import (
     CorpusStatus,
     DocumentStatus,
     JobStatus,
+    MaskingProfile,
     chunk_id_for,
     document_id_for,
 )
-from retrieval.errors import BackendUnavailable, IngestionError
+from retrieval.errors import BackendUnavailable, ConfigurationError, IngestionError
 from retrieval.models import ChunkRow, DocumentRow
-from retrieval.protocols import Embedder, VectorStore
+from retrieval.protocols import Embedder, PiiMasker, VectorStore
 
 logger = logging.getLogger(__name__)
 
@@ -114,12 +115,16 @@ class IngestionPipeline:
         store: VectorStore,
         processor: DocumentProcessor,
         embedder: Embedder,
+        masker_for: Callable[[MaskingProfile], PiiMasker] | None = None,
     ) -> None:
+        """`masker_for` gives the masker of a corpus's masking profile (`ingest.corpus_masking`); without
+        it, every corpus is masked by the processor's own masker."""
         self._db = db
         self._catalog = catalog
         self._store = store
         self._processor = processor
         self._embedder = embedder
+        self._masker_for = masker_for
         self._stopping = threading.Event()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -154,7 +159,7 @@ class IngestionPipeline:
             work = self._scan(corpus, root, progress)
             self._catalog.update_job(job_id, **progress.values())
             self._process(job_id, corpus, work, progress)
-        except (IngestionError, BackendUnavailable) as exc:
+        except (IngestionError, BackendUnavailable, ConfigurationError) as exc:
             logger.warning("ingestion job %s failed: %s", job_id, exc.detail, extra={"job_id": job_id})
             self._finish(job_id, JobStatus.failed, progress, exc.detail)
             return
@@ -224,7 +229,10 @@ class IngestionPipeline:
 
     def _process(self, job_id: str, corpus: CorpusRef, work: list[WorkItem], progress: JobProgress) -> None:
         last_flush = time.monotonic()
-        results = self._processor.process(work)
+        if self._masker_for is None:
+            results = self._processor.process(work)
+        else:
+            results = self._processor.process(work, masker=self._masker_for(corpus.masking))
         try:
             for result in results:
                 if self._stopping.is_set():

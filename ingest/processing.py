@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from ingest.chunking import Chunker, TextChunk
@@ -162,7 +163,8 @@ class ProcessingStats:
 class _Run:
     """The queues, flow control and stop flag of one `process` call."""
 
-    def __init__(self, windows_ahead: int) -> None:
+    def __init__(self, windows_ahead: int, masker: PiiMasker) -> None:
+        self.masker = masker
         self.to_mask: queue.SimpleQueue[_Window | _End] = queue.SimpleQueue()
         self.to_embed: queue.SimpleQueue[_Window | _End] = queue.SimpleQueue()
         self.finished: queue.SimpleQueue[_Window | _End] = queue.SimpleQueue()
@@ -213,17 +215,22 @@ class DocumentProcessor:
         one being parsed."""
         return (self._windows_ahead + 2) * self._window_chunks + 1
 
-    def process(self, items: Iterable[WorkItem]) -> Iterator[Processed]:
+    def process(self, items: Iterable[WorkItem], masker: PiiMasker | None = None) -> Iterator[Processed]:
         """One `Processed` per item, in order. Never raises for a bad document.
+
+        `masker` masks this call's chunks (the corpus's own masking); without it, the processor's.
 
         `items` is iterated on the parse thread; an exception it raises reaches the caller after the
         results of the items before it. Closing the generator early stops the threads and waits for them
         (at most the model call each is in).
         """
-        run = _Run(self._windows_ahead)
+        run = _Run(self._windows_ahead, masker or self._masker)
         stages: list[tuple[str, Callable[[], None]]] = [
             ("parse", lambda: self._cut_windows(items, run)),
-            ("mask", lambda: self._relay(run, run.to_mask, run.to_embed, self._mask_window)),
+            (
+                "mask",
+                lambda: self._relay(run, run.to_mask, run.to_embed, partial(self._mask_window, run.masker)),
+            ),
             ("embed", lambda: self._relay(run, run.to_embed, run.finished, self._embed_window)),
         ]
         threads = [
@@ -336,11 +343,12 @@ class DocumentProcessor:
         document.vectors = [None] * len(chunks)
         return document
 
-    def _mask_window(self, window: _Window, stats: ProcessingStats) -> None:
+    @staticmethod
+    def _mask_window(masker: PiiMasker, window: _Window, stats: ProcessingStats) -> None:
         slots = [(d, i) for d, i in window.slots if d.parse_error is None and d.mask_error is None]
 
         def mask(group: Sequence[tuple[_Document, int]]) -> None:
-            masked = self._masker.mask_batch([d.chunks[i].text for d, i in group])
+            masked = masker.mask_batch([d.chunks[i].text for d, i in group])
             if len(masked) != len(group):
                 raise RuntimeError(f"masker returned {len(masked)} texts for {len(group)}")
             for (document, index), result in zip(group, masked, strict=True):

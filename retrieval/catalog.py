@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ingest.corpus_masking import parse_profile
 from retrieval.db import Database
 from retrieval.domain import (
     REGION_PATTERN,
@@ -19,6 +20,7 @@ from retrieval.domain import (
     DocumentStatus,
     JobKind,
     JobStatus,
+    MaskingProfile,
     Sensitivity,
 )
 from retrieval.errors import BackendUnavailable, Conflict, InvalidRequest, NotFound
@@ -41,6 +43,9 @@ class CorpusSpec:
     source_path: str
     description: str = ""
     refresh_interval_seconds: int | None = None
+    # PII masking of the corpus's text (see ingest.corpus_masking): checked by `Catalog.register`.
+    masking_strategy: str = "replace"
+    pii_allow_list: frozenset[str] = frozenset()
 
 
 def to_ref(row: CorpusRow) -> CorpusRef:
@@ -51,6 +56,7 @@ def to_ref(row: CorpusRow) -> CorpusRef:
         sensitivity=Sensitivity.parse(row.sensitivity),
         status=CorpusStatus(row.status),
         owner=row.owner,
+        masking=MaskingProfile(row.masking_strategy, frozenset(row.pii_allow_list or ())),
     )
 
 
@@ -73,17 +79,37 @@ def resolve_source_path(source_path: str, roots: list[Path]) -> Path:
     return resolved
 
 
-class Catalog:
-    """Corpus, document and job records; every method is one transaction."""
+def check_masking(strategy: str, allow_list: frozenset[str], pseudonymize_allowed: bool) -> MaskingProfile:
+    """The corpus's masking profile; `InvalidRequest` if invalid, `Conflict` for pseudonyms without a key."""
+    try:
+        profile = parse_profile(strategy, allow_list)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+    if profile.strategy == "pseudonymize" and not pseudonymize_allowed:
+        raise Conflict(
+            "the pseudonymize masking strategy needs a pseudonym key, and the service has none "
+            "(set GOVRAG_PII__PSEUDONYM_KEY, at least 16 bytes, and restart); or choose replace or redact"
+        )
+    return profile
 
-    def __init__(self, db: Database, source_roots: list[Path]) -> None:
+
+class Catalog:
+    """Corpus, document and job records; every method is one transaction.
+
+    `pseudonymize_allowed` says whether a pseudonym key is configured: without one, a corpus that asks for
+    the `pseudonymize` masking strategy is refused at registration.
+    """
+
+    def __init__(self, db: Database, source_roots: list[Path], *, pseudonymize_allowed: bool = False) -> None:
         self._db = db
         self._roots = source_roots
+        self._pseudonymize_allowed = pseudonymize_allowed
 
     # -- corpora ----------------------------------------------------------------------------------------
     def register(self, spec: CorpusSpec, owner: str) -> CorpusRow:
         if not REGION_PATTERN.match(spec.region):
             raise InvalidRequest(f"invalid region {spec.region!r}")
+        masking = check_masking(spec.masking_strategy, spec.pii_allow_list, self._pseudonymize_allowed)
         source = resolve_source_path(spec.source_path, self._roots)
         row = CorpusRow(
             id=str(uuid.uuid4()),
@@ -96,6 +122,8 @@ class Catalog:
             owner=owner,
             created_at=utcnow(),
             refresh_interval_seconds=spec.refresh_interval_seconds,
+            masking_strategy=masking.strategy,
+            pii_allow_list=sorted(masking.allow_list),
         )
         try:
             with self._db.session() as session:

@@ -115,6 +115,13 @@ def corpus_register(
     refresh_interval: Annotated[
         int | None, typer.Option(help="Re-scan the source every N seconds (at least 60).")
     ] = None,
+    masking_strategy: Annotated[
+        str, typer.Option(help="PII masking: replace, redact or pseudonymize (needs the pseudonym key).")
+    ] = "replace",
+    pii_allow: Annotated[
+        list[str] | None,
+        typer.Option(help="An entity type kept in the text, e.g. ORGANIZATION or LOCATION (repeatable)."),
+    ] = None,
 ) -> None:
     """Register a corpus (status: registered)."""
     body: dict[str, Any] = {
@@ -123,6 +130,8 @@ def corpus_register(
         "sensitivity": sensitivity,
         "source_path": source_path,
         "description": description,
+        "masking_strategy": masking_strategy,
+        "pii_allow_list": pii_allow or [],
     }
     if refresh_interval is not None:
         body["refresh_interval_seconds"] = refresh_interval

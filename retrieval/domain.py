@@ -101,6 +101,15 @@ class Principal:
 
 
 @dataclass(frozen=True, slots=True)
+class MaskingProfile:
+    """How a corpus's text is masked: the strategy (`replace`, `redact` or `pseudonymize`, see
+    `ingest.masking.MaskingStrategy`) and the entity types it keeps (`ingest.corpus_masking`)."""
+
+    strategy: str = "replace"
+    allow_list: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class CorpusRef:
     """What the policy and the search need to know about a corpus."""
 
@@ -110,6 +119,7 @@ class CorpusRef:
     sensitivity: Sensitivity
     status: CorpusStatus
     owner: str
+    masking: MaskingProfile = MaskingProfile()
 
     @property
     def partition(self) -> str:

@@ -118,6 +118,8 @@ class Stewardship:
             "sensitivity": spec.sensitivity.name,
             "source_path": spec.source_path,
             "refresh_interval_seconds": spec.refresh_interval_seconds,
+            "masking_strategy": spec.masking_strategy,
+            "pii_allow_list": sorted(spec.pii_allow_list),
         }
         return self._logged(
             principal,

@@ -80,6 +80,9 @@ class CorpusRow(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(200))
     # Re-scan the source this often (incremental); None: only when a steward asks.
     refresh_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    # PII masking of its text: replace | redact | pseudonymize, and the entity types it keeps (a JSON list).
+    masking_strategy: Mapped[str] = mapped_column(String(16), default="replace")
+    pii_allow_list: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class DocumentRow(Base):

@@ -6,13 +6,14 @@ import logging
 from dataclasses import dataclass
 
 from ingest.chunking import Chunker, default_tokenizer_file
+from ingest.corpus_masking import CorpusMaskers
 from ingest.jobs import JobRunner, RefreshScheduler
-from ingest.masking import load_masker
 from ingest.processing import DocumentProcessor
 from retrieval.audit import SqlAuditStore, load_keys
 from retrieval.catalog import Catalog
 from retrieval.db import Database, upgrade
 from retrieval.embedding import load_embedder
+from retrieval.errors import ConfigurationError
 from retrieval.governance import AuditedIngestionPipeline, Auditing, Stewardship
 from retrieval.identity import PrincipalDirectory
 from retrieval.policy import PolicyEngine
@@ -58,9 +59,17 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.auto_migrate:
         upgrade(url)
     db = Database(url)
-    catalog = Catalog(db, settings.resolved_source_roots)
+    maskers = CorpusMaskers.from_settings(settings.pii)
+    catalog = Catalog(
+        db, settings.resolved_source_roots, pseudonymize_allowed=maskers.pseudonym_key_configured
+    )
+    try:
+        maskers.check_corpora(catalog.refs())  # an approved pseudonymizing corpus needs the key
+    except ConfigurationError:
+        db.dispose()
+        raise
     embedder = load_embedder(settings.embedding_batch_size)
-    masker = load_masker()
+    masker = maskers.default
     store = create_vector_store(settings)
     audit = SqlAuditStore(db, load_keys(settings), checkpoint_every=settings.audit.checkpoint_every)
     # Before anything is served: a policy whose version differs from the last one logged is a logged change.
@@ -79,9 +88,16 @@ def build_runtime(settings: Settings) -> Runtime:
         store=store,
         processor=processor,
         embedder=embedder,
+        masker_for=maskers.for_profile,
     )
     service = RetrievalService(
-        catalog=catalog, policy=policy, store=store, embedder=embedder, masker=masker, audit=audit
+        catalog=catalog,
+        policy=policy,
+        store=store,
+        embedder=embedder,
+        masker=masker,
+        audit=audit,
+        query_maskers=maskers.for_profile,
     )
     jobs = JobRunner(pipeline)
     resumed = catalog.recover_jobs()

@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from retrieval.audit import RETRIEVE, AuditChunk, AuditEvent, AuditStore, PolicyDecision, PrincipalSnapshot
@@ -14,6 +14,7 @@ from retrieval.catalog import Catalog
 from retrieval.domain import (
     Citation,
     CorpusRef,
+    MaskingProfile,
     Outcome,
     Principal,
     RetrievalResult,
@@ -23,6 +24,7 @@ from retrieval.domain import (
 from retrieval.errors import AuditUnavailable, BackendUnavailable
 from retrieval.policy import PolicyEngine
 from retrieval.protocols import Embedder, PiiMasker, VectorStore
+from retrieval.query_texts import group_by_query_text, search_by_query_text
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +43,17 @@ class RetrievalService:
         embedder: Embedder,
         masker: PiiMasker,
         audit: AuditStore,
+        query_maskers: Callable[[MaskingProfile], PiiMasker] | None = None,
     ) -> None:
+        """`masker` masks the query for the audit log; `query_maskers` gives a corpus's masker, with which the
+        query is pseudonymized before it is embedded for a `pseudonymize` corpus (`retrieval.query_texts`)."""
         self._catalog = catalog
         self._policy = policy
         self._store = store
         self._embedder = embedder
         self._masker = masker
         self._audit = audit
+        self._query_maskers = query_maskers
 
     def retrieve(self, principal: Principal, query: str, top_k: int) -> RetrievalResult:
         """Search the corpora the policy grants `principal`, and record the answer before returning it.
@@ -91,7 +97,7 @@ class RetrievalService:
             )
 
         try:
-            hits = self._search(query, scopes, top_k) if scopes else []
+            hits = self._search_per_query_text(query, allowed.values(), top_k) if scopes else []
         except BackendUnavailable:
             self._record_failure(event(Outcome.error))
             raise
@@ -144,6 +150,13 @@ class RetrievalService:
         # One model and cosine distance everywhere, so scores from different partitions compare directly.
         hits.sort(key=lambda hit: (-hit.score, hit.chunk_id))
         return hits[:top_k]
+
+    def _search_per_query_text(self, query: str, corpora: Iterable[CorpusRef], top_k: int) -> list[VectorHit]:
+        """`_search` per distinct query text: raw, or pseudonymized for a corpus (`retrieval.query_texts`)."""
+        groups = group_by_query_text(query, corpora, self._query_maskers)
+        return search_by_query_text(
+            groups, lambda text, group, limit: self._search(text, _group_by_partition(group), limit), top_k
+        )
 
     def _record_failure(self, event: AuditEvent) -> None:
         try:

@@ -56,6 +56,26 @@ class AuditSettings(BaseSettings):
         return value
 
 
+class PiiSettings(BaseSettings):
+    """PII masking: the analyzer's score threshold, and the secret key of the `pseudonymize` strategy."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    # Findings scored below this are dropped (ingest.masking.DEFAULT_SCORE_THRESHOLD; tuned on the dev set).
+    score_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
+    # The HMAC key of pseudonyms (`GOVRAG_PII__PSEUDONYM_KEY`). Without it no corpus may use `pseudonymize`
+    # and the service refuses to start if an approved one exists. Changing it changes every pseudonym: the
+    # corpora that use it must then be ingested again.
+    pseudonym_key: SecretStr | None = None
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode("utf-8")) < 16:
+            raise ValueError("the pseudonym key needs at least 16 bytes")
+        return value
+
+
 class Settings(BaseSettings):
     """govrag's configuration. Nested groups use `__`, e.g. `GOVRAG_CHUNKING__CHUNK_SIZE=384`."""
 
@@ -75,6 +95,7 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    pii: PiiSettings = Field(default_factory=PiiSettings)
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
     # How often the service looks for corpora whose refresh interval is due.
     refresh_tick_seconds: float = Field(default=30.0, gt=0, le=3600)

@@ -18,6 +18,7 @@ from ingest.recognizers.card_number import CardNumberRecognizer
 from ingest.recognizers.country import CountryRecognizer
 from ingest.recognizers.date_of_birth import DateOfBirthRecognizer
 from ingest.recognizers.name_cue import NameCueRecognizer
+from ingest.recognizers.name_shape import NameShapeRecognizer
 from ingest.recognizers.phone import InternationalPhoneRecognizer
 from ingest.recognizers.place_cue import PlaceCueRecognizer
 from ingest.recognizers.postal_code import PostalCodeRecognizer
@@ -31,6 +32,7 @@ __all__ = [
     "DateOfBirthRecognizer",
     "InternationalPhoneRecognizer",
     "NameCueRecognizer",
+    "NameShapeRecognizer",
     "PlaceCueRecognizer",
     "PostalCodeRecognizer",
     "StreetAddressRecognizer",
@@ -49,6 +51,7 @@ def custom_recognizers(language: str = "en") -> list[EntityRecognizer]:
         DateOfBirthRecognizer(supported_language=language),
         InternationalPhoneRecognizer(supported_language=language),
         NameCueRecognizer(supported_language=language),
+        NameShapeRecognizer(supported_language=language),
         PlaceCueRecognizer(supported_language=language),
         PostalCodeRecognizer(supported_language=language),
         StreetAddressRecognizer(supported_language=language),

@@ -38,7 +38,7 @@ _ADDRESS = (
     r"my[ ]+(?:son|daughter|kid|child|wife|husband|partner|father|mother|dad|mom|mum|brother|sister|friend|"
     r"colleague|boss|manager|uncle|aunt|cousin|grandfather|grandmother|grandson|granddaughter|fianc[ée]e?|"
     r"neighbou?r|tenant|landlord|lawyer|doctor|patient|client)|"
-    r"(?:follow[ ]+up|meet|meeting|spoke|speak|talk|talked|met)[ ]+with|"
+    r"(?:follow[ ]+up|meet|meeting|spoke|speak|talk|talked|met)[ ]+with|according[ ]+to|"
     r"(?:i'm|i[ ]+am|this[ ]+is)(?=[ ]+\p{Lu}\p{Ll}))"
 )
 _SPEECH_VERB = r"(?:said|says|asked|asks|told|tells|replied|shouted|whispered|wrote|answered|added|explained)"

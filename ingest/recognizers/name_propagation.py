@@ -1,12 +1,14 @@
 """Extends PERSON findings within one text. Not a recognizer: it runs on the recognizers' results.
 
-Two rules, both about the text at hand only:
+Three rules, all about the text at hand only:
 
 - a name found once is a name everywhere in the text: every other whole-word occurrence of a word of a
   found name (capitalised, three letters or more, not a sentence word) is a PERSON too ("Faina D. Yefremova
   ... than early Yefremova", "my name is Aantje Mourik but everyone calls me Aantje");
 - the members of a list of capitalised words ("Gaetane, Hannah, Anthony and Derek", "Usamov and Bowers")
-  are of one kind: when one of them was found as a PERSON, all of them are.
+  are of one kind: when one of them was found as a PERSON, all of them are;
+- a capitalised word right next to a found name, one space away, is part of it: the model often finds
+  only the surname of a name it does not know ("Emeka [Albuquerque]"), which would leave the first name.
 
 Both leak-proof a text that names a person several times, the second case the model handles worst. Not
 spread: a single word that only the statistical model called a name (headings fool it: "# Remote work
@@ -27,6 +29,9 @@ from ingest.recognizers._fragments import CAP_WORD, NOT_A_NAME
 PROPAGATED_SCORE = 0.88
 # Findings of one word below this score (the spaCy recognizer's 0.6) are not spread; see `_name_words`.
 SPREAD_MIN_SCORE = 0.65
+# Findings below this score (a name by its shape alone, `name_shape`) are neither spread nor extended: a
+# guess is not evidence about the rest of the text.
+EVIDENCE_MIN_SCORE = 0.5
 PERSON = "PERSON"
 
 _WORD = regex.compile(r"\p{L}[\p{L}\p{M}'’-]*")
@@ -48,7 +53,7 @@ _FIRM_AFTER = regex.compile(
 def _name_words(text: str, results: Sequence[RecognizerResult]) -> set[str]:
     words: set[str] = set()
     for result in results:
-        if result.entity_type != PERSON:
+        if result.entity_type != PERSON or result.score < EVIDENCE_MIN_SCORE:
             continue
         # One word that only the statistical model calls a name is not spread: headings fool it ("# Remote
         # work policy"), and every "Remote" in the text would follow.
@@ -101,4 +106,28 @@ def propagate_names(text: str, results: Sequence[RecognizerResult]) -> list[Reco
         for start, end in spans:
             if not _SENTENCE_WORD.fullmatch(text[start:end]) and not _overlaps(start, end, people):
                 added.append(RecognizerResult(PERSON, start, end, PROPAGATED_SCORE))
+    evidence = [person for person in people if person.score >= EVIDENCE_MIN_SCORE]
+    for person in evidence:
+        if not text[person.start : person.start + 1].isupper():
+            continue  # only a capitalised name has capitalised neighbours of its own
+        for start, end in _neighbours(text, person.start, person.end):
+            if not _overlaps(start, end, [*evidence, *added]):
+                added.append(RecognizerResult(PERSON, start, end, PROPAGATED_SCORE))
     return [*results, *added]
+
+
+_BEFORE = regex.compile(rf"(?<![\p{{L}}\p{{M}}'’.-]){CAP_WORD}[ ]$")
+_AFTER = regex.compile(rf"[ ]{CAP_WORD}(?![\p{{L}}\p{{M}}'’-]|\.\p{{L}})")
+
+
+def _neighbours(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The capitalised words right before and right after `text[start:end]`, one space away, that are not
+    sentence words (`NOT_A_NAME`)."""
+    spans: list[tuple[int, int]] = []
+    before = _BEFORE.search(text, max(0, start - 40), start)
+    if before is not None:
+        spans.append((before.start(), before.end() - 1))
+    after = _AFTER.match(text, end, min(len(text), end + 40))
+    if after is not None:
+        spans.append((after.start() + 1, after.end()))
+    return [(s, e) for s, e in spans if e - s >= 2 and not _SENTENCE_WORD.fullmatch(text[s:e])]

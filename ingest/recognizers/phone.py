@@ -9,7 +9,8 @@ amounts, ids), so a number here needs either
 - a phone cue right before it (lookbehind: "Phone:", "Mobile:", "call me on", "Fax", "tel."), or a
   "-Office"/"-Fax" label right after it, as in contact blocks;
 
-and in both cases 6 to 15 digits in groups of 1 to 5, as the ITU allows (E.164), with an optional
+or the North American shape ("(212) 555-0147", "212-555-0147", "212.555.0147"), which nothing else has;
+and in all cases 6 to 15 digits in groups of 1 to 5, as the ITU allows (E.164), with an optional
 extension ("x769", "ext. 12"). Groups are separated by a space, dot or dash, once each.
 """
 
@@ -41,6 +42,13 @@ class InternationalPhoneRecognizer(PatternRecognizer):
             "after phone cue",
             rf"(?=[\d+(])(?<=\b(?i:{_CUE})\.?[ ]*[:#]?[ \t]*\n?[ \t]*)\+?{_GROUPS}(?![\d-])",
             0.75,
+        ),
+        # The North American shapes are distinctive enough without a cue: "(212) 555-0147", "212-555-0147",
+        # "212.555.0147". presidio's recognizer finds them only when the area code is assigned.
+        Pattern(
+            "North American shape",
+            r"(?<![\w+(.-])(?:\(\d{3}\)[ ]?\d{3}-|\d{3}-\d{3}-|\d{3}\.\d{3}\.)\d{4}(?![\w-])",
+            0.7,
         ),
         Pattern("before phone label", rf"(?<![\w+]){_GROUPS}(?=-(?i:office|fax|mobile|home|work)\b)", 0.75),
     ]

@@ -7,13 +7,16 @@ a form):
 - "12 Crown Street", "1659 Hoog St", "138 Consul Place": house number, capitalised words, an English
   street type (a closed list, as in the USPS suffix table), perhaps two numbers ("17031 2202 Rissik St");
 - "Rua Igreja 25", "Via dei Fiorentini 17", "ul. Północna 73", "137 Avenue Teboulbi": a Romance, Slavic or
-  Greek street word first, then the name, then the number (or a number before the street word);
+  Greek street word first, then the name, then the number (or a number before the street word, the French
+  one in lower case too: "12 rue de la Paix");
 - "Kiannonkatu 98", "Brucker Bundesstrasse 31", "Søndergade 52", "Trenerys gate 232", "Erzsébet tér 19":
   Germanic, Nordic, Finnic, Dutch and Hungarian street names end in a street word, then the number;
 - "20789 Allika 46": a number, one to three capitalised words, a number; scored low, words such as
   "Chapter" or "Version" excluded, because "3 Musketeers 2" has the same shape;
 - "Apt. 675", "Suite 501": the unit line of an address;
 - the line after a unit line (the town: "Apt. 461\\n Soto del Barco"), matched across that one newline;
+- the postal code and town after a street and a comma, the European way ("Bergstraße 8, 10115 Berlin",
+  "12 rue de la Paix, 75002 Paris", "Keizersgracht 12, 1015 CS Amsterdam");
 - "Estonia 62488", "GRASSE, PA 39551", "Aalborg NO 9100": the country or town line with its postal code;
 - "P.O. Box 242", "Postfach 12 34": post office boxes; "PSC 4095, Box 8316\\nAPO AE 85103",
   "USNS Sekerková\\nFPO AA 65728": US military addresses (two lines by definition);
@@ -61,6 +64,8 @@ _SUFFIX_TYPE = (
     r"stien|stigen|allee|platz|damm|ufer|markt|steig|katu|kuja|tie|polku|kaari|rinne|laan|straat|steeg|plein|"
     r"gracht|kade|dijk|singel|utca|út|tér|köz|u\.|iela|gatvė|tänav|ulice)"
 )
+# French street words, written in lower case after the number ("12 rue de la Paix", "3 bis, quai Voltaire").
+_FR_LOWER_TYPE = r"(?:rue|chemin|allée|impasse|quai|boulevard|cours|passage)\b"
 # Words after a number that make a reference, not an address ("Section 4 Part 2").
 _NOT_STREET = (
     r"(?:Chapter|Section|Part|Table|Figure|Fig|Page|Step|Level|Phase|Grade|Version|Release|Item|Article|Clause|"
@@ -94,7 +99,8 @@ class StreetAddressRecognizer(PatternRecognizer):
         ),
         Pattern(
             "number, street word, name",
-            rf"\b\d{{1,6}}[ ]+{_PREFIX_TYPE}[ ]+{CAP_WORD}(?:[ ]+(?:{PARTICLE}[ ]+)?{CAP_WORD}){{0,3}}",
+            rf"\b\d{{1,6}}(?:[ ]?(?:bis|ter))?,?[ ]+(?:{_PREFIX_TYPE}|{_FR_LOWER_TYPE})[ ]+"
+            rf"(?:(?:{PARTICLE}|l')[ ]*)*{CAP_WORD}(?:[ ]+(?:{PARTICLE}[ ]+)?{CAP_WORD}){{0,3}}",
             0.9,
         ),
         Pattern(
@@ -145,6 +151,13 @@ class StreetAddressRecognizer(PatternRecognizer):
             rf"(?=\p{{Lu}})(?<=\b(?i:in|at|to|from)[ ]+){_TOWN}[ ]+(?!(?:19|20)\d\d\b)\d{{4,5}}"
             rf"(?:[- ]\d{{2,3}})?\b(?![.,:/]\d)",
             0.7,
+        ),
+        Pattern(
+            "postal code and town after a street",
+            rf"(?=\d)(?<=(?:\b\d{{1,5}}[A-Za-z]?|\b{_EN_TYPE}\.?|"
+            rf"\b\d{{1,5}}[ ]+{_FR_LOWER_TYPE}[^\n,]{{1,40}})[ ]*,[ ]+)"
+            rf"\d{{4,5}}(?:-\d{{3,4}}|[ ]\p{{Lu}}{{2}})?[ ]+{_TOWN}",
+            0.9,
         ),
         Pattern(
             "town after a street",

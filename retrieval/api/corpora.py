@@ -28,6 +28,8 @@ def register_corpus(body: CorpusCreate, principal: CurrentPrincipal, runtime: Ru
         source_path=body.source_path,
         description=body.description,
         refresh_interval_seconds=body.refresh_interval_seconds,
+        masking_strategy=body.masking_strategy,
+        pii_allow_list=frozenset(body.pii_allow_list),
     )
     row = runtime.stewardship.register(principal, spec)
     return CorpusOut.model_validate(row, from_attributes=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 # Control characters (other than tab and newline) have no place in a question or a name.
 _PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
@@ -36,6 +36,22 @@ class CorpusCreate(Strict):
     refresh_interval_seconds: int | None = Field(
         default=None, ge=60, le=366 * 24 * 3600, description="Re-scan the source this often (incremental)."
     )
+    masking_strategy: Literal["replace", "redact", "pseudonymize"] = Field(
+        default="replace",
+        description="What PII becomes: <PERSON>, [REDACTED], or a keyed pseudonym <PERSON_3f9a1c2b> "
+        "(needs GOVRAG_PII__PSEUDONYM_KEY).",
+    )
+    pii_allow_list: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=64, description="Entity types kept in the text, e.g. ORGANIZATION."
+    )
+
+    @field_validator("pii_allow_list")
+    @classmethod
+    def _known_entity_types(cls, value: list[str]) -> list[str]:
+        from ingest.corpus_masking import parse_profile
+
+        parse_profile("replace", value)  # ValueError names the unknown types: a 422
+        return sorted(set(value))
 
 
 class CorpusOut(BaseModel):
@@ -53,6 +69,8 @@ class CorpusOut(BaseModel):
     revoked_at: datetime | None = None
     revoked_by: str | None = None
     refresh_interval_seconds: int | None = None
+    masking_strategy: str = "replace"
+    pii_allow_list: list[str] = Field(default_factory=list)
 
 
 class DocumentOut(BaseModel):

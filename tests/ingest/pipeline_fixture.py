@@ -28,10 +28,10 @@ class RecordingProcessor(DocumentProcessor):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.processed: list[str] = []
 
-    def process(self, items):  # type: ignore[no-untyped-def, override]
+    def process(self, items, masker=None):  # type: ignore[no-untyped-def, override]
         items = list(items)
         self.processed.extend(item.relative_path for item in items)
-        return super().process(items)
+        return super().process(items, masker)
 
 
 @dataclass

@@ -1,0 +1,148 @@
+"""Leakage: 200 planted personal-data values never come back, from the index, a search or the audit log.
+
+Three corpora (replace, redact, pseudonymize) hold the planted sentences (`tests/e2e/pii_seed.py`); each value
+is then asked for, alone and in its sentence. No chunk in the index, no returned chunk and no column of any
+audit record may contain a planted value (or a part of it that identifies on its own: see `pii_seed.leaks`).
+One runtime, real models, SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from retrieval.catalog import CorpusSpec
+from retrieval.domain import JobStatus, Principal, Sensitivity
+from retrieval.runtime import Runtime, build_runtime
+from retrieval.settings import PiiSettings, Settings
+from tests.e2e.pii_seed import Seeded, leaks, plant, seed_values
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+STRATEGIES = ("replace", "redact", "pseudonymize")
+DOCUMENTS_PER_CORPUS = 6
+STEWARD = Principal("steward", frozenset({"steward"}))
+READER = Principal("reader", frozenset({"reader"}), clearance=Sensitivity.internal, regions=frozenset({"eu"}))
+
+
+@pytest.fixture(scope="module")
+def seeded() -> list[Seeded]:
+    values = seed_values()
+    assert len(values) == 200 and len({item.value for item in values}) == 200
+    return values
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Hundreds of one-query embeddings: on a shared two-core machine torch's second thread mostly waits for a
+    core (a short query takes ~0.6 s with two threads, ~0.08 s with one). Only the test's speed changes."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def runtime(
+    seeded: list[Seeded], tmp_path_factory: pytest.TempPathFactory, one_torch_thread: None
+) -> Iterator[Runtime]:
+    root = tmp_path_factory.mktemp("leakage")
+    texts = plant(seeded, DOCUMENTS_PER_CORPUS * len(STRATEGIES))
+    for index, body in enumerate(texts):
+        corpus = root / "sources" / STRATEGIES[index % len(STRATEGIES)]
+        corpus.mkdir(parents=True, exist_ok=True)
+        (corpus / f"case-{index + 1:02d}.md").write_text(body, encoding="utf-8")
+    settings = Settings(
+        data_dir=root / "data",
+        database_url=f"sqlite:///{root / 'govrag.db'}",
+        source_roots=[root / "sources"],
+        pii=PiiSettings(pseudonym_key="leakage-test-key-0123456789abcdef"),  # type: ignore[arg-type]
+    )
+    built = build_runtime(settings)
+    try:
+        for strategy in STRATEGIES:
+            spec = CorpusSpec(
+                f"cases-{strategy}",
+                "eu",
+                Sensitivity.internal,
+                str(root / "sources" / strategy),
+                masking_strategy=strategy,
+            )
+            corpus_id = built.stewardship.register(STEWARD, spec).id
+            built.stewardship.approve(STEWARD, corpus_id)
+            job_id = built.stewardship.ingest(STEWARD, corpus_id).id
+            built.jobs.wait(job_id, timeout=600)
+            job = built.catalog.get_job(job_id)
+            assert job.status == JobStatus.succeeded.value and job.documents_ingested == DOCUMENTS_PER_CORPUS
+        yield built
+    finally:
+        built.close()
+
+
+def _report(found: dict[str, list[Seeded]]) -> str:
+    lines = [f"{where}: {[f'{item.kind}: {item.value}' for item in items]}" for where, items in found.items()]
+    return "\n".join(lines)
+
+
+def test_every_planted_value_is_in_the_sources(seeded: list[Seeded]) -> None:
+    planted = "\n".join(plant(seeded, DOCUMENTS_PER_CORPUS * len(STRATEGIES)))
+    assert {item.value for item in leaks(seeded, planted)} == {item.value for item in seeded}
+
+
+def test_no_planted_value_reaches_the_index_a_search_or_the_audit_log(
+    runtime: Runtime, seeded: list[Seeded]
+) -> None:
+    found: dict[str, list[Seeded]] = {}
+
+    # -- the index: every chunk of every corpus ----------------------------------------------------------
+    chunks = 0
+    for corpus in runtime.catalog.refs():
+        for point in runtime.store.scroll(corpus.partition, corpus_id=corpus.id):
+            chunks += 1
+            if hit := leaks(seeded, str(point.payload["text"])):
+                found[f"index {point.payload['source_uri'].rsplit('/', 1)[-1]} ({corpus.name})"] = hit
+    assert chunks >= len(STRATEGIES) * DOCUMENTS_PER_CORPUS
+
+    # -- searches: each value alone (a date alone is no date of birth) and in its sentence ---------------
+    queries = [item.sentence for item in seeded]
+    queries += [item.value for item in seeded if item.kind != "date_of_birth"]
+    answered = 0
+    for query in queries:
+        result = runtime.retrieval.retrieve(READER, query, top_k=3)
+        answered += bool(result.chunks)
+        for chunk in result.chunks:
+            if hit := leaks(seeded, chunk.text):
+                found[f"answer to {query!r}"] = hit
+    assert answered == len(queries)  # every query searched the three corpora and got chunks back
+
+    # -- the audit log: every column of every record, JSON included --------------------------------------
+    engine = create_engine(runtime.settings.resolved_database_url)
+    try:
+        with engine.connect() as connection:
+            events = [dict(row._mapping) for row in connection.execute(text("SELECT * FROM audit_events"))]
+            side = [
+                dict(row._mapping)
+                for table in ("audit_event_chunks", "audit_event_regions", "audit_checkpoints")
+                for row in connection.execute(text(f"SELECT * FROM {table}"))
+            ]
+    finally:
+        engine.dispose()
+    retrievals = [event for event in events if event["action"] == "retrieve"]
+    assert len(retrievals) == len(queries)
+    for record in events + side:
+        # Every text column (JSON columns included); numbers (scores, latencies, sequence numbers) are the
+        # system's own, and their digits would only make false alarms.
+        texts = {column: value for column, value in record.items() if isinstance(value, str)}
+        serialized = json.dumps(texts, ensure_ascii=False)
+        if hit := leaks(seeded, serialized):
+            found[f"audit record {record.get('sequence', record.get('event_id'))}"] = hit
+    masked_queries: list[Any] = [event["query_masked"] for event in retrievals]
+    assert all(isinstance(query, str) and query for query in masked_queries)
+
+    assert not found, f"{sum(map(len, found.values()))} leaks:\n{_report(found)}"
