@@ -204,7 +204,10 @@ class CompiledPolicy:
 
         `reader` reads as itself when `caller` is None; otherwise it is the end user `caller` acts for.
         """
-        base = [reader_entity(reader), *_role_entities(caller, reader if isinstance(reader, Principal) else None)]
+        base = [
+            reader_entity(reader),
+            *_role_entities(caller, reader if isinstance(reader, Principal) else None),
+        ]
         context: dict[str, Any] = {}
         if caller is not None:
             base.append(user_entity(caller))
@@ -224,7 +227,8 @@ class CompiledPolicy:
             [*base, *corpus_entities], [request(_uid("Corpus", corpus.id)) for corpus in corpora]
         )
         decisions = tuple(
-            CorpusDecision(corpus, allowed, ids) for corpus, (allowed, ids) in zip(corpora, outcomes, strict=True)
+            CorpusDecision(corpus, allowed, ids)
+            for corpus, (allowed, ids) in zip(corpora, outcomes, strict=True)
         )
 
         readable = [d.corpus for d in decisions if d.allowed]
@@ -283,7 +287,7 @@ class PolicyEngine:
         self._next_check = time.monotonic() + check_interval_s
         self._failed_fingerprint: tuple[tuple[str, int, int], ...] | None = None
         self._lock = threading.Lock()
-        self._listeners: list[Callable[[str, tuple[str, ...]], None]] = []
+        self._listeners: list[Callable[[str, tuple[str, ...]], object]] = []
         self.last_error: str | None = None
 
     @property
@@ -294,7 +298,7 @@ class PolicyEngine:
     def files(self) -> tuple[str, ...]:
         return self.current().files
 
-    def add_listener(self, listener: Callable[[str, tuple[str, ...]], None]) -> None:
+    def add_listener(self, listener: Callable[[str, tuple[str, ...]], object]) -> None:
         """Call `listener(version, files)` after each change of version (e.g. to log a `policy.change`)."""
         self._listeners.append(listener)
 
@@ -323,7 +327,9 @@ class PolicyEngine:
             except ConfigurationError as exc:
                 self._failed_fingerprint = _fingerprint(self._dir)
                 self.last_error = exc.detail
-                logger.error("policy reload refused, version %s stays in force: %s", previous.version, exc.detail)
+                logger.error(
+                    "policy reload refused, version %s stays in force: %s", previous.version, exc.detail
+                )
                 return ReloadResult(False, previous.version, previous.version, exc.detail)
             self._failed_fingerprint = None
             self.last_error = None
@@ -338,7 +344,7 @@ class PolicyEngine:
                 logger.exception("a policy change listener failed")
         return ReloadResult(True, loaded.version, previous.version)
 
-    # -- decisions (each on the policy in force) --------------------------------------------------------------
+    # -- decisions (each on the policy in force) ----------------------------------------------------------
 
     def decide_retrieval(
         self, reader: Reader, corpora: Sequence[CorpusRef], *, caller: Principal | None = None

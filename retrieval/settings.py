@@ -57,8 +57,12 @@ class AuditSettings(BaseSettings):
         return value
 
 
+TokenAlgorithm = Literal["RS256", "ES256", "HS256"]
+_ASYMMETRIC: tuple[TokenAlgorithm, ...] = ("RS256", "ES256")
+
+
 class ClaimMapping(BaseModel):
-    """Which claims of an end-user token carry the person's attributes (a dotted path reaches into objects)."""
+    """Which claims of an end-user token carry the person's attributes (a dotted path reaches inside)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -91,7 +95,7 @@ class EndUserSettings(BaseModel):
     issuer: str | None = None
     audience: str | None = None
     # The algorithms accepted; each needs its key (HS256 the secret, RS256/ES256 public keys or a JWKS file).
-    algorithms: list[Literal["RS256", "ES256", "HS256"]] = Field(default_factory=lambda: ["RS256", "ES256"])
+    algorithms: list[TokenAlgorithm] = Field(default_factory=lambda: list(_ASYMMETRIC))
     public_key_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     jwks_file: Path | None = None
     hs256_secret: SecretStr | None = None
@@ -154,7 +158,7 @@ class RegionEndpoint(BaseModel):
 
 
 class ResidencySettings(BaseModel):
-    """Data residency: each region's partitions in their own Qdrant; regions not named use the default store."""
+    """Data residency: each region's partitions in their own Qdrant; other regions use the default store."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -205,6 +209,8 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     end_user: EndUserSettings = Field(default_factory=EndUserSettings)
+    # E-mails that no ACL file covers are readable by their sender and recipients only (ingest/acl.py).
+    email_recipient_acls: bool = False
     policy: PolicySettings = Field(default_factory=PolicySettings)
     residency: ResidencySettings = Field(default_factory=ResidencySettings)
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)

@@ -81,7 +81,9 @@ def _corpus_filter(
         conditions.append(_match(WEIGHTS_FIELD, weights_sha256))
     if groups is not None:
         # No document ACL, or one that names one of the groups.
-        either: list[models.Condition] = [models.IsEmptyCondition(is_empty=models.PayloadField(key=ACL_FIELD))]
+        either: list[models.Condition] = [
+            models.IsEmptyCondition(is_empty=models.PayloadField(key=ACL_FIELD))
+        ]
         if groups:
             either.append(models.FieldCondition(key=ACL_FIELD, match=models.MatchAny(any=groups)))
         conditions.append(models.Filter(should=either))

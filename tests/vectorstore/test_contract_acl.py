@@ -84,7 +84,9 @@ GROUPS = ["a", "b", "c", "d"]
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    acls=st.lists(st.one_of(st.none(), st.lists(st.sampled_from(GROUPS), max_size=3)), min_size=1, max_size=12),
+    acls=st.lists(
+        st.one_of(st.none(), st.lists(st.sampled_from(GROUPS), max_size=3)), min_size=1, max_size=12
+    ),
     groups=st.one_of(st.none(), st.lists(st.sampled_from(GROUPS), max_size=3)),
     seed=st.integers(0, 2**32 - 1),
 )
@@ -100,7 +102,9 @@ def test_acl_filter_is_exact(
         extra = {"acl_groups": acl} if acl is not None else {}
         points.append(point(corpus, rng.normal(size=DIM).tolist(), document=f"d{n}.md", **extra))
     store.upsert(PART, points)
-    found = ids(store.search(PART, rng.normal(size=DIM).tolist(), corpus_ids=[corpus], limit=50, groups=groups))
+    found = ids(
+        store.search(PART, rng.normal(size=DIM).tolist(), corpus_ids=[corpus], limit=50, groups=groups)
+    )
     expected = {
         p.chunk_id
         for p, acl in zip(points, acls, strict=True)
