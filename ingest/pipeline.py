@@ -192,17 +192,22 @@ class IngestionPipeline:
             row = known.get(document_id)
             try:
                 sha = file_sha256(path)
-                acl = acls.acl_for(path)
-            except AclError as exc:
-                progress.documents_seen += 1
-                self._withdraw(corpus, document_id, path.resolve().as_uri(), exc.detail)
-                progress.fail(path.resolve().as_uri(), exc.detail)
-                continue
             except OSError as exc:
                 progress.documents_seen += 1
                 reason = f"cannot read file: {exc.strerror or type(exc).__name__}"
                 self._record_failure(corpus, document_id, path.resolve().as_uri(), reason, None)
                 progress.fail(path.resolve().as_uri(), reason)
+                continue
+            if row is not None and row.status == DocumentStatus.deleted.value:
+                progress.documents_seen += 1
+                progress.documents_skipped += 1  # a steward took it out; it stays out
+                continue
+            try:
+                acl = acls.acl_for(path)
+            except AclError as exc:
+                progress.documents_seen += 1
+                self._withdraw(corpus, document_id, path.resolve().as_uri(), exc.detail)
+                progress.fail(path.resolve().as_uri(), exc.detail)
                 continue
             if row is not None and self._skippable(row, sha, weights, acl):
                 progress.documents_seen += 1

@@ -50,15 +50,10 @@ class AccessPlan:
         """Whether a hit lies inside the plan (the store's filter, applied again: a store that ignored it
         would otherwise leak)."""
         corpus_id = str(hit.payload.get("corpus_id"))
-        if corpus_id not in self.allowed:
-            return False
-        grant = self.decision.documents.get(corpus_id)
         acl = hit.payload.get(ACL_FIELD)
-        if not acl or (grant is not None and grant.unrestricted):
-            return True
-        if grant is None or not isinstance(acl, list):
+        if acl and not isinstance(acl, list):
             return False
-        return bool(set(acl) & set(grant.groups))
+        return corpus_id in self.allowed and self.decision.readable(corpus_id, acl)
 
     def document_summary(self) -> dict[str, Any]:
         """For the audit event: per readable corpus, which documents with an ACL were searched."""

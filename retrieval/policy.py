@@ -70,6 +70,16 @@ class RetrievalDecision:
     corpora: tuple[CorpusDecision, ...]
     documents: dict[str, DocumentGrant] = field(default_factory=dict)  # readable corpora only
 
+    def readable(self, corpus_id: str, acl_groups: Sequence[str] | None) -> bool:
+        """What the search filter lets through: a chunk of a readable corpus without an ACL, or with one that
+        the grant opens (the same rule the vector stores apply to `groups`)."""
+        grant = self.documents.get(corpus_id)
+        if grant is None:
+            return False  # not a readable corpus
+        if not acl_groups or grant.unrestricted:
+            return True
+        return bool(set(acl_groups) & set(grant.groups))
+
 
 @dataclass(frozen=True, slots=True)
 class ReloadResult:
