@@ -199,6 +199,9 @@ def test_the_audit_event_names_caller_and_end_user(world: tuple[TestClient, Path
     assert any(d["policy_ids"] == ["retrieve-only-caller-regions"] for d in decisions.values())
     found = http.get("/audit/events", headers=auth("auditor"), params={"end_user_id": "alice"}).json()
     assert answer["request_id"] in {e["request_id"] for e in found["events"]}
+    # Replay judges the answer for Alice through the app, as it was given, not for the app alone.
+    replayed = http.get(f"/audit/events/{answer['request_id']}/replay", headers=auth("auditor")).json()
+    assert len(replayed["chunks"]) == 4 and all(c["allowed_now"] for c in replayed["chunks"])
 
 
 @pytest.mark.parametrize(
@@ -267,6 +270,7 @@ def test_explain_shows_each_corpus_and_the_deciding_policies(world: tuple[TestCl
 def test_policy_reload_takes_effect_and_shows_in_the_next_event(world: tuple[TestClient, Path]) -> None:
     http, root = world
     before = http.get("/policy", headers=auth("auditor")).json()["version"]
+    earlier = http.post("/retrieve", headers=auth("chat", ALICE), json=EVERYTHING).json()
     extra = root / "policies" / "extra.cedar"
     try:
         extra.write_text(CLOSE_FINANCE)
@@ -284,6 +288,10 @@ def test_policy_reload_takes_effect_and_shows_in_the_next_event(world: tuple[Tes
             "/audit/events", headers=auth("auditor"), params={"action": "policy.change"}
         ).json()
         assert changes["events"][0]["details"]["current"] == after
+        replayed = http.get(f"/audit/events/{earlier['request_id']}/replay", headers=auth("auditor")).json()
+        assert replayed["policy_version_now"] == after
+        now_allowed = [c["allowed_now"] for c in replayed["chunks"]]
+        assert sorted(now_allowed) == [False, True, True, True]  # the budget is closed now
 
         # An invalid policy is refused with its reason; the version in force stays.
         extra.write_text("permit (principal, action, resource) when { principal.shoe_size > 3 };")
