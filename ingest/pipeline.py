@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from ingest.acl import AclError, AclReader
 from ingest.processing import DocumentProcessor, Processed, WorkItem
 from retrieval.catalog import Catalog, to_ref, utcnow
 from retrieval.db import Database
@@ -116,9 +117,11 @@ class IngestionPipeline:
         processor: DocumentProcessor,
         embedder: Embedder,
         masker_for: Callable[[MaskingProfile], PiiMasker] | None = None,
+        email_recipient_acls: bool = False,
     ) -> None:
         """`masker_for` gives the masker of a corpus's masking profile (`ingest.corpus_masking`); without
         it, every corpus is masked by the processor's own masker."""
+        self._email_recipient_acls = email_recipient_acls
         self._db = db
         self._catalog = catalog
         self._store = store
@@ -185,6 +188,7 @@ class IngestionPipeline:
         present: set[str] = set()
         weights = self._embedder.weights_sha256
         files = list(iter_source_files(root))
+        acls = AclReader(root, email_recipients=self._email_recipient_acls)
         progress.documents_total = len(files)
         for path in files:
             relative = path.relative_to(root).as_posix()
@@ -199,12 +203,23 @@ class IngestionPipeline:
                 self._record_failure(corpus, document_id, path.resolve().as_uri(), reason, None)
                 progress.fail(path.resolve().as_uri(), reason)
                 continue
-            if row is not None and self._skippable(row, sha, weights):
+            if row is not None and row.status == DocumentStatus.deleted.value:
+                progress.documents_seen += 1
+                progress.documents_skipped += 1  # a steward took it out; it stays out
+                continue
+            try:
+                acl = acls.acl_for(path)
+            except AclError as exc:
+                progress.documents_seen += 1
+                self._withdraw(corpus, document_id, path.resolve().as_uri(), exc.detail)
+                progress.fail(path.resolve().as_uri(), exc.detail)
+                continue
+            if row is not None and self._skippable(row, sha, weights, acl):
                 progress.documents_seen += 1
                 progress.documents_skipped += 1
                 continue
             version = (row.version if row is not None else 0) + 1
-            work.append(WorkItem(path, relative, document_id, path.resolve().as_uri(), version))
+            work.append(WorkItem(path, relative, document_id, path.resolve().as_uri(), version, acl))
         for document_id, row in known.items():
             if document_id not in present and row.status != DocumentStatus.removed.value:
                 if row.status == DocumentStatus.deleted.value:
@@ -216,13 +231,16 @@ class IngestionPipeline:
         return work
 
     @staticmethod
-    def _skippable(row: DocumentRow, sha: str, weights: str) -> bool:
+    def _skippable(row: DocumentRow, sha: str, weights: str, acl: tuple[str, ...] | None = None) -> bool:
         if row.status == DocumentStatus.deleted.value:
             return True  # a steward took it out; it stays out
         if row.content_sha256 != sha:
             return False
         if row.status == DocumentStatus.ingested.value:
-            return row.embedding_weights_sha256 == weights
+            # A changed ACL is a change: the chunks carry the ACL, so they are written again with the new one
+            # (the old version, with the old ACL, stays searchable until the new one is in).
+            stored = tuple(row.acl_groups) if row.acl_groups is not None else None
+            return row.embedding_weights_sha256 == weights and stored == acl
         if row.status == DocumentStatus.failed.value:
             return not (row.error or "").startswith(TRANSIENT_FAILURE_PREFIX)
         return False
@@ -278,6 +296,7 @@ class IngestionPipeline:
                     "region": corpus.region,
                     "sensitivity": corpus.sensitivity.name,
                     "text": masked.text,
+                    **({"acl_groups": list(item.acl_groups)} if item.acl_groups is not None else {}),
                 },
             )
             for chunk, masked, vector in zip(result.chunks, result.masked, result.vectors, strict=True)
@@ -314,6 +333,7 @@ class IngestionPipeline:
             row.chunk_count = len(points)
             row.embedding_model = self._embedder.model_name
             row.embedding_weights_sha256 = self._embedder.weights_sha256
+            row.acl_groups = list(item.acl_groups) if item.acl_groups is not None else None
             row.updated_at = utcnow()
             session.flush()
             session.add_all(
@@ -350,6 +370,27 @@ class IngestionPipeline:
             row.status = DocumentStatus.failed.value
             row.content_sha256 = sha
             row.chunk_count = 0
+
+    def _withdraw(self, corpus: CorpusRef, document_id: str, source_uri: str, reason: str) -> None:
+        """Fail closed on an ACL that cannot be read: the document leaves the index (an older version too,
+        whose ACL may be the one being narrowed) until its ACL file is fixed. No content hash is kept, so the
+        next scan tries again."""
+        with self.corpus_lock(corpus.id):
+            self._store.delete(corpus.partition, corpus_id=corpus.id, document_id=document_id)
+            with self._db.session() as session:
+                row = session.get(DocumentRow, document_id)
+                if row is None:
+                    row = DocumentRow(
+                        id=document_id, corpus_id=corpus.id, source_uri=source_uri, title="", version=0
+                    )
+                    session.add(row)
+                row.status = DocumentStatus.failed.value
+                row.error = reason
+                row.content_sha256 = None
+                row.chunk_count = 0
+                row.acl_groups = None
+                row.updated_at = utcnow()
+                session.execute(delete(ChunkRow).where(ChunkRow.document_id == document_id))
 
     def _set_document_status(self, document_id: str, status: DocumentStatus, note: str | None) -> None:
         with self._db.session() as session:

@@ -54,6 +54,8 @@ class WorkItem:
     document_id: str
     source_uri: str
     version: int
+    # The groups allowed to read it (ingest/acl.py); None: no document ACL.
+    acl_groups: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

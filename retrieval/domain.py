@@ -61,6 +61,8 @@ class JobStatus(enum.StrEnum):
 
 class Role(enum.StrEnum):
     reader = "reader"
+    # A chat app: retrieves only on behalf of an end user named by a signed token (policies/end_users.cedar).
+    app = "app"
     steward = "steward"
     auditor = "auditor"
     admin = "admin"
@@ -107,6 +109,16 @@ class MaskingProfile:
 
     strategy: str = "replace"
     allow_list: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class EndUser:
+    """A chat app's user, from a verified token: what the person may read. End users hold no roles."""
+
+    id: str
+    groups: frozenset[str] = frozenset()
+    clearance: Sensitivity = Sensitivity.public
+    regions: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,3 +188,5 @@ class RetrievalResult:
     policy_version: str
     chunks: tuple[RetrievedChunk, ...]
     partitions: tuple[str, ...] = field(default_factory=tuple)
+    # Regions whose store could not be searched (only when residency is set to answer without them).
+    unavailable_regions: tuple[str, ...] = field(default_factory=tuple)

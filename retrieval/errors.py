@@ -2,6 +2,7 @@
 
 GovragError
 ├── AuthenticationError        401  no key, unknown key
+│   └── EndUserTokenRejected   401  end-user token missing where required, unsigned, expired, mis-signed…
 ├── PermissionDenied           403  role or policy denies the action
 ├── NotFound                   404
 ├── Conflict                   409  state does not allow the action (e.g. ingest before approval)
@@ -29,6 +30,10 @@ class GovragError(Exception):
 
 class AuthenticationError(GovragError):
     type = "unauthenticated"
+
+
+class EndUserTokenRejected(AuthenticationError):
+    type = "invalid_end_user_token"
 
 
 class PermissionDenied(GovragError):

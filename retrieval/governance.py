@@ -64,8 +64,9 @@ T = TypeVar("T")
 class GovernanceLog:
     """Writes governance events; `record` raises `AuditUnavailable`, `try_record` only logs the failure."""
 
-    def __init__(self, audit: AuditStore, policy_version: str) -> None:
+    def __init__(self, audit: AuditStore, policy_version: str | Callable[[], str]) -> None:
         self._audit = audit
+        # A callable gives the version in force at each event (the policy may be reloaded meanwhile).
         self._policy_version = policy_version
 
     def record(
@@ -86,7 +87,9 @@ class GovernanceLog:
                 action=action,
                 principal_id=principal_id,
                 principal=PrincipalSnapshot.of(principal) if principal is not None else None,
-                policy_version=self._policy_version,
+                policy_version=(
+                    self._policy_version() if callable(self._policy_version) else self._policy_version
+                ),
                 outcome=outcome,
                 corpus_id=corpus_id,
                 document_id=document_id,
@@ -108,7 +111,7 @@ class Stewardship:
         self._catalog = catalog
         self._policy = policy
         self._jobs = jobs
-        self._log = GovernanceLog(audit, policy.version)
+        self._log = GovernanceLog(audit, lambda: policy.version)
 
     def register(self, principal: Principal, spec: CorpusSpec) -> CorpusRow:
         self._require(principal, "register_corpus", CORPUS_REGISTER)
@@ -302,7 +305,7 @@ class AuditedIngestionPipeline(IngestionPipeline):
     A job whose start cannot be logged does not run: it is marked failed with the reason.
     """
 
-    def __init__(self, *, audit: AuditStore, policy_version: str, **kwargs: Any) -> None:
+    def __init__(self, *, audit: AuditStore, policy_version: str | Callable[[], str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._log = GovernanceLog(audit, policy_version)
 

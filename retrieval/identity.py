@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from retrieval.domain import REGION_PATTERN, Principal, Role, Sensitivity
-from retrieval.errors import AuthenticationError, ConfigurationError
+from retrieval.errors import AuthenticationError, ConfigurationError, NotFound
 
 _HEX64 = r"^[0-9a-f]{64}$"
 
@@ -71,6 +71,7 @@ class PrincipalDirectory:
         if len(hashes) != len(set(hashes)):
             raise ConfigurationError("principals file: two principals share an API key")
         self._by_hash = {entry.api_key_sha256: entry.to_principal() for entry in entries}
+        self._by_id = {principal.id: principal for principal in self._by_hash.values()}
 
     @classmethod
     def from_file(cls, path: Path | None) -> PrincipalDirectory:
@@ -87,6 +88,13 @@ class PrincipalDirectory:
 
     def __len__(self) -> int:
         return len(self._by_hash)
+
+    def get(self, principal_id: str) -> Principal:
+        """The principal with this id (for explaining decisions); `NotFound` if there is none."""
+        principal = self._by_id.get(principal_id)
+        if principal is None:
+            raise NotFound(f"no principal {principal_id!r} in the principals file")
+        return principal
 
     def authenticate(self, authorization: str | None) -> Principal:
         """The principal of an `Authorization: Bearer <key>` header; `AuthenticationError` otherwise."""

@@ -102,6 +102,9 @@ class DocumentRow(Base):
     embedding_model: Mapped[str | None] = mapped_column(String(200))
     embedding_weights_sha256: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime]
+    # The groups allowed to read it (sorted), from an ACL file or its e-mail recipients; None: no document
+    # ACL, its corpus alone decides. Compared on every scan, so a changed ACL re-indexes the document.
+    acl_groups: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class ChunkRow(Base):

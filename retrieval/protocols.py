@@ -64,14 +64,17 @@ class VectorStore(Protocol):
         corpus_ids: Sequence[str],
         limit: int,
         weights_sha256: str | None = None,
+        groups: Sequence[str] | None = None,
     ) -> list[VectorHit]:
         """Nearest points whose `corpus_id` is in `corpus_ids`, best first; a missing partition gives no hits.
 
         An empty `corpus_ids` (or `limit` 0) gives no hits without querying: the filter is never dropped. With
         `weights_sha256`, only points whose `embedding_weights_sha256` equals it are returned, so a query
-        vector is never compared with vectors of another embedding model.
+        vector is never compared with vectors of another embedding model. With `groups`, only points without a
+        document ACL (`acl_groups` absent, null or empty) and points whose `acl_groups` names one of `groups`
+        are returned (`groups=[]`: only points without an ACL); None applies no document-level filter.
 
-        Raises `TypeError` when `corpus_ids` is a string, `ValueError` for a negative `limit`.
+        Raises `TypeError` when `corpus_ids` or `groups` is a string, `ValueError` for a negative `limit`.
         """
 
     def scroll(

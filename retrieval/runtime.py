@@ -9,14 +9,17 @@ from ingest.chunking import Chunker, default_tokenizer_file
 from ingest.corpus_masking import CorpusMaskers
 from ingest.jobs import JobRunner, RefreshScheduler
 from ingest.processing import DocumentProcessor
+from retrieval.access import AccessPlanner
 from retrieval.audit import SqlAuditStore, load_keys
 from retrieval.catalog import Catalog
 from retrieval.db import Database, upgrade
 from retrieval.embedding import load_embedder
+from retrieval.end_user import EndUserVerifier
 from retrieval.errors import ConfigurationError
 from retrieval.governance import AuditedIngestionPipeline, Auditing, Stewardship
 from retrieval.identity import PrincipalDirectory
 from retrieval.policy import PolicyEngine
+from retrieval.policy_admin import PolicyAdministration
 from retrieval.protocols import VectorStore
 from retrieval.service import RetrievalService
 from retrieval.settings import Settings, configure_offline_runtime
@@ -41,6 +44,9 @@ class Runtime:
     scheduler: RefreshScheduler
     stewardship: Stewardship
     auditing: Auditing
+    end_users: EndUserVerifier
+    planner: AccessPlanner
+    policy_admin: PolicyAdministration
 
     def close(self) -> None:
         self.scheduler.stop()
@@ -52,8 +58,9 @@ class Runtime:
 def build_runtime(settings: Settings) -> Runtime:
     """Validate configuration first (cheap, fails fast), then load models and open stores."""
     configure_offline_runtime()
-    policy = PolicyEngine(settings.policy_dir)
+    policy = PolicyEngine(settings.policy_dir, check_interval_s=settings.policy.reload_check_seconds)
     principals = PrincipalDirectory.from_file(settings.principals_file)
+    end_users = EndUserVerifier(settings.end_user)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url
     if settings.auto_migrate:
@@ -74,6 +81,8 @@ def build_runtime(settings: Settings) -> Runtime:
     audit = SqlAuditStore(db, load_keys(settings), checkpoint_every=settings.audit.checkpoint_every)
     # Before anything is served: a policy whose version differs from the last one logged is a logged change.
     audit.record_policy_version(policy.version, policy.files)
+    # …and so is every reload that changes it (the next answer's event carries the new version too).
+    policy.add_listener(audit.record_policy_version)
     chunker = Chunker(
         settings.chunking.chunk_size, settings.chunking.chunk_overlap, tokenizer_file=default_tokenizer_file()
     )
@@ -82,14 +91,16 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     pipeline = AuditedIngestionPipeline(
         audit=audit,
-        policy_version=policy.version,
+        policy_version=lambda: policy.version,
         db=db,
         catalog=catalog,
         store=store,
         processor=processor,
         embedder=embedder,
         masker_for=maskers.for_profile,
+        email_recipient_acls=settings.email_recipient_acls,
     )
+    planner = AccessPlanner(policy, settings.policy.decision_cache_size)
     service = RetrievalService(
         catalog=catalog,
         policy=policy,
@@ -98,6 +109,8 @@ def build_runtime(settings: Settings) -> Runtime:
         masker=masker,
         audit=audit,
         query_maskers=maskers.for_profile,
+        planner=planner,
+        fail_closed_regions=settings.residency.fail_closed,
     )
     jobs = JobRunner(pipeline)
     resumed = catalog.recover_jobs()
@@ -122,4 +135,7 @@ def build_runtime(settings: Settings) -> Runtime:
         scheduler=scheduler,
         stewardship=Stewardship(catalog, policy, jobs, audit),
         auditing=Auditing(audit, policy, catalog, settings.audit.retention_days),
+        end_users=end_users,
+        planner=planner,
+        policy_admin=PolicyAdministration(planner, catalog, principals, end_users),
     )

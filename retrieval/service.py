@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
+from retrieval.access import AccessPlan, AccessPlanner, SearchScope
 from retrieval.audit import RETRIEVE, AuditChunk, AuditEvent, AuditStore, PolicyDecision, PrincipalSnapshot
 from retrieval.catalog import Catalog
 from retrieval.domain import (
     Citation,
     CorpusRef,
+    EndUser,
     MaskingProfile,
     Outcome,
     Principal,
@@ -44,6 +47,8 @@ class RetrievalService:
         masker: PiiMasker,
         audit: AuditStore,
         query_maskers: Callable[[MaskingProfile], PiiMasker] | None = None,
+        planner: AccessPlanner | None = None,
+        fail_closed_regions: bool = True,
     ) -> None:
         """`masker` masks the query for the audit log; `query_maskers` gives a corpus's masker, with which the
         query is pseudonymized before it is embedded for a `pseudonymize` corpus (`retrieval.query_texts`)."""
@@ -54,33 +59,49 @@ class RetrievalService:
         self._masker = masker
         self._audit = audit
         self._query_maskers = query_maskers
+        self._planner = planner or AccessPlanner(policy)
+        self._fail_closed = fail_closed_regions
 
-    def retrieve(self, principal: Principal, query: str, top_k: int) -> RetrievalResult:
-        """Search the corpora the policy grants `principal`, and record the answer before returning it.
+    def retrieve(
+        self, principal: Principal, query: str, top_k: int, *, end_user: EndUser | None = None
+    ) -> RetrievalResult:
+        """Search what the policy grants `principal` (or `end_user`, for whom the caller `principal` acts),
+        and record the answer before returning it.
 
         Raises `AuditUnavailable` if the provenance log cannot record (no chunks are returned then) and
-        `BackendUnavailable` if a store cannot be searched.
+        `BackendUnavailable` if a region's store cannot be searched and residency fails closed.
         """
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
-        policy_version = self._policy.version
         masked_query = self._masker.mask(query).text
         query_hmac = self._audit.fingerprint(query)  # the raw query itself is never logged
-        decisions = self._policy.decide_corpora(principal, self._catalog.refs())
-        allowed = {d.corpus.id: d.corpus for d in decisions if d.allowed}
-        scopes = _group_by_partition(allowed.values())
+        plan = self._planner.plan(principal, end_user, self._catalog.refs())
+        policy_version = plan.policy_version
+        allowed = plan.allowed
         summary = tuple(
             PolicyDecision(d.corpus.id, d.allowed, d.policy_ids)
-            for d in sorted(decisions, key=lambda d: d.corpus.id)
+            for d in sorted(plan.decision.corpora, key=lambda d: d.corpus.id)
         )
+        details: dict[str, Any] = {
+            "catalog_version": plan.catalog_version,
+            "document_acl_groups": plan.document_summary(),
+        }
+        if end_user is not None:
+            details["end_user"] = {
+                "groups": sorted(end_user.groups),
+                "clearance": end_user.clearance.name,
+                "regions": sorted(end_user.regions),
+            }
 
-        def event(outcome: Outcome, chunks: tuple[AuditChunk, ...] = ()) -> AuditEvent:
+        def event(
+            outcome: Outcome, chunks: tuple[AuditChunk, ...] = (), unavailable: tuple[str, ...] = ()
+        ) -> AuditEvent:
             return AuditEvent(
                 request_id=request_id,
                 occurred_at=datetime.now(UTC),
                 action=RETRIEVE,
                 principal_id=principal.id,
-                end_user_id=None,  # signed end-user tokens are another issue; until then the caller is all
+                end_user_id=end_user.id if end_user is not None else None,
                 principal=PrincipalSnapshot.of(principal),
                 policy_version=policy_version,
                 outcome=outcome.value,
@@ -89,29 +110,28 @@ class RetrievalService:
                 top_k=top_k,
                 decisions=summary,
                 allowed_corpora=tuple(sorted(allowed)),
-                partitions=tuple(sorted(scopes)),
+                partitions=plan.partitions,
                 regions=tuple(sorted({corpus.region for corpus in allowed.values()})),
-                unavailable=(),  # every granted partition is searched or the request fails (503)
+                unavailable=unavailable,
                 latency_ms=round((time.perf_counter() - started) * 1000, 3),
                 chunks=chunks,
+                details=details,
             )
 
-        try:
-            hits = self._search_per_query_text(query, allowed.values(), top_k) if scopes else []
-        except BackendUnavailable:
-            self._record_failure(event(Outcome.error))
-            raise
+        hits, unavailable = self._search_per_query_text(query, plan, top_k) if plan.scopes else ([], ())
+        if unavailable and self._fail_closed:
+            self._record_failure(event(Outcome.error, unavailable=unavailable))
+            raise BackendUnavailable(f"regions unavailable: {', '.join(unavailable)}")
 
         retrieved: list[RetrievedChunk] = []
         for hit in hits:
-            corpus = allowed.get(str(hit.payload.get("corpus_id")))
-            if corpus is None:
+            if not plan.admits(hit):
                 # The filter makes this impossible; if a store ever ignored it, the hit is dropped, not shown.
                 logger.error(
                     "search returned a chunk outside the caller's grant; dropped", extra={"rid": request_id}
                 )
                 continue
-            retrieved.append(_to_chunk(hit, corpus))
+            retrieved.append(_to_chunk(hit, allowed[str(hit.payload["corpus_id"])]))
 
         # denied: the policy granted nothing; empty: granted corpora held nothing relevant.
         outcome = Outcome.answered if retrieved else Outcome.empty if allowed else Outcome.denied
@@ -128,35 +148,67 @@ class RetrievalService:
             )
             for rank, chunk in enumerate(retrieved, start=1)
         )
-        self._audit.record(event(outcome, audit_chunks))
+        self._audit.record(event(outcome, audit_chunks, unavailable))
         return RetrievalResult(
             request_id=request_id,
             policy_version=policy_version,
             chunks=tuple(retrieved),
-            partitions=tuple(sorted(scopes)),
+            partitions=plan.partitions,
+            unavailable_regions=unavailable,
         )
 
-    def _search(self, query: str, scopes: dict[str, list[str]], top_k: int) -> list[VectorHit]:
+    def _search(
+        self, query: str, scopes: tuple[SearchScope, ...], top_k: int
+    ) -> tuple[list[VectorHit], tuple[str, ...]]:
+        """The best hits over every scope, and the regions whose store could not be searched."""
         vector = self._embedder.embed_query(query)
         # Only chunks embedded by this very model: a query vector is meaningless against another model's.
         model = self._embedder.weights_sha256
-        hits: list[VectorHit] = []
-        for partition, corpus_ids in sorted(scopes.items()):
-            hits.extend(
-                self._store.search(
-                    partition, vector, corpus_ids=corpus_ids, limit=top_k, weights_sha256=model
+        found: list[tuple[str, VectorHit]] = []
+        down: set[str] = set()
+        for scope in scopes:
+            if scope.region in down:
+                continue
+            try:
+                found.extend(
+                    (scope.region, hit)
+                    for hit in self._store.search(
+                        scope.partition,
+                        vector,
+                        corpus_ids=scope.corpus_ids,
+                        limit=top_k,
+                        weights_sha256=model,
+                        groups=scope.groups,
+                    )
                 )
-            )
+            except BackendUnavailable as exc:
+                logger.error("region %s cannot be searched: %s", scope.region, exc.detail)
+                down.add(scope.region)
+        # A region is searched whole or reported unavailable, never half.
+        hits = [hit for region, hit in found if region not in down]
         # One model and cosine distance everywhere, so scores from different partitions compare directly.
         hits.sort(key=lambda hit: (-hit.score, hit.chunk_id))
-        return hits[:top_k]
+        return hits[:top_k], tuple(sorted(down))
 
-    def _search_per_query_text(self, query: str, corpora: Iterable[CorpusRef], top_k: int) -> list[VectorHit]:
-        """`_search` per distinct query text: raw, or pseudonymized for a corpus (`retrieval.query_texts`)."""
-        groups = group_by_query_text(query, corpora, self._query_maskers)
-        return search_by_query_text(
-            groups, lambda text, group, limit: self._search(text, _group_by_partition(group), limit), top_k
-        )
+    def _search_per_query_text(
+        self, query: str, plan: AccessPlan, top_k: int
+    ) -> tuple[list[VectorHit], tuple[str, ...]]:
+        """`_search` per distinct query text (raw, or pseudonymized for a corpus: `retrieval.query_texts`),
+        each over the plan's scopes narrowed to that text's corpora; a region down for one text is down."""
+        groups = group_by_query_text(query, plan.allowed.values(), self._query_maskers)
+        down: set[str] = set()
+
+        def search(text: str, corpora: Sequence[CorpusRef], limit: int) -> list[VectorHit]:
+            ids = {corpus.id for corpus in corpora}
+            scopes = tuple(narrowed for scope in plan.scopes if (narrowed := _narrow(scope, ids)) is not None)
+            hits, unavailable = self._search(text, scopes, limit)
+            down.update(unavailable)
+            return hits
+
+        hits = search_by_query_text(groups, search, top_k)
+        if down:  # a region is searched whole or reported unavailable, never half
+            hits = [hit for hit in hits if plan.allowed[str(hit.payload["corpus_id"])].region not in down]
+        return hits, tuple(sorted(down))
 
     def _record_failure(self, event: AuditEvent) -> None:
         try:
@@ -165,11 +217,9 @@ class RetrievalService:
             logger.error("could not record a failed retrieval", extra={"rid": event.request_id})
 
 
-def _group_by_partition(corpora: Iterable[CorpusRef]) -> dict[str, list[str]]:
-    scopes: dict[str, list[str]] = defaultdict(list)
-    for corpus in corpora:
-        scopes[corpus.partition].append(corpus.id)
-    return {partition: sorted(ids) for partition, ids in scopes.items()}
+def _narrow(scope: SearchScope, corpus_ids: set[str]) -> SearchScope | None:
+    kept = tuple(corpus_id for corpus_id in scope.corpus_ids if corpus_id in corpus_ids)
+    return dataclasses.replace(scope, corpus_ids=kept) if kept else None
 
 
 def _to_chunk(hit: VectorHit, corpus: CorpusRef) -> RetrievedChunk:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +77,138 @@ class PiiSettings(BaseSettings):
         return value
 
 
+TokenAlgorithm = Literal["RS256", "ES256", "HS256"]
+_ASYMMETRIC: tuple[TokenAlgorithm, ...] = ("RS256", "ES256")
+
+
+class ClaimMapping(BaseModel):
+    """Which claims of an end-user token carry the person's attributes (a dotted path reaches inside)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = "sub"
+    # A list of strings, or one string of space- or comma-separated names.
+    groups: str = "groups"
+    # A sensitivity name (public, internal, confidential, restricted); absent: `default_clearance`.
+    clearance: str = "clearance"
+    regions: str = "regions"
+    # The person's address joins their groups as `mailto:<address>` (what e-mail recipient ACLs name);
+    # None: addresses play no part.
+    email: str | None = "email"
+    default_clearance: str = "public"
+
+    @field_validator("default_clearance")
+    @classmethod
+    def _known_clearance(cls, value: str) -> str:
+        if value not in ("public", "internal", "confidential", "restricted"):
+            raise ValueError(f"unknown sensitivity {value!r}")
+        return value
+
+
+class EndUserSettings(BaseModel):
+    """Signed end-user tokens (`X-End-User-Token`): the keys that sign them and what they must say."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Both required as soon as any key is configured: a token for another service or from another issuer
+    # must not be taken for one of ours.
+    issuer: str | None = None
+    audience: str | None = None
+    # The algorithms accepted; each needs its key (HS256 the secret, RS256/ES256 public keys or a JWKS file).
+    algorithms: list[TokenAlgorithm] = Field(default_factory=lambda: list(_ASYMMETRIC))
+    public_key_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    jwks_file: Path | None = None
+    hs256_secret: SecretStr | None = None
+    # Clock skew tolerated on exp, nbf and iat.
+    leeway_seconds: int = Field(default=30, ge=0, le=300)
+    max_token_bytes: int = Field(default=8192, ge=256, le=65536)
+    # Callers with one of these roles must name an end user on every /retrieve (401 without a token).
+    required_for_roles: list[str] = Field(default_factory=lambda: ["app"])
+    claims: ClaimMapping = Field(default_factory=ClaimMapping)
+
+    @field_validator("public_key_files", mode="before")
+    @classmethod
+    def _parse_files(cls, value: Any) -> Any:
+        return _path_list(value)
+
+    @field_validator("hs256_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("an HS256 secret needs at least 32 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _keys_need_issuer_and_audience(self) -> EndUserSettings:
+        if self.configured and (not self.issuer or not self.audience):
+            raise ValueError("end-user tokens need GOVRAG_END_USER__ISSUER and GOVRAG_END_USER__AUDIENCE")
+        if self.hs256_secret is not None and "HS256" not in self.algorithms:
+            raise ValueError("an HS256 secret is configured but HS256 is not among the accepted algorithms")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.public_key_files or self.jwks_file or self.hs256_secret is not None)
+
+
+class PolicySettings(BaseModel):
+    """How the policy files are watched and how many decisions are remembered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Look for changed policy files at most this often, on a request; 0 turns it off (POST /policy/reload).
+    reload_check_seconds: float = Field(default=2.0, ge=0, le=3600)
+    decision_cache_size: int = Field(default=4096, ge=0, le=1_000_000)
+
+
+class RegionEndpoint(BaseModel):
+    """Where one region's partitions live: a Qdrant server (`url`) or an embedded directory (`path`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = None
+    api_key: SecretStr | None = None
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> RegionEndpoint:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("a region endpoint needs exactly one of url or path")
+        return self
+
+
+class ResidencySettings(BaseModel):
+    """Data residency: each region's partitions in their own Qdrant; other regions use the default store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # JSON, e.g. GOVRAG_RESIDENCY__ENDPOINTS='{"eu": {"path": "/data/eu"}, "us": {"url": "https://q.us:6333"}}'
+    endpoints: dict[str, RegionEndpoint] = Field(default_factory=dict)
+    # A region that cannot be searched fails the request (503); false answers from the other regions and
+    # names the unavailable ones in the answer and the audit event.
+    fail_closed: bool = True
+
+    @field_validator("endpoints")
+    @classmethod
+    def _regions(cls, value: dict[str, RegionEndpoint]) -> dict[str, RegionEndpoint]:
+        for region in value:
+            if not re.match(r"^[a-z][a-z0-9-]{0,15}$", region):
+                raise ValueError(f"invalid region {region!r}")
+        return value
+
+
+def _path_list(value: Any) -> Any:
+    # A JSON list of paths; a bare path is accepted as a list of one.
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        if text.startswith("["):
+            return json.loads(text)
+        return [text]
+    return value
+
+
 class Settings(BaseSettings):
     """govrag's configuration. Nested groups use `__`, e.g. `GOVRAG_CHUNKING__CHUNK_SIZE=384`."""
 
@@ -96,6 +229,11 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     pii: PiiSettings = Field(default_factory=PiiSettings)
+    end_user: EndUserSettings = Field(default_factory=EndUserSettings)
+    # E-mails that no ACL file covers are readable by their sender and recipients only (ingest/acl.py).
+    email_recipient_acls: bool = False
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    residency: ResidencySettings = Field(default_factory=ResidencySettings)
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
     # How often the service looks for corpora whose refresh interval is due.
     refresh_tick_seconds: float = Field(default=30.0, gt=0, le=3600)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from retrieval.domain import Principal
+from retrieval.end_user import HEADER, Requester
 from retrieval.runtime import Runtime
 
 
@@ -26,3 +27,17 @@ def get_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_requester(
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
+    end_user_token: Annotated[
+        str | None,
+        Header(alias=HEADER, description="The end user's signed token (JWT), when an app acts for one."),
+    ] = None,
+) -> Requester:
+    return runtime.end_users.requester(principal, end_user_token)
+
+
+CurrentRequester = Annotated[Requester, Depends(get_requester)]

@@ -6,17 +6,19 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from retrieval.api.deps import CurrentPrincipal, RuntimeDep
+from retrieval.api.deps import CurrentRequester, RuntimeDep
 from retrieval.api.schemas import ChunkOut, RetrieveRequest, RetrieveResponse, error_responses
 
 router = APIRouter(tags=["retrieval"], responses=error_responses())
 
 
 @router.post("/retrieve", response_model=RetrieveResponse)
-def retrieve(body: RetrieveRequest, principal: CurrentPrincipal, runtime: RuntimeDep) -> RetrieveResponse:
-    result = runtime.retrieval.retrieve(principal, body.query, body.top_k)
+def retrieve(body: RetrieveRequest, requester: CurrentRequester, runtime: RuntimeDep) -> RetrieveResponse:
+    """Search what the caller (or the end user named by `X-End-User-Token`, through the caller) may read."""
+    result = runtime.retrieval.retrieve(requester.caller, body.query, body.top_k, end_user=requester.end_user)
     return RetrieveResponse(
         request_id=result.request_id,
         policy_version=result.policy_version,
         chunks=[ChunkOut.model_validate(asdict(chunk)) for chunk in result.chunks],
+        unavailable_regions=list(result.unavailable_regions),
     )

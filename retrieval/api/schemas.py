@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -86,6 +87,7 @@ class DocumentOut(BaseModel):
     embedding_model: str | None
     embedding_weights_sha256: str | None
     updated_at: datetime
+    acl_groups: list[str] | None = Field(default=None, description="Groups allowed to read it; null: no ACL.")
 
 
 class JobAccepted(BaseModel):
@@ -151,6 +153,9 @@ class RetrieveResponse(BaseModel):
     request_id: str
     policy_version: str
     chunks: list[ChunkOut]
+    unavailable_regions: list[str] = Field(
+        default=[], description="Regions the caller may read whose store could not be searched."
+    )
 
 
 class AuditChunkOut(BaseModel):
@@ -277,6 +282,62 @@ class PruneRequest(Strict):
 class PruneOut(BaseModel):
     pruned: int
     anchor_sequence: int
+
+
+class PolicyStatusOut(BaseModel):
+    version: str
+    files: list[str]
+    last_error: str | None = Field(description="Why the last reload was refused (the old version stays).")
+    cache_hits: int
+    cache_misses: int
+
+
+class PolicyReloadOut(BaseModel):
+    changed: bool
+    version: str
+    previous: str
+
+
+class ExplainRequest(Strict):
+    principal_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@:-]+$")
+    ]
+    end_user_claims: dict[str, Any] | None = Field(
+        default=None,
+        description="Claims of an end user the principal acts for, mapped as a token's are (not verified).",
+    )
+
+    @field_validator("end_user_claims")
+    @classmethod
+    def _small(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(json.dumps(value)) > 16_384:
+            raise ValueError("end_user_claims is larger than 16 KiB")
+        return value
+
+
+class DocumentAccessOut(BaseModel):
+    unrestricted: bool
+    groups: list[str]
+    policy_ids: list[str]
+
+
+class CorpusExplanationOut(BaseModel):
+    corpus_id: str
+    name: str
+    region: str
+    sensitivity: str
+    status: str
+    allowed: bool
+    policy_ids: list[str]
+    documents: DocumentAccessOut | None
+
+
+class ExplainOut(BaseModel):
+    policy_version: str
+    catalog_version: str
+    principal_id: str
+    end_user_id: str | None
+    corpora: list[CorpusExplanationOut]
 
 
 class Health(BaseModel):

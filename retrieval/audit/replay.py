@@ -8,7 +8,9 @@ to read its corpus under the policy loaded now?
 not looked up in today's principals file: the question is whether the policy would still let that caller, as
 the log knew it, see the chunk. A lookup would mix in a second change (the caller's new attributes, or a
 principal since removed) and would not work for callers the directory no longer holds. Events logged before
-attributes were kept cannot be replayed for access (`allowed_now` is None).
+attributes were kept cannot be replayed for access (`allowed_now` is None). An answer given to an app for an
+end user is replayed for that end user through that app (both logged), and a document's ACL counts as the
+catalog holds it today.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from dataclasses import dataclass
 
 from retrieval.audit.events import AuditEvent
 from retrieval.catalog import Catalog, to_ref
-from retrieval.domain import DocumentStatus
+from retrieval.domain import DocumentStatus, EndUser, Sensitivity
 from retrieval.errors import NotFound
-from retrieval.policy import PolicyEngine
+from retrieval.policy import PolicyEngine, RetrievalDecision
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +51,22 @@ class ReplayReport:
     chunks: tuple[ChunkReplay, ...]
 
 
+def _end_user(event: AuditEvent) -> EndUser | None:
+    """The end user an app acted for, as logged with the answer (None: the caller read as itself)."""
+    logged = (event.details or {}).get("end_user")
+    if event.end_user_id is None or not isinstance(logged, dict):
+        return None
+    return EndUser(
+        id=event.end_user_id,
+        groups=frozenset(logged.get("groups", ())),
+        clearance=Sensitivity.parse(str(logged.get("clearance", "public"))),
+        regions=frozenset(logged.get("regions", ())),
+    )
+
+
 def replay(event: AuditEvent, catalog: Catalog, policy: PolicyEngine) -> ReplayReport:
     principal = event.principal.to_principal(event.principal_id) if event.principal is not None else None
+    end_user = _end_user(event)
     corpora = {}
     for corpus_id in dict.fromkeys(c.corpus_id for c in event.chunks):
         try:
@@ -58,8 +74,13 @@ def replay(event: AuditEvent, catalog: Catalog, policy: PolicyEngine) -> ReplayR
         except NotFound:
             continue  # deleted from the catalog: nobody may read it
     decisions = {}
+    retrieval: RetrievalDecision | None = None
     if principal is not None and corpora:
-        decisions = {d.corpus.id: d for d in policy.decide_corpora(principal, list(corpora.values()))}
+        if end_user is not None:
+            retrieval = policy.decide_retrieval(end_user, list(corpora.values()), caller=principal)
+        else:
+            retrieval = policy.decide_retrieval(principal, list(corpora.values()))
+        decisions = {d.corpus.id: d for d in retrieval.corpora}
 
     chunks = []
     for chunk in event.chunks:
@@ -68,10 +89,12 @@ def replay(event: AuditEvent, catalog: Catalog, policy: PolicyEngine) -> ReplayR
         except NotFound:
             document = None
         decision = decisions.get(chunk.corpus_id)
-        if principal is None:
-            allowed: bool | None = None
+        if principal is None or retrieval is None:
+            allowed: bool | None = None if principal is None else False
         else:
-            allowed = decision.allowed if decision is not None else False
+            # The document's ACL as the catalog holds it today, decided as a search would decide it.
+            acl = document.acl_groups if document is not None else None
+            allowed = retrieval.readable(chunk.corpus_id, acl)
         chunks.append(
             ChunkReplay(
                 rank=chunk.rank,

@@ -3,6 +3,7 @@
 from retrieval.vectorstore.common import INTEGER_INDEX_FIELDS, PAYLOAD_INDEX_FIELDS
 from retrieval.vectorstore.edge import EdgeVectorStore
 from retrieval.vectorstore.factory import create_vector_store
+from retrieval.vectorstore.regional import RegionalVectorStore
 from retrieval.vectorstore.server import QdrantServerVectorStore
 
 __all__ = [
@@ -10,5 +11,6 @@ __all__ = [
     "PAYLOAD_INDEX_FIELDS",
     "EdgeVectorStore",
     "QdrantServerVectorStore",
+    "RegionalVectorStore",
     "create_vector_store",
 ]

@@ -13,10 +13,13 @@ DENSE_VECTOR = "dense"
 # Payload fields the stores filter on, each with an index: keyword fields matched by value, and the document
 # version, matched as an integer (the version swap deletes by it). `ensure_partition` adds any missing index,
 # so a partition created before a field joined these lists gets its index on the next call.
-PAYLOAD_INDEX_FIELDS: tuple[str, ...] = ("corpus_id", "document_id", "embedding_weights_sha256")
+PAYLOAD_INDEX_FIELDS: tuple[str, ...] = ("corpus_id", "document_id", "embedding_weights_sha256", "acl_groups")
 INTEGER_INDEX_FIELDS: tuple[str, ...] = ("document_version",)
 WEIGHTS_FIELD = "embedding_weights_sha256"
 VERSION_FIELD = "document_version"
+# A document's ACL: the groups that may read its chunks (a list of strings). Absent, null or empty: the chunk
+# has no document-level ACL and only its corpus decides (both engines' "is empty" covers all three).
+ACL_FIELD = "acl_groups"
 
 # Partitions are `region.sensitivity` (see `retrieval.domain.partition_name`). The name becomes a directory
 # here and, with "." as "__", a collection name on a server, so it is checked before either is touched.
@@ -76,3 +79,12 @@ def check_page_size(page_size: int) -> int:
     if page_size < 1:
         raise ValueError(f"page_size must be positive, got {page_size}")
     return page_size
+
+
+def acl_groups(groups: Sequence[str] | None) -> list[str] | None:
+    """The distinct groups of a search's ACL filter; None: no document-level filter."""
+    if groups is None:
+        return None
+    if isinstance(groups, str):
+        raise TypeError("groups must be a sequence of group names, not a string")
+    return list(dict.fromkeys(groups))

@@ -34,6 +34,7 @@ from qdrant_edge import (
     EdgeVectorParams,
     FieldCondition,
     Filter,
+    IsEmptyCondition,
     MatchAny,
     MatchValue,
     PayloadSchemaType,
@@ -47,11 +48,13 @@ from qdrant_edge import (
 from retrieval.domain import ChunkPoint, VectorHit
 from retrieval.errors import BackendUnavailable
 from retrieval.vectorstore.common import (
+    ACL_FIELD,
     DENSE_VECTOR,
     INTEGER_INDEX_FIELDS,
     PAYLOAD_INDEX_FIELDS,
     VERSION_FIELD,
     WEIGHTS_FIELD,
+    acl_groups,
     check_page_size,
     check_partition,
     check_point_ids,
@@ -74,10 +77,18 @@ _INDEXES: dict[str, PayloadSchemaType] = {
 }
 
 
-def _corpus_filter(corpus_ids: list[str], weights_sha256: str | None = None) -> Filter:
+def _corpus_filter(
+    corpus_ids: list[str], weights_sha256: str | None = None, groups: list[str] | None = None
+) -> Filter:
     conditions: list[Any] = [FieldCondition(key="corpus_id", match=MatchAny(any=corpus_ids))]
     if weights_sha256 is not None:
         conditions.append(FieldCondition(key=WEIGHTS_FIELD, match=MatchValue(weights_sha256)))
+    if groups is not None:
+        # No document ACL, or one that names one of the groups.
+        either: list[Any] = [IsEmptyCondition(ACL_FIELD)]
+        if groups:
+            either.append(FieldCondition(key=ACL_FIELD, match=MatchAny(any=groups)))
+        conditions.append(Filter(should=either))
     return Filter(must=conditions)
 
 
@@ -184,8 +195,10 @@ class EdgeVectorStore:
         corpus_ids: Sequence[str],
         limit: int,
         weights_sha256: str | None = None,
+        groups: Sequence[str] | None = None,
     ) -> list[VectorHit]:
         allowed = search_scope(corpus_ids, limit)
+        readable_groups = acl_groups(groups)
         if not allowed:
             return []
         shard = self._get(partition)
@@ -194,7 +207,7 @@ class EdgeVectorStore:
         request = QueryRequest(
             limit=limit,
             query=Query.Nearest([float(x) for x in vector], using=DENSE_VECTOR),
-            filter=_corpus_filter(allowed, weights_sha256),
+            filter=_corpus_filter(allowed, weights_sha256, readable_groups),
             with_payload=True,
             with_vector=False,
         )

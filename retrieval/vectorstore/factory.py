@@ -5,12 +5,17 @@ from __future__ import annotations
 from retrieval.protocols import VectorStore
 from retrieval.settings import Settings
 from retrieval.vectorstore.edge import EdgeVectorStore
+from retrieval.vectorstore.regional import regional_store
 from retrieval.vectorstore.server import QdrantServerVectorStore
 
 
 def create_vector_store(settings: Settings) -> VectorStore:
-    """`GOVRAG_QDRANT_URL` unset: shards under `<data_dir>/qdrant`; set: that server. Opens nothing yet."""
+    """`GOVRAG_QDRANT_URL` unset: shards under `<data_dir>/qdrant`; set: that server. Opens nothing yet.
+
+    Regions with an endpoint of their own (`GOVRAG_RESIDENCY__ENDPOINTS`) are routed there.
+    """
     if not settings.qdrant_url:
-        return EdgeVectorStore(settings.qdrant_dir)
+        return regional_store(settings, EdgeVectorStore(settings.qdrant_dir))
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key is not None else None
-    return QdrantServerVectorStore.from_url(settings.qdrant_url, api_key, settings.qdrant_collection_prefix)
+    server = QdrantServerVectorStore.from_url(settings.qdrant_url, api_key, settings.qdrant_collection_prefix)
+    return regional_store(settings, server)

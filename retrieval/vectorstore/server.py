@@ -21,11 +21,13 @@ from qdrant_client.http.exceptions import ApiException, UnexpectedResponse
 from retrieval.domain import ChunkPoint, VectorHit
 from retrieval.errors import BackendUnavailable
 from retrieval.vectorstore.common import (
+    ACL_FIELD,
     DENSE_VECTOR,
     INTEGER_INDEX_FIELDS,
     PAYLOAD_INDEX_FIELDS,
     VERSION_FIELD,
     WEIGHTS_FIELD,
+    acl_groups,
     check_page_size,
     check_partition,
     check_point_ids,
@@ -69,12 +71,22 @@ def _match(key: str, value: str | int) -> models.FieldCondition:
     return models.FieldCondition(key=key, match=models.MatchValue(value=value))
 
 
-def _corpus_filter(corpus_ids: list[str], weights_sha256: str | None = None) -> models.Filter:
+def _corpus_filter(
+    corpus_ids: list[str], weights_sha256: str | None = None, groups: list[str] | None = None
+) -> models.Filter:
     conditions: list[models.Condition] = [
         models.FieldCondition(key="corpus_id", match=models.MatchAny(any=corpus_ids))
     ]
     if weights_sha256 is not None:
         conditions.append(_match(WEIGHTS_FIELD, weights_sha256))
+    if groups is not None:
+        # No document ACL, or one that names one of the groups.
+        either: list[models.Condition] = [
+            models.IsEmptyCondition(is_empty=models.PayloadField(key=ACL_FIELD))
+        ]
+        if groups:
+            either.append(models.FieldCondition(key=ACL_FIELD, match=models.MatchAny(any=groups)))
+        conditions.append(models.Filter(should=either))
     return models.Filter(must=conditions)
 
 
@@ -194,8 +206,10 @@ class QdrantServerVectorStore:
         corpus_ids: Sequence[str],
         limit: int,
         weights_sha256: str | None = None,
+        groups: Sequence[str] | None = None,
     ) -> list[VectorHit]:
         allowed = search_scope(corpus_ids, limit)
+        readable_groups = acl_groups(groups)
         if not allowed:
             return []
         name = self.collection_name(partition)
@@ -206,7 +220,7 @@ class QdrantServerVectorStore:
                 name,
                 query=query,
                 using=DENSE_VECTOR,
-                query_filter=_corpus_filter(allowed, weights_sha256),
+                query_filter=_corpus_filter(allowed, weights_sha256, readable_groups),
                 limit=limit,
                 with_payload=True,
                 with_vectors=False,

@@ -77,6 +77,7 @@ def build_world(
     embedder: Embedder | None = None,
     masker: PiiMasker | None = None,
     store: EdgeVectorStore | None = None,
+    email_recipient_acls: bool = False,
 ) -> World:
     upgrade(database_url)
     db = Database(database_url)
@@ -89,5 +90,12 @@ def build_world(
         embedder=embedder,
         max_file_bytes=10_000_000,
     )
-    pipeline = IngestionPipeline(db=db, catalog=catalog, store=store, processor=processor, embedder=embedder)
+    pipeline = IngestionPipeline(
+        db=db,
+        catalog=catalog,
+        store=store,
+        processor=processor,
+        embedder=embedder,
+        email_recipient_acls=email_recipient_acls,
+    )
     return World(db, catalog, store, pipeline, JobRunner(pipeline), processor, embedder, source_root)

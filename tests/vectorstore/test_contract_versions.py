@@ -291,6 +291,7 @@ def test_ensure_partition_adds_new_indexes_to_an_old_server_collection() -> None
 
     store.ensure_partition(PART, DIM)
     assert sorted(client.created) == [
+        ("acl_groups", models.PayloadSchemaType.KEYWORD),
         ("document_version", models.PayloadSchemaType.INTEGER),
         ("embedding_weights_sha256", models.PayloadSchemaType.KEYWORD),
     ]
