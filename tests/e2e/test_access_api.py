@@ -109,7 +109,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("retrieval.runtime.load_embedder", lambda batch_size=32: HashEmbedder())
-        patch.setattr("retrieval.runtime.load_masker", lambda *a, **k: NoMasking())
+        patch.setattr("ingest.corpus_masking.load_masker", lambda *a, **k: NoMasking())
         runtime = build_runtime(settings)
     try:
         with TestClient(create_app(settings, runtime)) as http:
