@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     # How often the service looks for corpora whose refresh interval is due.
     refresh_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
     log_level: str = "INFO"
+    # Request bodies above this are refused with 413 before they are parsed (a /retrieve body is < 5 kB).
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024, le=512 * 1024 * 1024)
 
     @field_validator("source_roots", mode="before")
     @classmethod
