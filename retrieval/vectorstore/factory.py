@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from retrieval.protocols import VectorStore
 from retrieval.settings import Settings
+from retrieval.vectorstore.diskguard import DiskSpaceGuard
 from retrieval.vectorstore.edge import EdgeVectorStore
 from retrieval.vectorstore.server import QdrantServerVectorStore
 
@@ -11,6 +12,9 @@ from retrieval.vectorstore.server import QdrantServerVectorStore
 def create_vector_store(settings: Settings) -> VectorStore:
     """`GOVRAG_QDRANT_URL` unset: shards under `<data_dir>/qdrant`; set: that server. Opens nothing yet."""
     if not settings.qdrant_url:
-        return EdgeVectorStore(settings.qdrant_dir)
+        # The embedded engine dies on a full disk (see diskguard), so its writes check the space first.
+        return DiskSpaceGuard(
+            EdgeVectorStore(settings.qdrant_dir), settings.qdrant_dir, settings.min_free_disk_bytes
+        )
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key is not None else None
     return QdrantServerVectorStore.from_url(settings.qdrant_url, api_key, settings.qdrant_collection_prefix)
