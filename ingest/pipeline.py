@@ -306,12 +306,25 @@ class IngestionPipeline:
                 raise CorpusNoLongerApproved("the corpus was revoked while it was being ingested")
             partition, document_id = corpus.partition, item.document_id
             self._store.delete(partition, corpus_id=corpus.id, document_id=document_id, version=version)
-            self._store.upsert(partition, points)
+            try:
+                self._store.upsert(partition, points)
+            except BackendUnavailable:
+                self._drop_partial_version(partition, corpus.id, document_id, version)
+                raise
             self._store.delete(
                 partition, corpus_id=corpus.id, document_id=document_id, except_version=version
             )
             self._record_success(corpus, result, version, points)
         return len(points)
+
+    def _drop_partial_version(self, partition: str, corpus_id: str, document_id: str, version: int) -> None:
+        """A write that failed part way (a full disk, a lost server) may have left some points of the new
+        version: drop them now, so no half-written version is searchable. If the store refuses that too, the
+        next run drops them before it writes the version again (see the module docstring)."""
+        try:
+            self._store.delete(partition, corpus_id=corpus_id, document_id=document_id, version=version)
+        except BackendUnavailable as exc:
+            logger.warning("could not drop a partly written document version: %s", exc.detail)
 
     def _record_success(
         self, corpus: CorpusRef, result: Processed, version: int, points: list[ChunkPoint]

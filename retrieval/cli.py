@@ -84,7 +84,8 @@ def serve(
         typer.echo(f"govrag cannot start: {exc.detail}", err=True)
         raise typer.Exit(3) from exc
     try:
-        uvicorn.run(create_app(settings, runtime), host=host, port=port, log_config=None)
+        # access_log=False: the app logs one JSON access line per request, with its id and no query string.
+        uvicorn.run(create_app(settings, runtime), host=host, port=port, log_config=None, access_log=False)
     finally:
         runtime.close()
 

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from retrieval.errors import BackendUnavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+# Any fixed 64-bit number: the PostgreSQL advisory lock that lets one migrator at a time run.
+_MIGRATION_LOCK_ID = 0x676F7672_6167_0001
 
 
 def make_engine(url: str) -> Engine:
@@ -47,9 +50,30 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the schema at `url` to `revision` by running the migrations."""
     try:
-        command.upgrade(alembic_config(url), revision)
+        with _migration_lock(url) if url.startswith("postgresql") else nullcontext():
+            command.upgrade(alembic_config(url), revision)
     except SQLAlchemyError as exc:
         raise BackendUnavailable(f"could not migrate the database: {type(exc).__name__}") from exc
+
+
+@contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock while migrating.
+
+    Several replicas that start at once each run the migrations; without the lock two of them could both
+    see an old revision and both try to create the same table. The second waits, then finds head.
+    """
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})
+                connection.commit()
+    finally:
+        engine.dispose()
 
 
 class Database:

@@ -238,6 +238,10 @@ class Settings(BaseSettings):
     # How often the service looks for corpora whose refresh interval is due.
     refresh_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
     log_level: str = "INFO"
+    # Request bodies above this are refused with 413 before they are parsed (a /retrieve body is < 5 kB).
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024, le=512 * 1024 * 1024)
+    # The embedded vector store refuses writes (the job fails with the reason) below this much free disk.
+    min_free_disk_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
 
     @field_validator("source_roots", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from retrieval.api import audit, corpora, policy, retrieve
 from retrieval.api.errors import install_error_handlers
+from retrieval.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from retrieval.api.schemas import Health
 from retrieval.runtime import Runtime, build_runtime
 from retrieval.settings import Settings, get_settings
@@ -34,6 +35,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    limits = settings or (runtime.settings if runtime is not None else get_settings())
+    # Added last, runs first: the request id is set before the size check, so a 413 carries it too.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=limits.max_request_bytes)
+    app.add_middleware(RequestContextMiddleware)
     app.include_router(retrieve.router)
     app.include_router(corpora.router)
     app.include_router(audit.router)
