@@ -19,6 +19,7 @@ from retrieval.policy import PolicyEngine
 from retrieval.protocols import VectorStore
 from retrieval.service import RetrievalService
 from retrieval.settings import Settings, configure_offline_runtime
+from retrieval.sparse import Bm25Encoder
 from retrieval.vectorstore import create_vector_store
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ def build_runtime(settings: Settings) -> Runtime:
     catalog = Catalog(db, settings.resolved_source_roots)
     embedder = load_embedder(settings.embedding_batch_size)
     masker = load_masker()
+    sparse_encoder = Bm25Encoder()
     store = create_vector_store(settings)
     audit = SqlAuditStore(db, load_keys(settings), checkpoint_every=settings.audit.checkpoint_every)
     # Before anything is served: a policy whose version differs from the last one logged is a logged change.
@@ -79,9 +81,17 @@ def build_runtime(settings: Settings) -> Runtime:
         store=store,
         processor=processor,
         embedder=embedder,
+        sparse_encoder=sparse_encoder,
     )
     service = RetrievalService(
-        catalog=catalog, policy=policy, store=store, embedder=embedder, masker=masker, audit=audit
+        catalog=catalog,
+        policy=policy,
+        store=store,
+        embedder=embedder,
+        masker=masker,
+        audit=audit,
+        sparse_encoder=sparse_encoder,
+        options=settings.retrieval,
     )
     jobs = JobRunner(pipeline)
     resumed = catalog.recover_jobs()

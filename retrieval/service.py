@@ -18,15 +18,22 @@ from retrieval.domain import (
     Principal,
     RetrievalResult,
     RetrievedChunk,
+    SearchMode,
     VectorHit,
 )
 from retrieval.errors import AuditUnavailable, BackendUnavailable
 from retrieval.policy import PolicyEngine
-from retrieval.protocols import Embedder, PiiMasker, VectorStore
+from retrieval.protocols import Embedder, PiiMasker, SparseEncoder, VectorStore
+from retrieval.ranking import cap_per_document, maximal_marginal_relevance, merge_partitions
+from retrieval.settings import RetrievalSettings
+from retrieval.sparse import Bm25Encoder
 
 logger = logging.getLogger(__name__)
 
 MAX_TOP_K = 50
+# With a per-document cap or diversity re-ranking, each partition is asked for this many times `top_k`
+# chunks, so that enough remain once chunks are dropped or passed over.
+OVERFETCH = 4
 
 
 class RetrievalService:
@@ -41,6 +48,8 @@ class RetrievalService:
         embedder: Embedder,
         masker: PiiMasker,
         audit: AuditStore,
+        sparse_encoder: SparseEncoder | None = None,
+        options: RetrievalSettings | None = None,
     ) -> None:
         self._catalog = catalog
         self._policy = policy
@@ -48,13 +57,31 @@ class RetrievalService:
         self._embedder = embedder
         self._masker = masker
         self._audit = audit
+        self._sparse = sparse_encoder if sparse_encoder is not None else Bm25Encoder()
+        self._options = options if options is not None else RetrievalSettings()
 
-    def retrieve(self, principal: Principal, query: str, top_k: int) -> RetrievalResult:
+    @property
+    def default_mode(self) -> SearchMode:
+        return SearchMode(self._options.default_mode)
+
+    def retrieve(
+        self,
+        principal: Principal,
+        query: str,
+        top_k: int,
+        *,
+        mode: SearchMode | None = None,
+        mmr: bool = False,
+    ) -> RetrievalResult:
         """Search the corpora the policy grants `principal`, and record the answer before returning it.
+
+        `mode` (default: the configured one) picks dense, BM25 or hybrid search; `mmr` re-ranks for
+        diversity. At most `max_chunks_per_document` chunks of one document are returned when that is set.
 
         Raises `AuditUnavailable` if the provenance log cannot record (no chunks are returned then) and
         `BackendUnavailable` if a store cannot be searched.
         """
+        mode = self.default_mode if mode is None else SearchMode(mode)
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         policy_version = self._policy.version
@@ -91,7 +118,7 @@ class RetrievalService:
             )
 
         try:
-            hits = self._search(query, scopes, top_k) if scopes else []
+            hits = self._search(query, scopes, top_k, mode, mmr) if scopes else []
         except BackendUnavailable:
             self._record_failure(event(Outcome.error))
             raise
@@ -130,19 +157,34 @@ class RetrievalService:
             partitions=tuple(sorted(scopes)),
         )
 
-    def _search(self, query: str, scopes: dict[str, list[str]], top_k: int) -> list[VectorHit]:
+    def _search(
+        self, query: str, scopes: dict[str, list[str]], top_k: int, mode: SearchMode, mmr: bool
+    ) -> list[VectorHit]:
+        # The dense vector even in sparse mode: a partition made before sparse vectors answers by it.
         vector = self._embedder.embed_query(query)
+        sparse = self._sparse.encode_query(query) if mode is not SearchMode.dense else None
+        cap = self._options.max_chunks_per_document
+        fetch = top_k * OVERFETCH if cap is not None or mmr else top_k
+        candidates = max(self._options.hybrid_candidates, fetch)
         # Only chunks embedded by this very model: a query vector is meaningless against another model's.
         model = self._embedder.weights_sha256
-        hits: list[VectorHit] = []
-        for partition, corpus_ids in sorted(scopes.items()):
-            hits.extend(
-                self._store.search(
-                    partition, vector, corpus_ids=corpus_ids, limit=top_k, weights_sha256=model
-                )
+        hits = merge_partitions(
+            self._store.search(
+                partition,
+                vector,
+                corpus_ids=corpus_ids,
+                limit=fetch,
+                weights_sha256=model,
+                mode=mode,
+                sparse=sparse,
+                candidates=candidates,
+                with_vectors=mmr,
             )
-        # One model and cosine distance everywhere, so scores from different partitions compare directly.
-        hits.sort(key=lambda hit: (-hit.score, hit.chunk_id))
+            for partition, corpus_ids in sorted(scopes.items())
+        )
+        hits = cap_per_document(hits, cap)
+        if mmr:
+            return maximal_marginal_relevance(hits, top_k, self._options.mmr_diversity)
         return hits[:top_k]
 
     def _record_failure(self, event: AuditEvent) -> None:

@@ -8,13 +8,15 @@ from fastapi import APIRouter
 
 from retrieval.api.deps import CurrentPrincipal, RuntimeDep
 from retrieval.api.schemas import ChunkOut, RetrieveRequest, RetrieveResponse, error_responses
+from retrieval.domain import SearchMode
 
 router = APIRouter(tags=["retrieval"], responses=error_responses())
 
 
 @router.post("/retrieve", response_model=RetrieveResponse)
 def retrieve(body: RetrieveRequest, principal: CurrentPrincipal, runtime: RuntimeDep) -> RetrieveResponse:
-    result = runtime.retrieval.retrieve(principal, body.query, body.top_k)
+    mode = SearchMode(body.mode) if body.mode is not None else None
+    result = runtime.retrieval.retrieve(principal, body.query, body.top_k, mode=mode, mmr=body.mmr)
     return RetrieveResponse(
         request_id=result.request_id,
         policy_version=result.policy_version,

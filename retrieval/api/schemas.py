@@ -104,6 +104,14 @@ class JobOut(BaseModel):
 class RetrieveRequest(Strict):
     query: Annotated[str, StringConstraints(min_length=1, max_length=4000, pattern=_PRINTABLE)]
     top_k: int = Field(default=5, ge=1, le=50)
+    mode: Literal["dense", "sparse", "hybrid"] | None = Field(
+        default=None,
+        description="dense (embeddings), sparse (BM25 keywords) or hybrid (both, fused by reciprocal rank); "
+        "unset: the service's default (GOVRAG_RETRIEVAL__DEFAULT_MODE, hybrid unless configured).",
+    )
+    mmr: bool = Field(
+        default=False, description="Re-rank the best matches for diversity (maximal marginal relevance)."
+    )
 
 
 class CitationOut(BaseModel):
