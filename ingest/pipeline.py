@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from ingest.processing import DocumentProcessor, Processed, WorkItem
+from retrieval import telemetry
 from retrieval.catalog import Catalog, to_ref, utcnow
 from retrieval.db import Database
 from retrieval.domain import (
@@ -66,6 +67,7 @@ class JobProgress:
     documents_removed: int = 0
     chunks_written: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
 
     def values(self) -> dict[str, Any]:
         return {
@@ -82,6 +84,7 @@ class JobProgress:
     def fail(self, source_uri: str, reason: str) -> None:
         self.documents_failed += 1
         self.errors.append({"source_uri": source_uri, "reason": reason})
+        telemetry.INGEST_DOCUMENTS.labels("failed").inc()
 
 
 def iter_source_files(root: Path) -> Iterator[Path]:
@@ -170,6 +173,7 @@ class IngestionPipeline:
         self._finish(job_id, JobStatus.succeeded, progress, None)
 
     def _finish(self, job_id: str, status: JobStatus, progress: JobProgress, detail: str | None) -> None:
+        telemetry.INGEST_JOB_SECONDS.labels(status.value).observe(time.monotonic() - progress.started)
         self._catalog.update_job(
             job_id, status=status.value, finished_at=utcnow(), detail=detail, **progress.values()
         )
@@ -202,6 +206,7 @@ class IngestionPipeline:
             if row is not None and self._skippable(row, sha, weights):
                 progress.documents_seen += 1
                 progress.documents_skipped += 1
+                telemetry.INGEST_DOCUMENTS.labels("skipped").inc()
                 continue
             version = (row.version if row is not None else 0) + 1
             work.append(WorkItem(path, relative, document_id, path.resolve().as_uri(), version))
@@ -213,6 +218,7 @@ class IngestionPipeline:
                     self._store.delete(corpus.partition, corpus_id=corpus.id, document_id=document_id)
                     self._set_document_status(document_id, DocumentStatus.removed, "no longer in the source")
                 progress.documents_removed += 1
+                telemetry.INGEST_DOCUMENTS.labels("removed").inc()
         return work
 
     @staticmethod
@@ -241,8 +247,11 @@ class IngestionPipeline:
                     )
                     progress.fail(result.item.source_uri, result.error)
                 else:
-                    progress.chunks_written += self._write(corpus, result)
+                    written = self._write(corpus, result)
+                    progress.chunks_written += written
                     progress.documents_ingested += 1
+                    telemetry.INGEST_CHUNKS.inc(written)
+                    telemetry.INGEST_DOCUMENTS.labels("ingested").inc()
                 if time.monotonic() - last_flush >= PROGRESS_INTERVAL_S:
                     self._catalog.update_job(job_id, **progress.values())
                     last_flush = time.monotonic()

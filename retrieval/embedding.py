@@ -130,10 +130,10 @@ class SentenceTransformerEmbedder:
         with self._lock:
             if len(texts) == 1:
                 # One short text (a query) is a chain of small matrix products: splitting each over torch's
-                # intra-op threads costs more in hand-offs than it saves, and on busy cores the waiting
-                # threads spin. One thread: 90 ms instead of 520 ms per query on the shared 2-core machine,
-                # and never slower on an idle one. Batches keep every thread. Under the lock, as the setting
-                # is process-wide.
+                # intra-op threads gains little, and where OpenMP workers spin while waiting (the default
+                # unless OMP_WAIT_POLICY was set before torch loaded, see configure_offline_runtime) they
+                # steal the busy cores: 0.23 s instead of 1.8 s median per query on the shared 2-core
+                # machine. Batches keep every thread. Under the lock, as the setting is process-wide.
                 threads = self._torch.get_num_threads()
                 self._torch.set_num_threads(1)
                 try:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from retrieval.api import audit, corpora, retrieve
+from retrieval.api import audit, corpora, operations, retrieve
 from retrieval.api.errors import install_error_handlers
 from retrieval.api.schemas import Health
 from retrieval.runtime import Runtime, build_runtime
@@ -34,9 +34,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(operations.RequestTimer)
     app.include_router(retrieve.router)
     app.include_router(corpora.router)
     app.include_router(audit.router)
+    app.include_router(operations.router)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     def healthz() -> Health:

@@ -271,3 +271,17 @@ class PruneOut(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+class StoreCheckOut(BaseModel):
+    ok: bool
+    seconds: float
+
+
+class Readiness(BaseModel):
+    """`/readyz`: 200 when every store answers; 503 (with `type` and `detail` too) when one does not."""
+
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, StoreCheckOut]
+    type: str | None = None
+    detail: str | None = None
