@@ -28,6 +28,7 @@ from sqlalchemy import delete, select
 
 from ingest.acl import AclError, AclReader
 from ingest.processing import DocumentProcessor, Processed, WorkItem
+from retrieval import telemetry
 from retrieval.catalog import Catalog, to_ref, utcnow
 from retrieval.db import Database
 from retrieval.domain import (
@@ -42,7 +43,8 @@ from retrieval.domain import (
 )
 from retrieval.errors import BackendUnavailable, ConfigurationError, IngestionError
 from retrieval.models import ChunkRow, DocumentRow
-from retrieval.protocols import Embedder, PiiMasker, VectorStore
+from retrieval.protocols import Embedder, PiiMasker, SparseEncoder, VectorStore
+from retrieval.sparse import Bm25Encoder
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ class JobProgress:
     documents_removed: int = 0
     chunks_written: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
 
     def values(self) -> dict[str, Any]:
         return {
@@ -83,6 +86,7 @@ class JobProgress:
     def fail(self, source_uri: str, reason: str) -> None:
         self.documents_failed += 1
         self.errors.append({"source_uri": source_uri, "reason": reason})
+        telemetry.INGEST_DOCUMENTS.labels("failed").inc()
 
 
 def iter_source_files(root: Path) -> Iterator[Path]:
@@ -118,6 +122,7 @@ class IngestionPipeline:
         embedder: Embedder,
         masker_for: Callable[[MaskingProfile], PiiMasker] | None = None,
         email_recipient_acls: bool = False,
+        sparse_encoder: SparseEncoder | None = None,
     ) -> None:
         """`masker_for` gives the masker of a corpus's masking profile (`ingest.corpus_masking`); without
         it, every corpus is masked by the processor's own masker."""
@@ -128,6 +133,9 @@ class IngestionPipeline:
         self._processor = processor
         self._embedder = embedder
         self._masker_for = masker_for
+        # BM25 keyword vectors of the masked chunk texts, for sparse and hybrid search. Cheap (~0.2 ms a
+        # chunk, Rust) beside the embedding, so computed here, at write time, rather than in the processor.
+        self._sparse = sparse_encoder if sparse_encoder is not None else Bm25Encoder()
         self._stopping = threading.Event()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -173,6 +181,7 @@ class IngestionPipeline:
         self._finish(job_id, JobStatus.succeeded, progress, None)
 
     def _finish(self, job_id: str, status: JobStatus, progress: JobProgress, detail: str | None) -> None:
+        telemetry.INGEST_JOB_SECONDS.labels(status.value).observe(time.monotonic() - progress.started)
         self._catalog.update_job(
             job_id, status=status.value, finished_at=utcnow(), detail=detail, **progress.values()
         )
@@ -217,6 +226,7 @@ class IngestionPipeline:
             if row is not None and self._skippable(row, sha, weights, acl):
                 progress.documents_seen += 1
                 progress.documents_skipped += 1
+                telemetry.INGEST_DOCUMENTS.labels("skipped").inc()
                 continue
             version = (row.version if row is not None else 0) + 1
             work.append(WorkItem(path, relative, document_id, path.resolve().as_uri(), version, acl))
@@ -228,6 +238,7 @@ class IngestionPipeline:
                     self._store.delete(corpus.partition, corpus_id=corpus.id, document_id=document_id)
                     self._set_document_status(document_id, DocumentStatus.removed, "no longer in the source")
                 progress.documents_removed += 1
+                telemetry.INGEST_DOCUMENTS.labels("removed").inc()
         return work
 
     @staticmethod
@@ -262,8 +273,11 @@ class IngestionPipeline:
                     )
                     progress.fail(result.item.source_uri, result.error)
                 else:
-                    progress.chunks_written += self._write(corpus, result)
+                    written = self._write(corpus, result)
+                    progress.chunks_written += written
                     progress.documents_ingested += 1
+                    telemetry.INGEST_CHUNKS.inc(written)
+                    telemetry.INGEST_DOCUMENTS.labels("ingested").inc()
                 if time.monotonic() - last_flush >= PROGRESS_INTERVAL_S:
                     self._catalog.update_job(job_id, **progress.values())
                     last_flush = time.monotonic()
@@ -276,6 +290,7 @@ class IngestionPipeline:
         item, parsed = result.item, result.parsed
         assert parsed is not None
         version = item.version
+        keywords = self._sparse.encode_documents([masked.text for masked in result.masked])
         points = [
             ChunkPoint(
                 chunk_id=chunk_id_for(item.document_id, version, chunk.ordinal),
@@ -298,8 +313,11 @@ class IngestionPipeline:
                     "text": masked.text,
                     **({"acl_groups": list(item.acl_groups)} if item.acl_groups is not None else {}),
                 },
+                sparse=sparse,
             )
-            for chunk, masked, vector in zip(result.chunks, result.masked, result.vectors, strict=True)
+            for chunk, masked, vector, sparse in zip(
+                result.chunks, result.masked, result.vectors, keywords, strict=True
+            )
         ]
         with self.corpus_lock(corpus.id):
             if self._catalog.get(corpus.id).status != CorpusStatus.approved.value:

@@ -68,6 +68,14 @@ class Role(enum.StrEnum):
     admin = "admin"
 
 
+class SearchMode(enum.StrEnum):
+    """How a query is matched: embedding similarity, BM25 keywords, or both fused by reciprocal rank."""
+
+    dense = "dense"
+    sparse = "sparse"
+    hybrid = "hybrid"
+
+
 class Outcome(enum.StrEnum):
     answered = "answered"
     empty = "empty"
@@ -139,12 +147,28 @@ class CorpusRef:
 
 
 @dataclass(frozen=True, slots=True)
+class SparseVector:
+    """A sparse (keyword) vector: term ids and their weights, as BM25 encodes a text."""
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.indices) != len(self.values):
+            raise ValueError("a sparse vector needs as many values as indices")
+
+
+@dataclass(frozen=True, slots=True)
 class ChunkPoint:
-    """One chunk as written into a partition: its vector and its provenance payload."""
+    """One chunk as written into a partition: its vectors and its provenance payload.
+
+    `sparse` is the chunk's BM25 vector; a point without one is found by dense search only.
+    """
 
     chunk_id: str
     vector: tuple[float, ...]
     payload: dict[str, Any]
+    sparse: SparseVector | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +179,8 @@ class VectorHit:
     score: float
     payload: dict[str, Any]
     partition: str = ""
+    # The point's dense vector, only when the search asked for it (diversity re-ranking needs it).
+    vector: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The small interfaces behind which the pluggable parts sit: vector store, embedder, PII masker."""
+"""The small interfaces behind which the pluggable parts sit: vector store, embedders, PII masker."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from retrieval.domain import ChunkPoint, VectorHit
+from retrieval.domain import ChunkPoint, SearchMode, SparseVector, VectorHit
 
 
 @runtime_checkable
@@ -21,7 +21,8 @@ class VectorStore(Protocol):
     """
 
     def ensure_partition(self, partition: str, dimension: int) -> None:
-        """Create the partition (with payload indexes on the filter fields) if it does not exist yet.
+        """Create the partition (dense vectors of `dimension`, BM25 sparse vectors with the IDF modifier, and
+        payload indexes on the filter fields) if it does not exist yet.
 
         Also adds any payload index an existing partition lacks (one created before an index was added).
         Raises `ValueError` for a dimension below 1; an existing partition keeps its dimension.
@@ -29,6 +30,9 @@ class VectorStore(Protocol):
 
     def upsert(self, partition: str, points: Sequence[ChunkPoint]) -> None:
         """Write points (idempotent by chunk id); durable when the call returns.
+
+        A point's `sparse` vector is stored beside its dense one; a partition created without sparse vectors
+        (before hybrid search) stores the dense vector only.
 
         Raises `ValueError` for a chunk id that is not a canonical lower-case UUID (before anything is
         written), `BackendUnavailable` when the partition does not exist. A vector whose dimension is not the
@@ -65,16 +69,29 @@ class VectorStore(Protocol):
         limit: int,
         weights_sha256: str | None = None,
         groups: Sequence[str] | None = None,
+        mode: SearchMode = SearchMode.dense,
+        sparse: SparseVector | None = None,
+        candidates: int | None = None,
+        with_vectors: bool = False,
     ) -> list[VectorHit]:
-        """Nearest points whose `corpus_id` is in `corpus_ids`, best first; a missing partition gives no hits.
+        """Best points whose `corpus_id` is in `corpus_ids`, best first; a missing partition gives no hits.
 
-        An empty `corpus_ids` (or `limit` 0) gives no hits without querying: the filter is never dropped. With
-        `weights_sha256`, only points whose `embedding_weights_sha256` equals it are returned, so a query
-        vector is never compared with vectors of another embedding model. With `groups`, only points without a
-        document ACL (`acl_groups` absent, null or empty) and points whose `acl_groups` names one of `groups`
-        are returned (`groups=[]`: only points without an ACL); None applies no document-level filter.
+        `mode` dense ranks by cosine similarity to `vector`; sparse by BM25 (the dot product of the query's
+        `sparse` vector with the point's, each query term weighted by its IDF over the partition), returning
+        only points sharing a term with the query; hybrid fuses the dense and the sparse ranking, each of
+        `max(limit, candidates)` points, by reciprocal rank fusion (score: the sum of 1 / (60 + rank)). A
+        partition created without sparse vectors answers sparse and hybrid searches as dense ones.
 
-        Raises `TypeError` when `corpus_ids` or `groups` is a string, `ValueError` for a negative `limit`.
+        An empty `corpus_ids` (or `limit` 0) gives no hits without querying: the filter is never dropped, and
+        it applies to every ranking a hybrid search fuses. With `weights_sha256`, only points whose
+        `embedding_weights_sha256` equals it are returned, so a query vector is never compared with vectors
+        of another embedding model. With `groups`, only points without a document ACL (`acl_groups` absent,
+        null or empty) and points whose `acl_groups` names one of `groups` are returned (`groups=[]`: only
+        points without an ACL); None applies no document-level filter. `with_vectors` fills each hit's
+        `vector` with its dense vector.
+
+        Raises `TypeError` when `corpus_ids` or `groups` is a string, `ValueError` for a negative `limit`, a
+        `candidates` below 1, or a sparse or hybrid search without `sparse`.
         """
 
     def scroll(
@@ -119,6 +136,17 @@ class Embedder(Protocol):
         """One vector per text, in order."""
 
     def embed_query(self, text: str) -> list[float]: ...
+
+
+@runtime_checkable
+class SparseEncoder(Protocol):
+    """Turns text into sparse keyword vectors (BM25 term weights; the store supplies the IDF)."""
+
+    def encode_documents(self, texts: Sequence[str]) -> list[SparseVector]:
+        """One vector per text, in order, weighted by term frequency and length."""
+
+    def encode_query(self, text: str) -> SparseVector:
+        """Each distinct term of the query, weight 1."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from retrieval.policy_admin import PolicyAdministration
 from retrieval.protocols import VectorStore
 from retrieval.service import RetrievalService
 from retrieval.settings import Settings, configure_offline_runtime
+from retrieval.sparse import Bm25Encoder
 from retrieval.vectorstore import create_vector_store
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def build_runtime(settings: Settings) -> Runtime:
         raise
     embedder = load_embedder(settings.embedding_batch_size)
     masker = maskers.default
+    sparse_encoder = Bm25Encoder()
     store = create_vector_store(settings)
     audit = SqlAuditStore(db, load_keys(settings), checkpoint_every=settings.audit.checkpoint_every)
     # Before anything is served: a policy whose version differs from the last one logged is a logged change.
@@ -99,6 +101,7 @@ def build_runtime(settings: Settings) -> Runtime:
         embedder=embedder,
         masker_for=maskers.for_profile,
         email_recipient_acls=settings.email_recipient_acls,
+        sparse_encoder=sparse_encoder,
     )
     planner = AccessPlanner(policy, settings.policy.decision_cache_size)
     service = RetrievalService(
@@ -111,6 +114,8 @@ def build_runtime(settings: Settings) -> Runtime:
         query_maskers=maskers.for_profile,
         planner=planner,
         fail_closed_regions=settings.residency.fail_closed,
+        sparse_encoder=sparse_encoder,
+        options=settings.retrieval,
     )
     jobs = JobRunner(pipeline)
     resumed = catalog.recover_jobs()

@@ -22,16 +22,23 @@ from retrieval.domain import (
     Principal,
     RetrievalResult,
     RetrievedChunk,
+    SearchMode,
     VectorHit,
 )
 from retrieval.errors import AuditUnavailable, BackendUnavailable
 from retrieval.policy import PolicyEngine
-from retrieval.protocols import Embedder, PiiMasker, VectorStore
+from retrieval.protocols import Embedder, PiiMasker, SparseEncoder, VectorStore
 from retrieval.query_texts import group_by_query_text, search_by_query_text
+from retrieval.ranking import cap_per_document, maximal_marginal_relevance, merge_partitions
+from retrieval.settings import RetrievalSettings
+from retrieval.sparse import Bm25Encoder
 
 logger = logging.getLogger(__name__)
 
 MAX_TOP_K = 50
+# With a per-document cap or diversity re-ranking, each partition is asked for this many times `top_k`
+# chunks, so that enough remain once chunks are dropped or passed over.
+OVERFETCH = 4
 
 
 class RetrievalService:
@@ -49,6 +56,8 @@ class RetrievalService:
         query_maskers: Callable[[MaskingProfile], PiiMasker] | None = None,
         planner: AccessPlanner | None = None,
         fail_closed_regions: bool = True,
+        sparse_encoder: SparseEncoder | None = None,
+        options: RetrievalSettings | None = None,
     ) -> None:
         """`masker` masks the query for the audit log; `query_maskers` gives a corpus's masker, with which the
         query is pseudonymized before it is embedded for a `pseudonymize` corpus (`retrieval.query_texts`)."""
@@ -61,16 +70,33 @@ class RetrievalService:
         self._query_maskers = query_maskers
         self._planner = planner or AccessPlanner(policy)
         self._fail_closed = fail_closed_regions
+        self._sparse = sparse_encoder if sparse_encoder is not None else Bm25Encoder()
+        self._options = options if options is not None else RetrievalSettings()
+
+    @property
+    def default_mode(self) -> SearchMode:
+        return SearchMode(self._options.default_mode)
 
     def retrieve(
-        self, principal: Principal, query: str, top_k: int, *, end_user: EndUser | None = None
+        self,
+        principal: Principal,
+        query: str,
+        top_k: int,
+        *,
+        end_user: EndUser | None = None,
+        mode: SearchMode | None = None,
+        mmr: bool = False,
     ) -> RetrievalResult:
         """Search what the policy grants `principal` (or `end_user`, for whom the caller `principal` acts),
         and record the answer before returning it.
 
+        `mode` (default: the configured one) picks dense, BM25 or hybrid search; `mmr` re-ranks for
+        diversity. At most `max_chunks_per_document` chunks of one document are returned when that is set.
+
         Raises `AuditUnavailable` if the provenance log cannot record (no chunks are returned then) and
         `BackendUnavailable` if a region's store cannot be searched and residency fails closed.
         """
+        mode = self.default_mode if mode is None else SearchMode(mode)
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         masked_query = self._masker.mask(query).text
@@ -118,7 +144,9 @@ class RetrievalService:
                 details=details,
             )
 
-        hits, unavailable = self._search_per_query_text(query, plan, top_k) if plan.scopes else ([], ())
+        hits, unavailable = (
+            self._search_per_query_text(query, plan, top_k, mode, mmr) if plan.scopes else ([], ())
+        )
         if unavailable and self._fail_closed:
             self._record_failure(event(Outcome.error, unavailable=unavailable))
             raise BackendUnavailable(f"regions unavailable: {', '.join(unavailable)}")
@@ -158,40 +186,52 @@ class RetrievalService:
         )
 
     def _search(
-        self, query: str, scopes: tuple[SearchScope, ...], top_k: int
+        self, query: str, scopes: tuple[SearchScope, ...], top_k: int, mode: SearchMode, mmr: bool
     ) -> tuple[list[VectorHit], tuple[str, ...]]:
         """The best hits over every scope, and the regions whose store could not be searched."""
+        # The dense vector even in sparse mode: a partition made before sparse vectors answers by it.
         vector = self._embedder.embed_query(query)
+        sparse = self._sparse.encode_query(query) if mode is not SearchMode.dense else None
+        cap = self._options.max_chunks_per_document
+        fetch = top_k * OVERFETCH if cap is not None or mmr else top_k
+        candidates = max(self._options.hybrid_candidates, fetch)
         # Only chunks embedded by this very model: a query vector is meaningless against another model's.
         model = self._embedder.weights_sha256
-        found: list[tuple[str, VectorHit]] = []
+        found: list[tuple[str, list[VectorHit]]] = []
         down: set[str] = set()
         for scope in scopes:
             if scope.region in down:
                 continue
             try:
-                found.extend(
-                    (scope.region, hit)
-                    for hit in self._store.search(
-                        scope.partition,
-                        vector,
-                        corpus_ids=scope.corpus_ids,
-                        limit=top_k,
-                        weights_sha256=model,
-                        groups=scope.groups,
+                found.append(
+                    (
+                        scope.region,
+                        self._store.search(
+                            scope.partition,
+                            vector,
+                            corpus_ids=scope.corpus_ids,
+                            limit=fetch,
+                            weights_sha256=model,
+                            groups=scope.groups,
+                            mode=mode,
+                            sparse=sparse,
+                            candidates=candidates,
+                            with_vectors=mmr,
+                        ),
                     )
                 )
             except BackendUnavailable as exc:
                 logger.error("region %s cannot be searched: %s", scope.region, exc.detail)
                 down.add(scope.region)
         # A region is searched whole or reported unavailable, never half.
-        hits = [hit for region, hit in found if region not in down]
-        # One model and cosine distance everywhere, so scores from different partitions compare directly.
-        hits.sort(key=lambda hit: (-hit.score, hit.chunk_id))
+        hits = merge_partitions(region_hits for region, region_hits in found if region not in down)
+        hits = cap_per_document(hits, cap)
+        if mmr:
+            return maximal_marginal_relevance(hits, top_k, self._options.mmr_diversity), tuple(sorted(down))
         return hits[:top_k], tuple(sorted(down))
 
     def _search_per_query_text(
-        self, query: str, plan: AccessPlan, top_k: int
+        self, query: str, plan: AccessPlan, top_k: int, mode: SearchMode, mmr: bool
     ) -> tuple[list[VectorHit], tuple[str, ...]]:
         """`_search` per distinct query text (raw, or pseudonymized for a corpus: `retrieval.query_texts`),
         each over the plan's scopes narrowed to that text's corpora; a region down for one text is down."""
@@ -201,7 +241,7 @@ class RetrievalService:
         def search(text: str, corpora: Sequence[CorpusRef], limit: int) -> list[VectorHit]:
             ids = {corpus.id for corpus in corpora}
             scopes = tuple(narrowed for scope in plan.scopes if (narrowed := _narrow(scope, ids)) is not None)
-            hits, unavailable = self._search(text, scopes, limit)
+            hits, unavailable = self._search(text, scopes, limit, mode, mmr)
             down.update(unavailable)
             return hits
 

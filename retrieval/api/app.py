@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from retrieval.api import audit, corpora, policy, retrieve
+from retrieval.api import audit, corpora, operations, policy, retrieve
 from retrieval.api.errors import install_error_handlers
 from retrieval.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from retrieval.api.schemas import Health
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     install_error_handlers(app)
     limits = settings or (runtime.settings if runtime is not None else get_settings())
+    app.add_middleware(operations.RequestTimer)
     # Added last, runs first: the request id is set before the size check, so a 413 carries it too.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=limits.max_request_bytes)
     app.add_middleware(RequestContextMiddleware)
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(corpora.router)
     app.include_router(audit.router)
     app.include_router(policy.router)
+    app.include_router(operations.router)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     def healthz() -> Health:

@@ -6,8 +6,10 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
+from retrieval import telemetry
 from retrieval.api.deps import CurrentRequester, RuntimeDep
 from retrieval.api.schemas import ChunkOut, RetrieveRequest, RetrieveResponse, error_responses
+from retrieval.domain import SearchMode
 
 router = APIRouter(tags=["retrieval"], responses=error_responses())
 
@@ -15,7 +17,11 @@ router = APIRouter(tags=["retrieval"], responses=error_responses())
 @router.post("/retrieve", response_model=RetrieveResponse)
 def retrieve(body: RetrieveRequest, requester: CurrentRequester, runtime: RuntimeDep) -> RetrieveResponse:
     """Search what the caller (or the end user named by `X-End-User-Token`, through the caller) may read."""
-    result = runtime.retrieval.retrieve(requester.caller, body.query, body.top_k, end_user=requester.end_user)
+    mode = SearchMode(body.mode) if body.mode is not None else runtime.retrieval.default_mode
+    result = runtime.retrieval.retrieve(
+        requester.caller, body.query, body.top_k, end_user=requester.end_user, mode=mode, mmr=body.mmr
+    )
+    telemetry.CHUNKS_RETURNED.labels(mode.value).observe(len(result.chunks))
     return RetrieveResponse(
         request_id=result.request_id,
         policy_version=result.policy_version,

@@ -124,6 +124,14 @@ class JobOut(BaseModel):
 class RetrieveRequest(Strict):
     query: Annotated[str, StringConstraints(min_length=1, max_length=4000, pattern=_PRINTABLE)]
     top_k: int = Field(default=5, ge=1, le=50)
+    mode: Literal["dense", "sparse", "hybrid"] | None = Field(
+        default=None,
+        description="dense (embeddings), sparse (BM25 keywords) or hybrid (both, fused by reciprocal rank); "
+        "unset: the service's default (GOVRAG_RETRIEVAL__DEFAULT_MODE, hybrid unless configured).",
+    )
+    mmr: bool = Field(
+        default=False, description="Re-rank the best matches for diversity (maximal marginal relevance)."
+    )
 
 
 class CitationOut(BaseModel):
@@ -342,3 +350,17 @@ class ExplainOut(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+class StoreCheckOut(BaseModel):
+    ok: bool
+    seconds: float
+
+
+class Readiness(BaseModel):
+    """`/readyz`: 200 when every store answers; 503 (with `type` and `detail` too) when one does not."""
+
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, StoreCheckOut]
+    type: str | None = None
+    detail: str | None = None

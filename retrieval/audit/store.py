@@ -26,6 +26,7 @@ Every write error becomes `AuditUnavailable`; read errors are `BackendUnavailabl
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, text
 
+from retrieval import telemetry
 from retrieval.audit.chain import ANCHOR, GENESIS, PERIODIC, Checkpoint, seal, sign_checkpoint, verify_chain
 from retrieval.audit.events import (
     AUDIT_PRUNE,
@@ -80,12 +82,16 @@ class SqlAuditStore:
         return self._keys.query_hmac(query)
 
     def record(self, event: AuditEvent) -> AuditEvent:
+        started = time.perf_counter()
         try:
             with self._db.session() as session:
                 connection = session.connection()
                 _lock_chain(connection)
-                return self._append(connection, event)
+                recorded = self._append(connection, event)
+            telemetry.AUDIT_WRITE_SECONDS.labels("ok").observe(time.perf_counter() - started)
+            return recorded
         except BackendUnavailable as exc:
+            telemetry.AUDIT_WRITE_SECONDS.labels("failed").observe(time.perf_counter() - started)
             raise AuditUnavailable(
                 "the provenance log cannot record this request; nothing is answered"
             ) from exc

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Sequence
 
-from retrieval.domain import ChunkPoint
+from retrieval.domain import ChunkPoint, SearchMode, SparseVector
+
+logger = logging.getLogger(__name__)
 
 # Both backends use the same layout, so a partition can move between an edge shard and a server collection.
 DENSE_VECTOR = "dense"
+# The BM25 keyword vector of a chunk. Its term weights come from the encoder (`retrieval.sparse`); the engine
+# multiplies each query term by its inverse document frequency over the partition (the IDF modifier), so the
+# dot product of query and chunk is the chunk's BM25 score. Partitions created before it existed lack it.
+SPARSE_VECTOR = "bm25"
+# Reciprocal rank fusion: a point's hybrid score is the sum over the dense and the sparse ranking of
+# 1 / (k + rank). 60 is the constant of the original paper (Cormack et al., 2009) and a common default;
+# Qdrant's own default (2) lets the first few ranks of either list dominate.
+RRF_K = 60
 # Payload fields the stores filter on, each with an index: keyword fields matched by value, and the document
 # version, matched as an integer (the version swap deletes by it). `ensure_partition` adds any missing index,
 # so a partition created before a field joined these lists gets its index on the next call.
@@ -88,3 +99,32 @@ def acl_groups(groups: Sequence[str] | None) -> list[str] | None:
     if isinstance(groups, str):
         raise TypeError("groups must be a sequence of group names, not a string")
     return list(dict.fromkeys(groups))
+
+
+def check_search(mode: SearchMode, sparse: SparseVector | None, candidates: int | None) -> SearchMode:
+    """Sparse and hybrid searches need the query's sparse vector; `candidates` is positive when given."""
+    mode = SearchMode(mode)
+    if mode is not SearchMode.dense and sparse is None:
+        raise ValueError(f"a {mode.value} search needs the query's sparse vector")
+    if candidates is not None and candidates < 1:
+        raise ValueError(f"candidates must be positive, got {candidates}")
+    return mode
+
+
+def prefetch_limit(limit: int, candidates: int | None) -> int:
+    """How many points each ranking of a hybrid search contributes to the fusion: at least `limit`."""
+    return max(limit, candidates or limit)
+
+
+_warned_dense_only: set[str] = set()
+
+
+def warn_dense_only(partition: str) -> None:
+    """Once per partition and process: this partition predates BM25 vectors and is searched dense only."""
+    if partition not in _warned_dense_only:
+        _warned_dense_only.add(partition)
+        logger.warning(
+            "partition %s was created without BM25 vectors: it is written and searched by dense vectors "
+            "only (sparse and hybrid searches fall back to dense there)",
+            partition,
+        )

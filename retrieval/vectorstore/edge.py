@@ -17,10 +17,14 @@ Behaviour of the engine this module relies on (qdrant-edge-py 0.9.0, observed, n
   (inclusive), None after the last page. UUID ids order as 128-bit numbers, i.e. as their canonical
   lower-case strings, which is also how qdrant-client's local mode orders them.
 * A `must_not` match on a field matches points that lack the field; a `MatchExcept` does not.
+* A shard's vectors are fixed at creation: `EdgeShard.load` with a config that adds a sparse vector fails
+  ("config is incompatible with existing segments"), and writing or querying a vector name the shard lacks
+  fails with "Not existing vector name". The config is in `<shard>/edge_config.json`.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -31,44 +35,68 @@ from qdrant_edge import (
     Distance,
     EdgeConfig,
     EdgeShard,
+    EdgeSparseVectorParams,
     EdgeVectorParams,
     FieldCondition,
     Filter,
+    Fusion,
     IsEmptyCondition,
     MatchAny,
     MatchValue,
+    Modifier,
     PayloadSchemaType,
     Point,
+    Prefetch,
     Query,
     QueryRequest,
     ScrollRequest,
     UpdateOperation,
 )
+from qdrant_edge import SparseVector as EdgeSparseVector
 
-from retrieval.domain import ChunkPoint, VectorHit
+from retrieval.domain import ChunkPoint, SearchMode, SparseVector, VectorHit
 from retrieval.errors import BackendUnavailable
 from retrieval.vectorstore.common import (
     ACL_FIELD,
     DENSE_VECTOR,
     INTEGER_INDEX_FIELDS,
     PAYLOAD_INDEX_FIELDS,
+    RRF_K,
+    SPARSE_VECTOR,
     VERSION_FIELD,
     WEIGHTS_FIELD,
     acl_groups,
     check_page_size,
     check_partition,
     check_point_ids,
+    check_search,
     check_versions,
     distinct_corpus_ids,
     is_partition_name,
+    prefetch_limit,
     search_scope,
+    warn_dense_only,
 )
 
 _LOCKED_MARKER = "WouldBlock"
+_CONFIG_FILE = "edge_config.json"
 
 
 def _has_shard(path: Path) -> bool:
-    return (path / "edge_config.json").is_file() or (path / "segments").is_dir()
+    return (path / _CONFIG_FILE).is_file() or (path / "segments").is_dir()
+
+
+def _has_sparse(path: Path) -> bool:
+    """Whether the shard at `path` was created with the BM25 vector (the engine's API does not say)."""
+    try:
+        config = json.loads((path / _CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return SPARSE_VECTOR in (config.get("sparse_vectors") or {})
+
+
+def _edge_sparse(vector: SparseVector) -> EdgeSparseVector:
+    return EdgeSparseVector(list(vector.indices), list(vector.values))
 
 
 _INDEXES: dict[str, PayloadSchemaType] = {
@@ -116,6 +144,9 @@ class EdgeVectorStore:
     def __init__(self, root: Path) -> None:
         self._root = Path(root)
         self._shards: dict[str, EdgeShard] = {}
+        # Per open shard: whether it holds BM25 vectors. Shards created before hybrid search do not, and a
+        # shard's vectors cannot change (module docstring): they are written and searched dense only.
+        self._sparse: dict[str, bool] = {}
         # Guards opening/creating shards, writes and close. The engine serves concurrent queries on one shard
         # (checked with reader threads beside a writer), so searches take no lock once their shard is open.
         self._lock = threading.Lock()
@@ -147,11 +178,14 @@ class EdgeVectorStore:
         if not points:
             return
         check_point_ids(points)
-        edge_points = [
-            Point(p.chunk_id, {DENSE_VECTOR: [float(x) for x in p.vector]}, dict(p.payload)) for p in points
-        ]
         with self._lock:
             shard = self._require(partition)
+            with_sparse = self._sparse.get(partition, False)
+            if not with_sparse and any(p.sparse is not None for p in points):
+                warn_dense_only(partition)
+            edge_points = [
+                Point(p.chunk_id, _vectors(p, with_sparse=with_sparse), dict(p.payload)) for p in points
+            ]
             try:
                 shard.update(UpdateOperation.upsert_points(edge_points))
                 # The WAL already makes the points survive a crash of this process (module docstring), but
@@ -196,7 +230,12 @@ class EdgeVectorStore:
         limit: int,
         weights_sha256: str | None = None,
         groups: Sequence[str] | None = None,
+        mode: SearchMode = SearchMode.dense,
+        sparse: SparseVector | None = None,
+        candidates: int | None = None,
+        with_vectors: bool = False,
     ) -> list[VectorHit]:
+        mode = check_search(mode, sparse, candidates)
         allowed = search_scope(corpus_ids, limit)
         readable_groups = acl_groups(groups)
         if not allowed:
@@ -204,12 +243,39 @@ class EdgeVectorStore:
         shard = self._get(partition)
         if shard is None:
             return []
+        if mode is not SearchMode.dense and not self._sparse.get(partition, False):
+            warn_dense_only(partition)
+            mode = SearchMode.dense
+        # The grant filter goes on every stage that selects points: the top-level query and each prefetch.
+        selector = _corpus_filter(allowed, weights_sha256, readable_groups)
+        dense_query = Query.Nearest([float(x) for x in vector], using=DENSE_VECTOR)
+        shape: dict[str, Any]
+        if mode is SearchMode.dense:
+            shape = {"query": dense_query}
+        elif mode is SearchMode.sparse:
+            assert sparse is not None
+            if not sparse.indices:
+                return []  # a query of stop words only matches nothing by keyword
+            shape = {"query": Query.Nearest(_edge_sparse(sparse), using=SPARSE_VECTOR)}
+        else:
+            assert sparse is not None
+            stage = prefetch_limit(limit, candidates)
+            prefetches = [Prefetch(limit=stage, query=dense_query, filter=selector)]
+            if sparse.indices:
+                prefetches.append(
+                    Prefetch(
+                        limit=stage,
+                        query=Query.Nearest(_edge_sparse(sparse), using=SPARSE_VECTOR),
+                        filter=selector,
+                    )
+                )
+            shape = {"prefetches": prefetches, "query": Fusion.Rrf(k=RRF_K)}
         request = QueryRequest(
             limit=limit,
-            query=Query.Nearest([float(x) for x in vector], using=DENSE_VECTOR),
-            filter=_corpus_filter(allowed, weights_sha256, readable_groups),
+            filter=selector,
             with_payload=True,
-            with_vector=False,
+            with_vector=[DENSE_VECTOR] if with_vectors else False,
+            **shape,
         )
         try:
             scored = shard.query(request)
@@ -219,7 +285,11 @@ class EdgeVectorStore:
             self._fail(f"cannot search partition {partition!r}", exc)
         return [
             VectorHit(
-                chunk_id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), partition=partition
+                chunk_id=str(p.id),
+                score=float(p.score),
+                payload=dict(p.payload or {}),
+                partition=partition,
+                vector=_dense_of(p.vector) if with_vectors else None,
             )
             for p in scored
         ]
@@ -287,6 +357,7 @@ class EdgeVectorStore:
         with self._lock:
             self._closed = True
             shards, self._shards = self._shards, {}
+            self._sparse = {}
             errors: list[str] = []
             for name, shard in shards.items():
                 try:
@@ -341,7 +412,8 @@ class EdgeVectorStore:
             else:
                 path.mkdir(parents=True, exist_ok=True)
                 config = EdgeConfig(
-                    vectors={DENSE_VECTOR: EdgeVectorParams(size=create_dimension, distance=Distance.Cosine)}
+                    vectors={DENSE_VECTOR: EdgeVectorParams(size=create_dimension, distance=Distance.Cosine)},
+                    sparse_vectors={SPARSE_VECTOR: EdgeSparseVectorParams(modifier=Modifier.Idf)},
                 )
                 shard = EdgeShard.create(str(path), config)
         except Exception as exc:
@@ -352,9 +424,23 @@ class EdgeVectorStore:
                     "or point a server deployment at GOVRAG_QDRANT_URL"
                 ) from exc
             self._fail(f"cannot open qdrant-edge shard {path}", exc)
+        self._sparse[partition] = _has_sparse(path)
         self._shards[partition] = shard
         return shard
 
     @staticmethod
     def _fail(message: str, exc: Exception) -> NoReturn:
         raise BackendUnavailable(f"{message}: {exc}") from exc
+
+
+def _vectors(point: ChunkPoint, *, with_sparse: bool) -> dict[str, Any]:
+    vectors: dict[str, Any] = {DENSE_VECTOR: [float(x) for x in point.vector]}
+    if with_sparse and point.sparse is not None and point.sparse.indices:
+        # An empty sparse vector (a chunk of stop words) is left out: it could never match a keyword.
+        vectors[SPARSE_VECTOR] = _edge_sparse(point.sparse)
+    return vectors
+
+
+def _dense_of(vectors: Any) -> tuple[float, ...] | None:
+    dense = vectors.get(DENSE_VECTOR) if isinstance(vectors, dict) else None
+    return tuple(float(x) for x in dense) if dense is not None else None

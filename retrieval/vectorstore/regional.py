@@ -10,6 +10,7 @@ its partitions only, so the service can tell which regions were unavailable.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from retrieval.domain import ChunkPoint, VectorHit
 from retrieval.errors import BackendUnavailable
@@ -61,25 +62,9 @@ class RegionalVectorStore:
             except_version=except_version,
         )
 
-    def search(
-        self,
-        partition: str,
-        vector: Sequence[float],
-        *,
-        corpus_ids: Sequence[str],
-        limit: int,
-        weights_sha256: str | None = None,
-        groups: Sequence[str] | None = None,
-    ) -> list[VectorHit]:
-        store = self.store_for(partition)
-        return store.search(
-            partition,
-            vector,
-            corpus_ids=corpus_ids,
-            limit=limit,
-            weights_sha256=weights_sha256,
-            groups=groups,
-        )
+    def search(self, partition: str, vector: Sequence[float], **options: Any) -> list[VectorHit]:
+        """`VectorStore.search` on the partition's region's store, its keyword options passed on."""
+        return self.store_for(partition).search(partition, vector, **options)
 
     def scroll(
         self, partition: str, *, corpus_id: str, document_id: str | None = None, page_size: int = 256

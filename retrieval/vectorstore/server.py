@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import httpx
@@ -18,22 +18,27 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.common.client_exceptions import QdrantException
 from qdrant_client.http.exceptions import ApiException, UnexpectedResponse
 
-from retrieval.domain import ChunkPoint, VectorHit
+from retrieval.domain import ChunkPoint, SearchMode, SparseVector, VectorHit
 from retrieval.errors import BackendUnavailable
 from retrieval.vectorstore.common import (
     ACL_FIELD,
     DENSE_VECTOR,
     INTEGER_INDEX_FIELDS,
     PAYLOAD_INDEX_FIELDS,
+    RRF_K,
+    SPARSE_VECTOR,
     VERSION_FIELD,
     WEIGHTS_FIELD,
     acl_groups,
     check_page_size,
     check_partition,
     check_point_ids,
+    check_search,
     check_versions,
     distinct_corpus_ids,
+    prefetch_limit,
     search_scope,
+    warn_dense_only,
 )
 
 T = TypeVar("T")
@@ -114,6 +119,10 @@ class QdrantServerVectorStore:
     def __init__(self, client: QdrantClient, collection_prefix: str = "govrag_") -> None:
         self._client = client
         self._prefix = collection_prefix
+        # Per collection: whether it has the BM25 vector (collections created before hybrid search do not,
+        # and a collection's vectors cannot be added to). Looked up once; forgotten when a call on the
+        # collection fails, in case it was dropped and created again.
+        self._sparse: dict[str, bool] = {}
 
     @classmethod
     def from_url(cls, url: str, api_key: str | None, collection_prefix: str) -> QdrantServerVectorStore:
@@ -140,6 +149,9 @@ class QdrantServerVectorStore:
                         vectors_config={
                             DENSE_VECTOR: models.VectorParams(size=dimension, distance=models.Distance.COSINE)
                         },
+                        sparse_vectors_config={
+                            SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                        },
                     )
                 except (UnexpectedResponse, ValueError):
                     # Lost a race with another writer (409 on a server, ValueError in local mode) — fine if
@@ -157,25 +169,27 @@ class QdrantServerVectorStore:
             return
         check_point_ids(points)
         name = self.collection_name(partition)
-        structs = [
-            models.PointStruct(
-                id=p.chunk_id, vector={DENSE_VECTOR: [float(x) for x in p.vector]}, payload=dict(p.payload)
-            )
-            for p in points
-        ]
+        any_sparse = any(p.sparse is not None for p in points)
+
+        def write() -> None:
+            with_sparse = any_sparse and self._has_sparse(name)
+            if any_sparse and not with_sparse:
+                warn_dense_only(partition)
+            structs = [
+                models.PointStruct(
+                    id=p.chunk_id, vector=_vectors(p, with_sparse=with_sparse), payload=dict(p.payload)
+                )
+                for p in points
+            ]
+            # wait=True: the server answers once the update is applied and in its WAL.
+            self._client.upsert(name, points=structs, wait=True)
 
         def missing() -> None:
             raise BackendUnavailable(
                 f"Qdrant server: collection {name!r} does not exist; call ensure_partition first"
             )
 
-        # wait=True: the server answers once the update is applied and in its WAL.
-        self._unless_missing(
-            name,
-            f"write {len(points)} points to {name!r}",
-            lambda: self._client.upsert(name, points=structs, wait=True),
-            missing,
-        )
+        self._unless_missing(name, f"write {len(points)} points to {name!r}", write, missing)
 
     def delete(
         self,
@@ -207,23 +221,54 @@ class QdrantServerVectorStore:
         limit: int,
         weights_sha256: str | None = None,
         groups: Sequence[str] | None = None,
+        mode: SearchMode = SearchMode.dense,
+        sparse: SparseVector | None = None,
+        candidates: int | None = None,
+        with_vectors: bool = False,
     ) -> list[VectorHit]:
+        mode = check_search(mode, sparse, candidates)
         allowed = search_scope(corpus_ids, limit)
         readable_groups = acl_groups(groups)
         if not allowed:
             return []
         name = self.collection_name(partition)
-        query = [float(x) for x in vector]
+        dense = [float(x) for x in vector]
+        # The grant filter goes on every stage that selects points: the top-level query and each prefetch.
+        selector = _corpus_filter(allowed, weights_sha256, readable_groups)
+
+        def shape() -> dict[str, Any] | None:
+            """The query's arguments for `mode`; None when it can match nothing."""
+            chosen = mode
+            if chosen is not SearchMode.dense and not self._has_sparse(name):
+                warn_dense_only(partition)
+                chosen = SearchMode.dense
+            if chosen is SearchMode.dense:
+                return {"query": dense, "using": DENSE_VECTOR}
+            assert sparse is not None
+            keywords = models.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
+            if chosen is SearchMode.sparse:
+                if not sparse.indices:
+                    return None  # a query of stop words only matches nothing by keyword
+                return {"query": keywords, "using": SPARSE_VECTOR}
+            stage = prefetch_limit(limit, candidates)
+            prefetch = [models.Prefetch(query=dense, using=DENSE_VECTOR, filter=selector, limit=stage)]
+            if sparse.indices:
+                prefetch.append(
+                    models.Prefetch(query=keywords, using=SPARSE_VECTOR, filter=selector, limit=stage)
+                )
+            return {"prefetch": prefetch, "query": models.RrfQuery(rrf=models.Rrf(k=RRF_K))}
 
         def run() -> list[VectorHit]:
+            arguments = shape()
+            if arguments is None:
+                return []
             response = self._client.query_points(
                 name,
-                query=query,
-                using=DENSE_VECTOR,
-                query_filter=_corpus_filter(allowed, weights_sha256, readable_groups),
+                query_filter=selector,
                 limit=limit,
                 with_payload=True,
-                with_vectors=False,
+                with_vectors=[DENSE_VECTOR] if with_vectors else False,
+                **arguments,
             )
             return [
                 VectorHit(
@@ -231,6 +276,7 @@ class QdrantServerVectorStore:
                     score=float(p.score),
                     payload=dict(p.payload or {}),
                     partition=partition,
+                    vector=_dense_of(p.vector) if with_vectors else None,
                 )
                 for p in response.points
             ]
@@ -300,6 +346,15 @@ class QdrantServerVectorStore:
 
     # -- helpers -------------------------------------------------------------------------------------------
 
+    def _has_sparse(self, name: str) -> bool:
+        """Whether the collection has the BM25 vector (one request the first time; remembered)."""
+        known = self._sparse.get(name)
+        if known is None:
+            params = self._client.get_collection(name).config.params
+            known = SPARSE_VECTOR in (params.sparse_vectors or {})
+            self._sparse[name] = known
+        return known
+
     def _unless_missing(self, name: str, action: str, call: Callable[[], T], missing: Callable[[], T]) -> T:
         """Run `call`; if it failed because the collection does not exist, give `missing()` instead.
 
@@ -309,6 +364,7 @@ class QdrantServerVectorStore:
         try:
             return call()
         except _MAYBE_MISSING as exc:
+            self._sparse.pop(name, None)
             with _translated(action):
                 exists = self._client.collection_exists(name)
             if not exists:
@@ -316,3 +372,18 @@ class QdrantServerVectorStore:
             if isinstance(exc, ValueError):
                 raise
             raise BackendUnavailable(f"Qdrant server: cannot {action}: {exc}") from exc
+
+
+def _vectors(point: ChunkPoint, *, with_sparse: bool) -> dict[str, Any]:
+    vectors: dict[str, Any] = {DENSE_VECTOR: [float(x) for x in point.vector]}
+    if with_sparse and point.sparse is not None and point.sparse.indices:
+        # An empty sparse vector (a chunk of stop words) is left out: it could never match a keyword.
+        vectors[SPARSE_VECTOR] = models.SparseVector(
+            indices=list(point.sparse.indices), values=list(point.sparse.values)
+        )
+    return vectors
+
+
+def _dense_of(vectors: Any) -> tuple[float, ...] | None:
+    dense = vectors.get(DENSE_VECTOR) if isinstance(vectors, dict) else None
+    return tuple(float(x) for x in dense) if isinstance(dense, list) else None

@@ -19,11 +19,12 @@ from hypothesis import strategies as st
 from retrieval.audit import SqlAuditStore
 from retrieval.catalog import Catalog
 from retrieval.db import Database, upgrade
-from retrieval.domain import ChunkPoint, CorpusStatus, Principal, Sensitivity, partition_name
+from retrieval.domain import ChunkPoint, CorpusStatus, Principal, SearchMode, Sensitivity, partition_name
 from retrieval.models import CorpusRow
 from retrieval.policy import PolicyEngine
 from retrieval.service import RetrievalService
 from retrieval.settings import REPO_ROOT
+from retrieval.sparse import Bm25Encoder
 from retrieval.vectorstore import EdgeVectorStore
 from tests.fakes import DIM, HashEmbedder, NoMasking
 
@@ -75,7 +76,12 @@ counter = itertools.count()
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    specs=corpus_specs, principal=principals, query=st.text(min_size=1, max_size=40), top_k=st.integers(1, 50)
+    specs=corpus_specs,
+    principal=principals,
+    query=st.one_of(st.text(min_size=1, max_size=40), st.sampled_from(["policy notes", "chunk 2 notes"])),
+    top_k=st.integers(1, 50),
+    mode=st.sampled_from(list(SearchMode)),
+    mmr=st.booleans(),
 )
 def test_nothing_outside_the_grant_and_every_answer_logged(
     world: tuple[Database, EdgeVectorStore, RetrievalService],
@@ -83,6 +89,8 @@ def test_nothing_outside_the_grant_and_every_answer_logged(
     principal: Principal,
     query: str,
     top_k: int,
+    mode: SearchMode,
+    mmr: bool,
 ) -> None:
     db, store, service = world
     embedder = HashEmbedder()
@@ -105,6 +113,7 @@ def test_nothing_outside_the_grant_and_every_answer_logged(
             )
             session.add(row)
             corpora.append(row)
+    encoder = Bm25Encoder()
     for row in corpora:
         partition = partition_name(row.region, row.sensitivity)
         store.ensure_partition(partition, DIM)
@@ -123,14 +132,16 @@ def test_nothing_outside_the_grant_and_every_answer_logged(
                     "content_sha256": "a" * 64,
                     "document_version": 1,
                     "embedding_model": embedder.model_name,
-                    "text": "t",
+                    "embedding_weights_sha256": embedder.weights_sha256,
+                    "text": f"chunk {i} policy notes",
                 },
+                sparse=encoder.encode_documents([f"chunk {i} policy notes"])[0],
             )
             for i in range(3)
         ]
         store.upsert(partition, points)
 
-    result = service.retrieve(principal, query, top_k)
+    result = service.retrieve(principal, query, top_k, mode=mode, mmr=mmr)
 
     with db.session() as session:
         catalog = {row.id: row for row in session.query(CorpusRow).all()}

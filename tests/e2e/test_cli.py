@@ -47,6 +47,7 @@ COMMANDS = [
     ["key", "hash"],
     ["eval"],
     ["eval", "pii"],
+    ["eval", "retrieval"],
 ]
 
 

@@ -10,11 +10,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from qdrant_client import QdrantClient
+from qdrant_client import QdrantClient, models
+from qdrant_edge import Distance, EdgeConfig, EdgeShard, EdgeVectorParams
 
 from retrieval.domain import ChunkPoint, VectorHit, chunk_id_for, document_id_for
 from retrieval.protocols import VectorStore
 from retrieval.vectorstore import EdgeVectorStore, QdrantServerVectorStore
+from retrieval.vectorstore.common import DENSE_VECTOR
 
 DIM = 8
 PART = "eu.internal"
@@ -31,6 +33,7 @@ class Backend:
     kind: str
     location: Path
     opened: list[VectorStore] = field(default_factory=list)
+    clients: dict[int, QdrantClient] = field(default_factory=dict)
 
     def open(self, *, persistent: bool = False) -> VectorStore:
         store: VectorStore
@@ -41,12 +44,29 @@ class Backend:
                 QdrantClient(path=str(self.location / "local")) if persistent else QdrantClient(":memory:")
             )
             store = QdrantServerVectorStore(client, collection_prefix="test_")
+            self.clients[id(store)] = client
         self.opened.append(store)
         return store
 
     def close_all(self) -> None:
         for store in self.opened:
             store.close()
+
+
+def create_dense_only_partition(backend: Backend, store: VectorStore, partition: str) -> None:
+    """A partition as the stores created them before sparse vectors: the dense vector only."""
+    if isinstance(store, EdgeVectorStore):
+        shard = EdgeShard.create(
+            str(store.root / partition),
+            EdgeConfig(vectors={DENSE_VECTOR: EdgeVectorParams(size=DIM, distance=Distance.Cosine)}),
+        )
+        shard.close()
+    else:
+        assert isinstance(store, QdrantServerVectorStore)
+        backend.clients[id(store)].create_collection(
+            store.collection_name(partition),
+            vectors_config={DENSE_VECTOR: models.VectorParams(size=DIM, distance=models.Distance.COSINE)},
+        )
 
 
 def fresh_corpora(n: int) -> list[str]:

@@ -1,0 +1,1 @@
+"""Measuring retrieval quality: ranking metrics and the BEIR evaluation of the whole pipeline."""
