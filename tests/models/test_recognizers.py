@@ -227,6 +227,7 @@ NAME_SHAPE: list[Case] = [
     ("He filed a Title VII claim.", []),
     ("Ships such as USS Mahler docked.", []),
     ("The office in København K is closed.", []),
+    ("Tumor Growth in Human Peripheral Blood Cells of Older Adults", []),  # a title: capitals everywhere
 ]
 
 
