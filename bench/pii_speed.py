@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/pii_speed.py                       # 128 chunks, 3 rounds, presidio on 48 chunks
     .venv/bin/python bench/pii_speed.py --profile 25          # and the masker's top 25 functions (cProfile)
+    .venv/bin/python bench/pii_speed.py --data ../shared/data/scifact/corpus.jsonl    # ordinary prose
 
 The chunks are built from the sentences of ../shared/data/pii-synth/dev.json, in file order, joined with
 a space until a chunk reaches `--chars` characters (so each is dense with personal data, as a contact list or
@@ -23,6 +24,7 @@ import json
 import os
 import platform
 import pstats
+import re
 import statistics
 import sys
 import time
@@ -44,8 +46,24 @@ DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "pii-synth" / "dev.json"
 
 
 def build_chunks(path: Path, count: int, chars: int) -> list[str]:
-    """`count` texts of at least `chars` characters, from the sentences in file order (cycling)."""
-    sentences = [" ".join(str(record["full_text"]).split()) for record in json.loads(path.read_text("utf-8"))]
+    """`count` texts of at least `chars` characters, from the sentences in file order (cycling).
+
+    A `.jsonl` file is read as a BEIR corpus (SciFact: `title` and `text` per line), for ordinary prose with
+    little personal data; anything else as presidio-research JSON (`full_text`).
+    """
+    if path.suffix == ".jsonl":
+        lines = path.read_text("utf-8").splitlines()[: count * 4]
+        records = [json.loads(line) for line in lines if line.strip()]
+        sentences = [
+            sentence
+            for record in records
+            for sentence in re.split(
+                r"(?<=[.!?])\s+", " ".join(f"{record['title']}. {record['text']}".split())
+            )
+        ]
+    else:
+        records = json.loads(path.read_text("utf-8"))
+        sentences = [" ".join(str(record["full_text"]).split()) for record in records]
     chunks: list[str] = []
     index = 0
     while len(chunks) < count:
@@ -85,7 +103,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="presidio-research JSON file")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DEFAULT_DATA,
+        help="presidio-research JSON, or a BEIR corpus.jsonl for prose (../shared/data/scifact/corpus.jsonl)",
+    )
     parser.add_argument("--chunks", type=int, default=128, help="chunks masked by govrag's masker per round")
     parser.add_argument(
         "--presidio-chunks", type=int, default=48, help="chunks analysed by presidio per round"

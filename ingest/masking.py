@@ -37,6 +37,7 @@ from retrieval.settings import configure_offline_runtime
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, EntityRecognizer, RecognizerResult
+    from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
     from spacy.tokens import Doc
 
 __all__ = [
@@ -130,12 +131,10 @@ _NER_SCORE = 0.6
 
 # presidio's recognizers not used: UrlRecognizer (URL is not masked, and it costs ~112 ms per chunk).
 _REMOVED_RECOGNIZERS = ("UrlRecognizer",)
-# presidio's PhoneRecognizer runs one `phonenumbers` matcher per region, ~1.5 ms per region and chunk; its
-# default eight regions (two of them invalid codes, "UK" and "FE") cost ~12 ms, a third of all analysis.
-# Numbers with a country code are found whatever the regions; national formats of these four are found
-# without a cue, those of other countries with one (`ingest.recognizers.phone`). On the dev set this loses
-# nothing.
-PHONE_REGIONS = ("US", "GB", "DE", "FR")
+# presidio's PhoneRecognizer is replaced too: it runs one `phonenumbers` matcher over the whole text per
+# region (~1.7 ms per region and chunk, a tenth of all analysis with four regions); govrag's phone recognizers
+# find candidates with one regex each and parse only those (`ingest.recognizers.national_phone`).
+_REPLACED_RECOGNIZERS = ("PhoneRecognizer",)
 # Analysed once when the analyzer is built: compiles every pattern (presidio compiles on first use) and loads
 # the e-mail recognizer's public suffix list, ~1 s that the first real batch would otherwise pay.
 _WARM_UP_TEXT = "Mr. Jan Novak (jan.novak@example.com, +49 30 1234567) lives at Hauptstrasse 5, 10115 Berlin."
@@ -276,7 +275,6 @@ def _shared_analysis() -> _Analysis:
     import spacy
     from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine
     from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
-    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
     from spacy.language import Language
 
     from ingest.recognizers import custom_recognizers, national_id_recognizers
@@ -305,12 +303,14 @@ def _shared_analysis() -> _Analysis:
     nlp_engine.nlp = {LANGUAGE: nlp}  # type: ignore[assignment]
 
     analyzer = AnalyzerEngine(
-        nlp_engine=nlp_engine, supported_languages=[LANGUAGE], log_decision_process=False
+        nlp_engine=nlp_engine,
+        supported_languages=[LANGUAGE],
+        log_decision_process=False,
+        context_aware_enhancer=_context_enhancer(),
     )
-    for name in (*_REMOVED_RECOGNIZERS, "PhoneRecognizer"):
+    for name in (*_REMOVED_RECOGNIZERS, *_REPLACED_RECOGNIZERS):
         analyzer.registry.remove_recognizer(name)
     recognizers = [
-        PhoneRecognizer(supported_language=LANGUAGE, supported_regions=PHONE_REGIONS),
         *custom_recognizers(LANGUAGE),
         *national_id_recognizers(LANGUAGE),
     ]
@@ -318,6 +318,41 @@ def _shared_analysis() -> _Analysis:
         analyzer.registry.add_recognizer(recognizer)
     analyzer.analyze(_WARM_UP_TEXT, language=LANGUAGE)
     return _Analysis(analyzer, BatchAnalyzerEngine(analyzer_engine=analyzer), threading.Lock())
+
+
+def _context_enhancer() -> ContextAwareEnhancer:
+    """presidio's lemma context enhancer, without its deep copy of every finding.
+
+    `LemmaContextAwareEnhancer.enhance_using_context` starts with `copy.deepcopy` of all the findings (with
+    their explanations), ~7 % of the analysis of a chunk dense with personal data. It only changes findings of
+    recognizers that have context words (presidio's own: cards, SSNs, licences...); govrag's recognizers and
+    the spaCy one have none, so their findings are passed by and only the others are copied and enhanced.
+    """
+    from presidio_analyzer import RecognizerResult
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+    class SelectiveContextEnhancer(LemmaContextAwareEnhancer):
+        def enhance_using_context(
+            self,
+            text: str,
+            raw_results: list[RecognizerResult],
+            nlp_artifacts: NlpArtifacts,
+            recognizers: list[EntityRecognizer],
+            context: list[str] | None = None,
+        ) -> list[RecognizerResult]:
+            with_context = {recognizer.id for recognizer in recognizers if recognizer.context}
+            key = RecognizerResult.RECOGNIZER_IDENTIFIER_KEY
+            passed: list[RecognizerResult] = []
+            enhanced: list[RecognizerResult] = []
+            for result in raw_results:
+                metadata = result.recognition_metadata or {}
+                (enhanced if metadata.get(key) in with_context else passed).append(result)
+            if not enhanced:
+                return passed
+            return passed + super().enhance_using_context(text, enhanced, nlp_artifacts, recognizers, context)
+
+    return SelectiveContextEnhancer()
 
 
 def _resolve_overlaps(results: Sequence[RecognizerResult], text: str) -> list[RecognizerResult]:

@@ -19,6 +19,7 @@ from ingest.recognizers.country import CountryRecognizer
 from ingest.recognizers.date_of_birth import DateOfBirthRecognizer
 from ingest.recognizers.name_cue import NameCueRecognizer
 from ingest.recognizers.name_shape import NameShapeRecognizer
+from ingest.recognizers.national_phone import NationalPhoneRecognizer
 from ingest.recognizers.phone import InternationalPhoneRecognizer
 from ingest.recognizers.place_cue import PlaceCueRecognizer
 from ingest.recognizers.postal_code import PostalCodeRecognizer
@@ -33,6 +34,7 @@ __all__ = [
     "InternationalPhoneRecognizer",
     "NameCueRecognizer",
     "NameShapeRecognizer",
+    "NationalPhoneRecognizer",
     "PlaceCueRecognizer",
     "PostalCodeRecognizer",
     "StreetAddressRecognizer",
@@ -50,6 +52,7 @@ def custom_recognizers(language: str = "en") -> list[EntityRecognizer]:
         CountryRecognizer(supported_language=language),
         DateOfBirthRecognizer(supported_language=language),
         InternationalPhoneRecognizer(supported_language=language),
+        NationalPhoneRecognizer(supported_language=language),
         NameCueRecognizer(supported_language=language),
         NameShapeRecognizer(supported_language=language),
         PlaceCueRecognizer(supported_language=language),

@@ -1,9 +1,9 @@
 """Finds phone numbers in international and European formats (PHONE_NUMBER) that presidio's recognizer misses.
 
-presidio's PhoneRecognizer (kept) parses numbers with `phonenumbers` for a handful of regions and finds
-US-style numbers well; numbers written the European way ("0699 868 88 55", "(37) 788-063", "9469 9966") or
-with a foreign country code ("+46 (0)157 548 89") it mostly misses. Digit groups alone are too common (dates,
-amounts, ids), so a number here needs either
+presidio's PhoneRecognizer (replaced by `national_phone`) parses numbers with `phonenumbers` for a handful
+of regions and finds US-style numbers well; numbers written the European way ("0699 868 88 55",
+"(37) 788-063", "9469 9966") or with a foreign country code ("+46 (0)157 548 89") it mostly misses. Digit
+groups alone are too common (dates, amounts, ids), so a number here needs either
 
 - a leading "+" and a country code, which is a phone number whatever follows, or
 - a phone cue right before it (lookbehind: "Phone:", "Mobile:", "call me on", "Fax", "tel."), or a
@@ -50,7 +50,14 @@ class InternationalPhoneRecognizer(PatternRecognizer):
             r"(?<![\w+(.-])(?:\(\d{3}\)[ ]?\d{3}-|\d{3}-\d{3}-|\d{3}\.\d{3}\.)\d{4}(?![\w-])",
             0.7,
         ),
-        Pattern("before phone label", rf"(?<![\w+]){_GROUPS}(?=-(?i:office|fax|mobile|home|work)\b)", 0.75),
+        # The label is looked for first (a cheap scan) and the number before it then; a lookahead after the
+        # number alone made the engine try the digit groups at every digit of the text.
+        Pattern(
+            "before phone label",
+            rf"(?=[\d(][\d() .x-]{{5,40}}?-(?i:office|fax|mobile|home|work)\b)(?<![\w+]){_GROUPS}"
+            rf"(?=-(?i:office|fax|mobile|home|work)\b)",
+            0.75,
+        ),
     ]
     CONTEXT: list[str] = []
 

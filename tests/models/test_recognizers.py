@@ -13,6 +13,7 @@ from ingest.recognizers import (
     DateOfBirthRecognizer,
     InternationalPhoneRecognizer,
     NameCueRecognizer,
+    NationalPhoneRecognizer,
     PlaceCueRecognizer,
     PostalCodeRecognizer,
     StreetAddressRecognizer,
@@ -171,6 +172,18 @@ PHONE: list[Case] = [
     ("SSN 123-45-6789, ISBN 978-3-16-148410-0, part 123-456-7890-1", []),
 ]
 
+NATIONAL_PHONE: list[Case] = [
+    ("Call 020 7946 0958 after lunch.", ["020 7946 0958"]),
+    ("Ring 01 42 68 53 00 tomorrow.", ["01 42 68 53 00"]),
+    ("The Berlin desk is 030 1234567.", ["030 1234567"]),
+    ("Amsterdam: 020-123 4567, mobile 0612 345678", ["020-123 4567", "0612 345678"]),
+    ("Reach him on 212 555 0147.", ["212 555 0147"]),
+    ("Invoice 0123 4567 8901 2345 was paid.", []),  # too many digits for a phone number
+    ("Dated 01.02.2023, version 0.12.345", []),
+    ("Account 0000 000000 closed", []),  # no region has such a number
+    ("In 2023 555 1234 people came", []),
+]
+
 CARD_NUMBER: list[Case] = [
     ("What is the limit for card 4454794511390933?", ["4454794511390933"]),
     ("my credit card number is 675984103431", ["675984103431"]),
@@ -189,6 +202,7 @@ TABLES = [
     (AgeRecognizer, AGE),
     (DateOfBirthRecognizer, DATE_OF_BIRTH),
     (InternationalPhoneRecognizer, PHONE),
+    (NationalPhoneRecognizer, NATIONAL_PHONE),
     (CardNumberRecognizer, CARD_NUMBER),
 ]
 CASES = [(cls, case) for cls, table in TABLES for case in table]
@@ -213,6 +227,7 @@ NAME_SHAPE: list[Case] = [
     ("He filed a Title VII claim.", []),
     ("Ships such as USS Mahler docked.", []),
     ("The office in København K is closed.", []),
+    ("Tumor Growth in Human Peripheral Blood Cells of Older Adults", []),  # a title: capitals everywhere
 ]
 
 
