@@ -62,11 +62,16 @@ def test_logs_of_a_full_run_hold_no_secret_and_no_personal_data(tmp_path: Path) 
                 )
                 assert ingest(http, corpus_id)["status"] == "succeeded"
                 answered = http.post(
+                    "/retrieve", headers=auth("reader_eu"), json={"query": QUERY, "top_k": 5}
+                )
+                assert answered.status_code == 200 and answered.json()["chunks"]
+                # End-user tokens are not configured here: the token is refused, and is not logged either.
+                with_token = http.post(
                     "/retrieve",
                     headers={**auth("reader_eu"), "X-End-User-Token": TOKEN},
                     json={"query": QUERY, "top_k": 5},
                 )
-                assert answered.status_code == 200 and answered.json()["chunks"]
+                assert with_token.status_code == 401
                 refused = http.post(
                     "/retrieve", headers={"Authorization": f"Bearer {UNKNOWN_KEY}"}, json={"query": QUERY}
                 )

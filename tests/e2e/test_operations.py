@@ -15,6 +15,7 @@ from retrieval.runtime import Runtime, build_runtime
 from retrieval.settings import Settings
 from retrieval.telemetry import REGISTRY
 from retrieval.vectorstore import EdgeVectorStore
+from retrieval.vectorstore.diskguard import DiskSpaceGuard
 from tests.e2e.corpus_fixture import auth, write_principals, write_sources
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -170,8 +171,10 @@ def test_readyz_reports_each_store(http: TestClient) -> None:
 
     # A vector store whose shards another owner holds (as when a second process opened the data directory).
     store = runtime.store
-    assert isinstance(store, EdgeVectorStore)
-    intruder = EdgeVectorStore(store.root)
+    # The embedded store comes wrapped in its free-space guard.
+    edge = store.inner if isinstance(store, DiskSpaceGuard) else store
+    assert isinstance(edge, EdgeVectorStore)
+    intruder = EdgeVectorStore(edge.root)
     runtime.store = intruder
     try:
         locked = http.get("/readyz")

@@ -1,4 +1,4 @@
-"""A stand-in for a Qdrant server: the two REST calls a search makes, answered from qdrant-client's local
+"""A stand-in for a Qdrant server: the REST calls a search makes, answered from qdrant-client's local
 mode, on a real socket that a test can take down and bring back. The server is not what is under test;
 how the service behaves while it is gone, and after it is back, is."""
 
@@ -23,19 +23,22 @@ def stub_app(local: QdrantClient) -> FastAPI:
     def exists(name: str) -> dict[str, Any]:
         return ok({"exists": local.collection_exists(name)})
 
+    @app.get("/collections/{name}")
+    def collection(name: str) -> dict[str, Any]:
+        return ok(local.get_collection(name).model_dump(mode="json"))
+
     @app.post("/collections/{name}/points/query")
     def query(name: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
         request = models.QueryRequest.model_validate(body)
-        nearest = request.query
-        vector = nearest.nearest if isinstance(nearest, models.NearestQuery) else nearest
         response = local.query_points(
             name,
-            query=vector,
+            query=request.query,
+            prefetch=request.prefetch,
             using=request.using,
             query_filter=request.filter,
             limit=request.limit or 10,
             with_payload=request.with_payload if request.with_payload is not None else True,
-            with_vectors=False,
+            with_vectors=request.with_vector if request.with_vector is not None else False,
         )
         return ok({"points": [point.model_dump(mode="json") for point in response.points]})
 
