@@ -30,6 +30,7 @@ from retrieval.vectorstore import (
     QdrantServerVectorStore,
     create_vector_store,
 )
+from retrieval.vectorstore.diskguard import DiskSpaceGuard
 from tests.vectorstore.contract_fixture import (
     DIM,
     PART,
@@ -352,8 +353,9 @@ def test_upsert_into_a_missing_partition_is_unavailable(store: VectorStore) -> N
 def test_factory_defaults_to_edge_shards_under_the_data_dir(tmp_path: Path) -> None:
     store = create_vector_store(Settings(data_dir=tmp_path, qdrant_url=None))
     try:
-        assert isinstance(store, EdgeVectorStore)
-        assert store.root == tmp_path / "qdrant"
+        assert isinstance(store, DiskSpaceGuard)  # the embedded engine's writes check the free space first
+        assert isinstance(store.inner, EdgeVectorStore)
+        assert store.inner.root == tmp_path / "qdrant"
     finally:
         store.close()
 
