@@ -38,6 +38,8 @@ from retrieval.settings import Settings, configure_offline_runtime
 
 configure_offline_runtime()  # before any import of transformers or sentence-transformers
 
+from cputime import cpu_seconds  # noqa: E402  (bench/, the script's own directory)
+
 from ingest.chunking import Chunker, default_tokenizer_file  # noqa: E402
 from ingest.parsing import parse_file  # noqa: E402
 from retrieval.catalog import CorpusSpec  # noqa: E402
@@ -112,11 +114,6 @@ class StatsRecorder(logging.Handler):
         processing_logger.setLevel(logging.DEBUG)
         processing_logger.addHandler(recorder)
         return recorder
-
-
-def cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
 
 
 def ingest_once(settings: Settings, corpus: Path, name: str, recorder: StatsRecorder) -> dict[str, Any]:
@@ -279,6 +276,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "untimed_single_stage": breakdown,
         "bare_batch_size": BARE_BATCH_SIZE,
         "cpu_count": os.cpu_count(),
+        "pii_helper_processes": Settings().pii.workers,
         "torch_threads": torch.get_num_threads(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],

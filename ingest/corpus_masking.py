@@ -54,15 +54,23 @@ class CorpusMaskers:
     """
 
     def __init__(
-        self, score_threshold: float = DEFAULT_SCORE_THRESHOLD, pseudonym_key: bytes | None = None
+        self,
+        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+        pseudonym_key: bytes | None = None,
+        workers: int = 0,
     ) -> None:
         self._score_threshold = score_threshold
         self._pseudonym_key = pseudonym_key
+        self._workers = workers
 
     @classmethod
     def from_settings(cls, settings: PiiSettings) -> CorpusMaskers:
         key = settings.pseudonym_key
-        return cls(settings.score_threshold, key.get_secret_value().encode("utf-8") if key else None)
+        return cls(
+            settings.score_threshold,
+            key.get_secret_value().encode("utf-8") if key else None,
+            settings.workers,
+        )
 
     @property
     def pseudonym_key_configured(self) -> bool:
@@ -82,6 +90,7 @@ class CorpusMaskers:
             strategy=profile.strategy,
             pseudonym_key=self._pseudonym_key if profile.strategy == MaskingStrategy.PSEUDONYMIZE else None,
             allow_list=profile.allow_list,
+            workers=self._workers,
         )
 
     def check_corpora(self, corpora: Iterable[CorpusRef]) -> None:

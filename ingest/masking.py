@@ -15,6 +15,13 @@ What happens to one batch of texts (`PresidioMasker.mask_batch`):
 
 The analyzer (spaCy and ~35 recognizers, ~4 s to build) is built once per process and shared by every masker,
 whatever its strategy or allow-list.
+
+Steps 1-3 (`analyse`) need nothing but the texts and the entity settings, so a masker with `workers` > 0
+sends a batch of at least MIN_TEXTS_PER_WORKER texts to that many helper processes, each with its own
+analyzer: spaCy and presidio hold the GIL, so in threads they would run on one core, and they would keep the
+embedding thread of an ingestion waiting for the GIL between torch's operations. Step 4, where the pseudonym
+key is used, always runs in the calling process: the key never leaves it. The findings are the same however a
+batch is split, because each text is analysed on its own.
 """
 
 from __future__ import annotations
@@ -22,14 +29,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import multiprocessing
+import signal
 import string
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from retrieval.errors import ConfigurationError
 from retrieval.protocols import MaskedSpan, MaskedText
@@ -45,8 +56,10 @@ __all__ = [
     "DEFAULT_SCORE_THRESHOLD",
     "PSEUDONYM_HEX_DIGITS",
     "REDACTION_MARKER",
+    "Finding",
     "MaskingStrategy",
     "PresidioMasker",
+    "analyse",
     "load_masker",
     "normalize_for_pseudonym",
 ]
@@ -402,6 +415,117 @@ def _resolve_overlaps(results: Sequence[RecognizerResult], text: str) -> list[Re
     return sorted(kept, key=lambda r: r.start)
 
 
+class Finding(NamedTuple):
+    """One value to mask: its type and where it lies in the text (`start`, `end`), with the winning score."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+
+
+def analyse(
+    texts: Sequence[str], entities: Sequence[str], score_threshold: float, batch_size: int
+) -> list[list[Finding]]:
+    """Steps 1-3 of the module docstring in this process: the findings of each text, in text order.
+
+    Every text must hold something other than white space. Also the function the helper processes run.
+    """
+    from ingest.recognizers.name_propagation import propagate_names
+
+    analysis = _shared_analysis()
+    restored = [_needs_case_restored(text) for text in texts]
+    analysed = [
+        _restore_case(text) if restore else text for text, restore in zip(texts, restored, strict=True)
+    ]
+    with analysis.lock:
+        analyses = list(
+            analysis.batch_analyzer.analyze_iterator(
+                analysed,
+                language=LANGUAGE,
+                batch_size=batch_size,
+                entities=list(entities),
+                score_threshold=score_threshold,
+            )
+        )
+    findings: list[list[Finding]] = []
+    for analysed_text, restore, results in zip(analysed, restored, analyses, strict=True):
+        if restore:
+            # Capitals put back by `_restore_case` are not evidence of a name: every pair of content words
+            # would have a name's shape.
+            results = [r for r in results if not _by_shape_alone(r)]
+        if "PERSON" in entities:
+            results = propagate_names(analysed_text, results)
+        findings.append(
+            [
+                Finding(r.entity_type, r.start, r.end, r.score)
+                for r in _resolve_overlaps(results, analysed_text)
+            ]
+        )
+    return findings
+
+
+# A batch is split only where each process gets at least this many texts: below it (a query, a small
+# document) starting the work elsewhere and sending the texts costs more than it saves.
+MIN_TEXTS_PER_WORKER = 8
+
+_pools: dict[int, ProcessPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _start_helper() -> None:
+    """First in each helper process: ignore Ctrl-C (the parent decides when to stop), build the analyzer."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _shared_analysis()
+
+
+def _helpers(processes: int) -> ProcessPoolExecutor:
+    """The process-wide pool of `processes` helper processes, started on first use.
+
+    Started with `spawn`: a forked copy of a process that has torch or database threads running can
+    deadlock. A helper takes ~5 s to build its analyzer; batches sent meanwhile wait in its queue.
+    """
+    with _pools_lock:
+        pool = _pools.get(processes)
+        if pool is None:
+            pool = ProcessPoolExecutor(
+                max_workers=processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_helper,
+            )
+            _pools[processes] = pool
+        return pool
+
+
+def _discard_helpers(processes: int, broken: ProcessPoolExecutor) -> None:
+    with _pools_lock:
+        if _pools.get(processes) is broken:
+            del _pools[processes]
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+def _split(texts: Sequence[str], parts: int) -> list[Sequence[str]]:
+    """`texts` in up to `parts` consecutive slices of about equal length in characters, each of at least
+    MIN_TEXTS_PER_WORKER texts (fewer slices where the batch is small)."""
+    parts = max(1, min(parts, len(texts) // MIN_TEXTS_PER_WORKER))
+    total = sum(len(text) for text in texts)
+    slices: list[Sequence[str]] = []
+    start, seen = 0, 0
+    for index, text in enumerate(texts):
+        seen += len(text)
+        remaining = parts - len(slices) - 1
+        if (
+            remaining
+            and seen * parts >= total * (len(slices) + 1)
+            and index + 1 - start >= MIN_TEXTS_PER_WORKER
+            and len(texts) - (index + 1) >= MIN_TEXTS_PER_WORKER * remaining
+        ):
+            slices.append(texts[start : index + 1])
+            start = index + 1
+    slices.append(texts[start:])
+    return slices
+
+
 def normalize_for_pseudonym(value: str) -> str:
     """The form of a value that its pseudonym is computed from; equal forms give equal pseudonyms.
 
@@ -431,7 +555,8 @@ class PresidioMasker:
     `strategy` says what a finding becomes (`MaskingStrategy`); `pseudonym_key` is the secret HMAC key that
     `pseudonymize` needs (`ValueError` without one, or with one shorter than 16 bytes); `allow_list` names
     entity types this masker keeps in the text (a corpus of press releases may keep LOCATION): they are not
-    looked for at all, so a value that could be read as a kept type or as a masked one is masked.
+    looked for at all, so a value that could be read as a kept type or as a masked one is masked. `workers`
+    is how many helper processes analyse a large batch; 0: this process does (see the module docstring).
 
     Maskers share one analyzer (see `_shared_analysis`), whose calls are serialized by a lock: spaCy does not
     promise that one pipeline may run in several threads, and masking runs in the ingestion worker, where
@@ -447,11 +572,15 @@ class PresidioMasker:
         strategy: MaskingStrategy | str = MaskingStrategy.REPLACE,
         pseudonym_key: bytes | None = None,
         allow_list: Iterable[str] = frozenset(),
+        workers: int = 0,
     ) -> None:
         if not 0.0 <= score_threshold <= 1.0:
             raise ConfigurationError(f"PII score threshold must be within [0, 1], got {score_threshold}")
         if batch_size < 1:
             raise ConfigurationError(f"PII masking batch size must be positive, got {batch_size}")
+        if workers < 0:
+            raise ConfigurationError(f"PII analysis workers must be 0 or more, got {workers}")
+        self._workers = workers
         try:
             self._strategy = MaskingStrategy(strategy)
         except ValueError:
@@ -517,39 +646,47 @@ class PresidioMasker:
     def mask(self, text: str) -> MaskedText:
         return self.mask_batch([text])[0]
 
+    @property
+    def workers(self) -> int:
+        return self._workers
+
     def mask_batch(self, texts: Sequence[str]) -> list[MaskedText]:
         """`mask` for many texts: one spaCy `nlp.pipe` over all of them, then the recognizers per text."""
-        from ingest.recognizers.name_propagation import propagate_names
-
         masked = [MaskedText(text=text, spans=()) for text in texts]
         # Blank texts hold no PII; leaving them out also keeps spaCy from seeing empty documents.
         todo = [index for index, text in enumerate(texts) if text.strip()]
         if not todo or not self._masked_entities:
             return masked
-        restored = [_needs_case_restored(texts[i]) for i in todo]
-        analysed = [
-            _restore_case(texts[i]) if restore else texts[i]
-            for i, restore in zip(todo, restored, strict=True)
-        ]
-        with self._analysis.lock:
-            analyses = self._analysis.batch_analyzer.analyze_iterator(
-                analysed,
-                language=LANGUAGE,
-                batch_size=self._batch_size,
-                entities=self._masked_entities,
-                score_threshold=self._score_threshold,
-            )
-        for index, analysed_text, restore, results in zip(todo, analysed, restored, analyses, strict=True):
-            if restore:
-                # Capitals put back by `_restore_case` are not evidence of a name: every pair of content words
-                # would have a name's shape.
-                results = [r for r in results if not _by_shape_alone(r)]
-            if "PERSON" in self._masked_entities:
-                results = propagate_names(analysed_text, results)
-            masked[index] = self._apply(texts[index], _resolve_overlaps(results, analysed_text))
+        findings = self._find([texts[index] for index in todo])
+        for index, found in zip(todo, findings, strict=True):
+            masked[index] = self._apply(texts[index], found)
         return masked
 
-    def _apply(self, text: str, results: Sequence[RecognizerResult]) -> MaskedText:
+    def _find(self, texts: Sequence[str]) -> list[list[Finding]]:
+        settings = (self._masked_entities, self._score_threshold, self._batch_size)
+        if self._workers == 0 or len(texts) < MIN_TEXTS_PER_WORKER:
+            return analyse(texts, *settings)
+        parts = _split(texts, self._workers)
+        helpers = _helpers(self._workers)
+        try:
+            futures = [helpers.submit(analyse, part, *settings) for part in parts]
+        except (BrokenProcessPool, RuntimeError):
+            logger.warning("the PII analysis processes are gone; analysing the batch here")
+            _discard_helpers(self._workers, helpers)
+            return analyse(texts, *settings)
+        findings: list[list[Finding]] = []
+        for part, future in zip(parts, futures, strict=True):
+            try:
+                findings.extend(future.result())
+            except BrokenProcessPool:
+                # A helper died (killed, out of memory): its texts are analysed here, and the next batch
+                # starts a new pool.
+                logger.warning("a PII analysis process is gone; analysing its share of the batch here")
+                _discard_helpers(self._workers, helpers)
+                findings.extend(analyse(part, *settings))
+        return findings
+
+    def _apply(self, text: str, results: Sequence[Finding]) -> MaskedText:
         pieces: list[str] = []
         spans: list[MaskedSpan] = []
         cursor = 0
@@ -576,10 +713,18 @@ class PresidioMasker:
 
 @cache  # lru_cache without a bound: one masker per distinct setting, a handful per process
 def _cached_masker(
-    score_threshold: float, strategy: MaskingStrategy, pseudonym_key: bytes | None, allow_list: frozenset[str]
+    score_threshold: float,
+    strategy: MaskingStrategy,
+    pseudonym_key: bytes | None,
+    allow_list: frozenset[str],
+    workers: int,
 ) -> PresidioMasker:
     return PresidioMasker(
-        score_threshold, strategy=strategy, pseudonym_key=pseudonym_key, allow_list=allow_list
+        score_threshold,
+        strategy=strategy,
+        pseudonym_key=pseudonym_key,
+        allow_list=allow_list,
+        workers=workers,
     )
 
 
@@ -589,6 +734,7 @@ def load_masker(
     strategy: MaskingStrategy | str = MaskingStrategy.REPLACE,
     pseudonym_key: bytes | None = None,
     allow_list: Iterable[str] = frozenset(),
+    workers: int = 0,
 ) -> PresidioMasker:
     """The process's masker for these settings, built once; all of them share one analyzer (~4 s to load).
 
@@ -602,4 +748,4 @@ def load_masker(
     if chosen is None:  # let the constructor word the error
         return PresidioMasker(score_threshold, strategy=strategy, pseudonym_key=pseudonym_key)
     # Normalised arguments, so that load_masker() and load_masker(0.4, strategy="replace") share an entry.
-    return _cached_masker(float(score_threshold), chosen, pseudonym_key, frozenset(allow_list))
+    return _cached_masker(float(score_threshold), chosen, pseudonym_key, frozenset(allow_list), workers)

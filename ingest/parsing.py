@@ -7,15 +7,20 @@ the file, calls the route and lays the elements out as one text. Every failure l
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.formats import PARTITIONERS, Element, nlp
 from retrieval.errors import ConfigurationError, GovragError, ParseError, UnsupportedFormat
 from retrieval.settings import configure_offline_runtime
+
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 __all__ = ["SUPPORTED_SUFFIXES", "ParsedDocument", "Section", "parse_file"]
 
@@ -167,8 +172,26 @@ def _use_installed_spacy_model() -> None:
         # Both names are private and the first is declared Final; setattr states that we override it.
         setattr(tokenize, "_SPACY_MODEL_NAME", _INSTALLED_SPACY_MODEL)  # noqa: B010
         setattr(tokenize, "_install_spacy_model", _refuse_model_download)  # noqa: B010
+        setattr(tokenize, "_get_nlp", _heuristics_pipeline)  # noqa: B010
         nlp.install(tokenize)
         _spacy_ready = True
+
+
+@functools.cache
+def _heuristics_pipeline() -> Language:
+    """The pipeline unstructured's heuristics run: tokens, part-of-speech tags and sentence boundaries.
+
+    unstructured loads the model without its named entities, lemmas and attribute rules but with the
+    dependency parser, whose only use there is sentence boundaries. The model's `senter` component finds
+    nearly the same boundaries for a fraction of the parser's cost: on 300 SciFact abstracts and the mixed
+    documents' text files it cut the CPU time of parsing by 31 %, and 15 of 2,024 elements changed category
+    (narrative text read as uncategorized, or back).
+    """
+    import spacy
+
+    pipeline = spacy.load(_INSTALLED_SPACY_MODEL, exclude=["ner", "lemmatizer", "attribute_ruler", "parser"])
+    pipeline.enable_pipe("senter")
+    return pipeline
 
 
 def _refuse_model_download() -> None:

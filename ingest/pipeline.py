@@ -123,9 +123,12 @@ class IngestionPipeline:
         masker_for: Callable[[MaskingProfile], PiiMasker] | None = None,
         email_recipient_acls: bool = False,
         sparse_encoder: SparseEncoder | None = None,
+        optimize_after_job: bool = False,
     ) -> None:
         """`masker_for` gives the masker of a corpus's masking profile (`ingest.corpus_masking`); without
-        it, every corpus is masked by the processor's own masker."""
+        it, every corpus is masked by the processor's own masker. `optimize_after_job`: a job ends by
+        building its partition's HNSW index (`VectorStore.optimize`; see the setting of that name)."""
+        self._optimize_after_job = optimize_after_job
         self._email_recipient_acls = email_recipient_acls
         self._db = db
         self._catalog = catalog
@@ -170,6 +173,7 @@ class IngestionPipeline:
             work = self._scan(corpus, root, progress)
             self._catalog.update_job(job_id, **progress.values())
             self._process(job_id, corpus, work, progress)
+            detail = self._optimize(corpus.partition) if self._optimize_after_job else None
         except (IngestionError, BackendUnavailable, ConfigurationError) as exc:
             logger.warning("ingestion job %s failed: %s", job_id, exc.detail, extra={"job_id": job_id})
             self._finish(job_id, JobStatus.failed, progress, exc.detail)
@@ -178,7 +182,20 @@ class IngestionPipeline:
             logger.exception("ingestion job %s crashed", job_id, extra={"job_id": job_id})
             self._finish(job_id, JobStatus.failed, progress, f"internal error: {type(exc).__name__}")
             return
-        self._finish(job_id, JobStatus.succeeded, progress, None)
+        self._finish(job_id, JobStatus.succeeded, progress, detail)
+
+    def _optimize(self, partition: str) -> str | None:
+        """Index what the job wrote (the embedded engine builds no HNSW graph by itself, and an unindexed
+        segment is searched exactly: ~7 ms a filtered query at 100k chunks, growing with size). A failure
+        leaves the points written and searchable, only slower, so the job still succeeds, saying so."""
+        started = time.monotonic()
+        try:
+            if self._store.optimize(partition):
+                logger.info("partition %s optimized in %.1f s", partition, time.monotonic() - started)
+        except BackendUnavailable as exc:
+            logger.warning("partition %s could not be optimized: %s", partition, exc.detail)
+            return f"written, but the index of partition {partition} was not optimized: {exc.detail}"
+        return None
 
     def _finish(self, job_id: str, status: JobStatus, progress: JobProgress, detail: str | None) -> None:
         telemetry.INGEST_JOB_SECONDS.labels(status.value).observe(time.monotonic() - progress.started)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from retrieval.errors import ConfigurationError
+from retrieval.query_batching import QueryBatcher
 from retrieval.settings import configure_offline_runtime
 
 if TYPE_CHECKING:
@@ -94,6 +95,8 @@ class SentenceTransformerEmbedder:
         self._model: SentenceTransformer = model
         self._batch_size = batch_size
         self._lock = threading.Lock()
+        # Queries that wait for the model meanwhile share its next pass (`retrieval.query_batching`).
+        self._queries = QueryBatcher(self._encode)
         logger.info(
             "embedding model %s loaded from %s (weights sha256 %s)",
             MODEL_NAME,
@@ -124,7 +127,7 @@ class SentenceTransformerEmbedder:
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
-        return self._encode([text])[0]
+        return self._queries.embed(text)
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         with self._lock:

@@ -190,6 +190,9 @@ class AuditEventRow(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The canonical JSON the hash covers, as sealed (the export streams it; verify holds it to the columns).
+    # NULL for events written before revision 0006: those are exported and verified from the columns.
+    canonical: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditChunkRow(Base):

@@ -60,6 +60,15 @@ class VectorStore(Protocol):
         not an int.
         """
 
+    def optimize(self, partition: str) -> bool:
+        """Index what bulk writes left unindexed (build the HNSW graph, merge small segments); True if
+        anything changed. Called after an ingestion job; a missing partition is not an error (False).
+
+        Blocks until done on the embedded store, where nothing is indexed otherwise (an unindexed segment is
+        searched exactly, which is slow at size). A server optimizes in the background by itself: there it
+        only returns False.
+        """
+
     def search(
         self,
         partition: str,

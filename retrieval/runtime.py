@@ -102,6 +102,7 @@ def build_runtime(settings: Settings) -> Runtime:
         masker_for=maskers.for_profile,
         email_recipient_acls=settings.email_recipient_acls,
         sparse_encoder=sparse_encoder,
+        optimize_after_job=settings.optimize_after_ingest,
     )
     planner = AccessPlanner(policy, settings.policy.decision_cache_size)
     service = RetrievalService(

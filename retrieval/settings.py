@@ -57,6 +57,15 @@ class AuditSettings(BaseSettings):
         return value
 
 
+def default_pii_workers() -> int:
+    """One PII analysis helper process per CPU this process may use, at most 4."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
+
+
 class PiiSettings(BaseSettings):
     """PII masking: the analyzer's score threshold, and the secret key of the `pseudonymize` strategy."""
 
@@ -68,6 +77,11 @@ class PiiSettings(BaseSettings):
     # and the service refuses to start if an approved one exists. Changing it changes every pseudonym: the
     # corpora that use it must then be ingested again.
     pseudonym_key: SecretStr | None = None
+    # Helper processes that analyse a large batch (an ingestion window, an evaluation); 0: the calling
+    # process does. spaCy and presidio hold the GIL, so a second core needs a second process, and in the
+    # ingestion's own process they would slow its embedding thread. Default: one per CPU this process may
+    # use, at most 4. A query is always analysed in the calling process.
+    workers: int = Field(default_factory=lambda: default_pii_workers(), ge=0, le=32)
 
     @field_validator("pseudonym_key")
     @classmethod
@@ -247,6 +261,11 @@ class Settings(BaseSettings):
     end_user: EndUserSettings = Field(default_factory=EndUserSettings)
     # E-mails that no ACL file covers are readable by their sender and recipients only (ingest/acl.py).
     email_recipient_acls: bool = False
+    # An ingestion job ends by building its partition's HNSW index on the embedded store. Off by default:
+    # the engine then searches its segments exactly (recall 1.0; ~7 ms a filtered query at 100k chunks,
+    # growing with size), while its filtered HNSW search lost recall where a filter matches many small
+    # corpora (bench/search_scale.py: recall@10 0.065 at 250k chunks), which is not solved yet.
+    optimize_after_ingest: bool = False
     policy: PolicySettings = Field(default_factory=PolicySettings)
     residency: ResidencySettings = Field(default_factory=ResidencySettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
@@ -263,14 +282,7 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_roots(cls, value: Any) -> Any:
         # A JSON list of directories, as the README documents; a bare path is accepted as a list of one.
-        if isinstance(value, str):
-            text = value.strip()
-            if not text:
-                return []
-            if text.startswith("["):
-                return json.loads(text)
-            return [text]
-        return value
+        return _path_list(value)
 
     @field_validator("database_url")
     @classmethod

@@ -3,7 +3,8 @@
 An event's hash is `sha256("govrag-audit-v1\\n" + prev_hash + "\\n" + canonical JSON)`, where the canonical
 JSON holds every field of the event (its sequence, chunks and regions included; not `prev_hash` and `hash`)
 with sorted keys, no spaces and ASCII escapes. So editing a field, removing or adding a chunk, renumbering,
-deleting or reordering events all break a link that `verify` finds.
+deleting or reordering events all break a link that `verify` finds. The store keeps that text beside the
+columns (the export streams it as it is); verify requires it to equal the text rebuilt from the columns.
 
 A chain alone cannot stop someone with write access from recomputing every hash after the link they forged.
 Checkpoints can: every N events the store signs `(kind, sequence, hash)` with an HMAC key that is not in the
@@ -88,14 +89,25 @@ def content(event: AuditEvent) -> dict[str, Any]:
 
 
 def event_hash(event: AuditEvent, prev_hash: str) -> str:
-    text = f"{_DOMAIN}\n{prev_hash}\n{canonical(event)}"
+    return text_hash(canonical(event), prev_hash)
+
+
+def text_hash(canonical_text: str, prev_hash: str) -> str:
+    """The hash of a link from its canonical text (`canonical`) and the previous link's hash."""
+    text = f"{_DOMAIN}\n{prev_hash}\n{canonical_text}"
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def seal(event: AuditEvent, sequence: int, prev_hash: str) -> AuditEvent:
     """The event as the chain's link `sequence` after `prev_hash`: normalized, numbered and hashed."""
+    return sealed_text(event, sequence, prev_hash)[0]
+
+
+def sealed_text(event: AuditEvent, sequence: int, prev_hash: str) -> tuple[AuditEvent, str]:
+    """As `seal`, with the canonical text the hash covers (what the store keeps beside the columns)."""
     sealed = normalized(replace(event, sequence=sequence, prev_hash=prev_hash, hash=None))
-    return replace(sealed, hash=event_hash(sealed, prev_hash))
+    text = canonical(sealed)
+    return replace(sealed, hash=text_hash(text, prev_hash)), text
 
 
 def normalized(event: AuditEvent) -> AuditEvent:
@@ -132,14 +144,24 @@ class Checkpoint:
         return hmac.compare_digest(expected, self.signature)
 
 
-def verify_chain(events: Iterable[AuditEvent], checkpoints: Sequence[Checkpoint], key: bytes) -> VerifyReport:
+def verify_chain(
+    events: Iterable[AuditEvent | tuple[AuditEvent, str | None]],
+    checkpoints: Sequence[Checkpoint],
+    key: bytes,
+) -> VerifyReport:
     """Walk `events` (ascending sequence) from the newest valid anchor; report the first broken link.
+
+    An event may come with the canonical text the store kept for it (`(event, text)`; None for events
+    written before the store kept it). The hash is computed from the canonical form rebuilt from the event's
+    fields, and a kept text must equal it: the export reads that text, so it must say what the hashed
+    fields say; and the fields are what the auditor's filters search, so they must be what was hashed.
 
     Broken links, by what they mean:
     - a checkpoint whose signature does not match (forged or edited checkpoint, or another key);
     - a missing sequence number (a deleted event);
     - a `prev_hash` that is not the previous event's hash (an inserted or reordered event);
     - a hash that does not match the event's content (an edited field, chunk or region);
+    - a kept canonical text that differs from the event's content (an edited text);
     - an event whose hash differs from the signed checkpoint at its sequence (a rewritten stretch);
     - a signed checkpoint beyond the last event (events removed from the end).
     """
@@ -164,9 +186,10 @@ def verify_chain(events: Iterable[AuditEvent], checkpoints: Sequence[Checkpoint]
             by_sequence.setdefault(checkpoint.sequence, []).append(checkpoint)
 
     expected, checked, chain_break = start + 1, 0, None
-    for event in events:
+    for item in events:
+        event, kept = item if isinstance(item, tuple) else (item, None)
         seq = event.sequence if event.sequence is not None else -1
-        chain_break = _check(event, seq, expected, prev, by_sequence.get(seq, ()))
+        chain_break = _check(event, kept, seq, expected, prev, by_sequence.get(seq, ()))
         if chain_break is not None:
             break
         prev = event.hash or ""
@@ -195,7 +218,12 @@ def verify_chain(events: Iterable[AuditEvent], checkpoints: Sequence[Checkpoint]
 
 
 def _check(
-    event: AuditEvent, seq: int, expected: int, prev: str, checkpoints: Iterable[Checkpoint]
+    event: AuditEvent,
+    kept: str | None,
+    seq: int,
+    expected: int,
+    prev: str,
+    checkpoints: Iterable[Checkpoint],
 ) -> BrokenLink | None:
     rid = event.request_id
     if seq < expected:
@@ -210,10 +238,13 @@ def _check(
             "one was rewritten)",
             rid,
         )
-    if event_hash(event, prev) != event.hash:
+    text = canonical(event)
+    if text_hash(text, prev) != event.hash:
         return BrokenLink(
             seq, "its content does not match its hash (a field, chunk or region was edited)", rid
         )
+    if kept is not None and kept != text:
+        return BrokenLink(seq, "its stored canonical text differs from its fields (the text was edited)", rid)
     for checkpoint in checkpoints:
         if checkpoint.hash != event.hash:
             return BrokenLink(

@@ -186,10 +186,11 @@ class AuditStore(Protocol):
         and `cursor` are ignored)."""
 
     def iter_records(self, query: AuditQuery, batch_size: int = 2000) -> Iterator[dict[str, Any]]:
-        """As `iter_events`, each event as the JSON values of `export.event_json` (the export's fast path)."""
+        """As `iter_events`, each event as the JSON values of `export.event_json`."""
 
     def iter_json(self, query: AuditQuery, batch_size: int = 5000) -> Iterator[str]:
-        """As `iter_records`, each event as JSON text (the JSONL export's path)."""
+        """As `iter_records`, each event as one compact JSON object (no spaces between tokens; the JSON Lines
+        and CSV exports' path): its canonical text, then `prev_hash` and `hash`."""
 
     def verify(self) -> VerifyReport:
         """Check the chain and the checkpoints' signatures; report the first broken link."""

@@ -6,11 +6,11 @@ generators turn each event into text as it comes, so an export of any size strea
 
 from __future__ import annotations
 
-import csv
-import io
+import itertools
 import json
-from collections.abc import Iterable, Iterator
-from typing import Any, Literal
+import json.scanner
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Literal, cast
 
 from retrieval.audit.chain import content
 from retrieval.audit.events import AuditEvent, AuditQuery, AuditStore
@@ -61,7 +61,7 @@ def export(store: AuditStore, query: AuditQuery, fmt: ExportFormat) -> Iterator[
     if fmt == "jsonl":
         return jsonl(store.iter_json(query))
     if fmt == "csv":
-        return csv_text(store.iter_records(query))
+        return csv_from_json(store.iter_json(query))
     raise ValueError(f"unknown export format {fmt!r}")
 
 
@@ -72,41 +72,82 @@ def jsonl(lines: Iterable[str]) -> Iterator[str]:
 
 def csv_text(records: Iterable[dict[str, Any]]) -> Iterator[str]:
     """CSV pieces (a header, then one row per event) from `event_json` values (`AuditStore.iter_records`)."""
-    return _csv(records)
+
+    def cells(record: dict[str, Any]) -> str:
+        return _csv_line(record, lambda column: _compact(record[column]))
+
+    return _pieces(itertools.chain([_HEADER], map(cells, records)))
 
 
-def _csv(records: Iterable[dict[str, Any]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for record in records:
-        writer.writerow(_csv_row(record))
-        if buffer.tell() >= PIECE_BYTES:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue()
+def csv_from_json(lines: Iterable[str]) -> Iterator[str]:
+    """The same CSV as `csv_text`, from events' JSON texts (`AuditStore.iter_json`): each is parsed once,
+    and the JSON cells (chunks, decisions, principal, details) are cut from it rather than encoded again:
+    in the canonical text each nested value is already written as `_compact` would write it."""
+
+    def cells(line: str) -> str:
+        values, spans = _parse_flat(line)
+        return _csv_line(values, lambda column: line[spans[column][0] : spans[column][1]])
+
+    return _pieces(itertools.chain([_HEADER], map(cells, lines)))
 
 
-def _csv_row(body: dict[str, Any]) -> list[Any]:
-    def compact(value: Any) -> str:
-        return json.dumps(value, separators=(",", ":"))
-
-    row: list[Any] = []
+def _csv_line(values: dict[str, Any], json_cell: Callable[[str], str]) -> str:
+    cells: list[str] = []
     for column in CSV_COLUMNS:
         if column == "document_ids":
-            value: Any = " ".join(dict.fromkeys(c["document_id"] for c in body["chunks"]))
-        elif column in ("allowed_corpora", "partitions", "regions", "unavailable"):
-            value = " ".join(body[column])
-        elif column in ("chunks", "decisions", "principal", "details"):
-            value = "" if body[column] is None else compact(body[column])
+            value: Any = " ".join(dict.fromkeys(c["document_id"] for c in values["chunks"]))
+        elif column in _LIST_COLUMNS:
+            value = " ".join(values[column])
+        elif column in _JSON_COLUMNS:
+            value = "" if values[column] is None else json_cell(column)
         else:
-            value = body[column]
-        if isinstance(value, str) and value.startswith(_FORMULA_START):
+            value = values[column]
+            if value is None:
+                value = ""
+            elif not isinstance(value, str):  # a number, written as csv.writer does (str: a float's repr)
+                cells.append(str(value))
+                continue
+        if value.startswith(_FORMULA_START):
             value = "'" + value
-        row.append("" if value is None else value)
-    return row
+        cells.append(_quoted(value))
+    return ",".join(cells) + "\r\n"
+
+
+def _quoted(cell: str) -> str:
+    # csv.writer's minimal quoting (delimiter, quote or line break inside), written out: on cells full of
+    # quotes, as the JSON ones are, the csv module takes several times longer than the whole rest of a row.
+    if '"' in cell:
+        return '"' + cell.replace('"', '""') + '"'
+    if "," in cell or "\n" in cell or "\r" in cell:
+        return '"' + cell + '"'
+    return cell
+
+
+def _compact(value: Any) -> str:
+    # Sorted keys, as in the canonical text a line comes from: the same cell whichever path read it.
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _parse_flat(line: str) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
+    """A flat JSON object's values and where each value's text lies in `line` (no spaces between tokens)."""
+    values: dict[str, Any] = {}
+    spans: dict[str, tuple[int, int]] = {}
+    end = len(line) - 1
+    if not line.startswith("{") or line[end] != "}":
+        raise ValueError("an exported event is not a JSON object")
+    position = 1
+    try:
+        while position < end:
+            key, colon = _scan(line, position)
+            value, after = _scan(line, colon + 1)
+            if line[colon] != ":" or line[after] not in ",}":
+                raise ValueError("an exported event is not compact JSON")
+            values[key] = value
+            spans[key] = (colon + 1, after)
+            position = after + 1
+    except (StopIteration, IndexError) as exc:
+        raise ValueError("an exported event is not valid JSON") from exc
+    return values, spans
 
 
 def _pieces(lines: Iterable[str]) -> Iterator[str]:
@@ -120,3 +161,10 @@ def _pieces(lines: Iterable[str]) -> Iterator[str]:
             piece, size = [], 0
     if piece:
         yield "".join(piece)
+
+
+_HEADER = ",".join(CSV_COLUMNS) + "\r\n"
+_LIST_COLUMNS = frozenset(("allowed_corpora", "partitions", "regions", "unavailable"))
+_JSON_COLUMNS = frozenset(("chunks", "decisions", "principal", "details"))
+# The json module's own scanner (C): one value at an index, and the index after it.
+_scan = json.scanner.make_scanner(cast(Any, json.JSONDecoder()))

@@ -1,27 +1,22 @@
-"""The export's read paths: events as JSON-ready records without building `AuditEvent`s, and on PostgreSQL
-each event's JSON text built by the server itself."""
+"""The export's read paths: each event's JSON text spliced from the canonical text the store kept, or its
+JSON-ready record from one parse of it; built from the columns for events older than that text.
+
+The kept text is the canonical object `chain.canonical` hashed (sorted keys, no spaces, ASCII escapes); an
+export line is that object with `prev_hash` and `hash` added before its closing brace, so no event is parsed
+or encoded again on the way out. `verify` holds the text to the columns, so both say the same.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from typing import cast as typing_cast
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Row,
-    String,
-    Text,
-    cast,
-    func,
-    literal_column,
-    select,
-    type_coerce,
-)
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import ColumnElement, Connection, Row, String, select, type_coerce
 
 from retrieval.audit.rows import CHUNK_COLUMNS, CHUNKS, EVENT_COLUMNS, EVENTS, REGIONS
 
@@ -103,76 +98,70 @@ def _iso(value: datetime | str) -> str:
     if isinstance(value, datetime):  # PostgreSQL's driver gives aware datetimes
         return value.astimezone(UTC).isoformat(timespec="microseconds")
     # SQLite holds UTC as "YYYY-MM-DD HH:MM:SS.ffffff" (SQLAlchemy's storage format, microseconds always).
-    return f"{value[:10]}T{value[11:26]}+00:00"
+    if len(value) == 26:
+        return f"{value[:10]}T{value[11:26]}+00:00"
+    # Another form (a row written outside SQLAlchemy): read as SQLAlchemy does, the wall time taken as UTC.
+    found = _SQLITE_TIME.match(value)
+    if found is None:
+        raise ValueError(f"not a stored time: {value!r}")
+    stamp = datetime.fromisoformat(f"{found[1]}T{found[2]}{found[3] or ''}").replace(tzinfo=UTC)
+    return stamp.isoformat(timespec="microseconds")
 
 
-def _json_object(*pairs: tuple[str, ColumnElement[Any]]) -> ColumnElement[Any]:
-    # Keys as SQL literals: json_build_object cannot type bind parameters. They are constants, never input.
-    return func.json_build_object(
-        *(part for key, value in pairs for part in (literal_column(f"'{key}'"), value))
-    )
+_SQLITE_TIME = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(\.\d{6})?")
 
 
-def _pg_json_line() -> ColumnElement[str]:
-    """PostgreSQL builds each event's `event_json` text itself (the JSONL export's path there): Python then
-    only passes text on. Same values as `load_records` (floats print shortest-exact from PostgreSQL 12 on)."""
-    e, c = EVENTS.c, CHUNKS.c
-    chunks = (
-        select(
-            func.json_agg(
-                aggregate_order_by(
-                    _json_object(
-                        ("rank", c.rank),
-                        ("score", c.score),
-                        ("chunk_id", c.chunk_id),
-                        ("document_id", c.document_id),
-                        ("document_version", c.document_version),
-                        ("corpus_id", c.corpus_id),
-                        ("content_sha256", c.content_sha256),
-                        ("embedding_model", c.embedding_model),
-                    ),
-                    c.rank,
-                )
+# The export's columns where the store kept each event's canonical text: the id (the keyset) and the text
+# with the two hashes it leaves out.
+STORED_COLUMNS: list[ColumnElement[Any]] = [
+    EVENTS.c.id,
+    EVENTS.c.canonical,
+    EVENTS.c.prev_hash,
+    EVENTS.c.hash,
+]
+
+
+def load_lines(connection: Connection, rows: Sequence[Row[Any]]) -> list[str]:
+    """Rows (selected as `STORED_COLUMNS`) to each event's JSON text, the values of `export.event_json`:
+    the canonical text (sorted keys, no spaces, ASCII escapes), then `prev_hash` and `hash`."""
+    legacy = _legacy_records(connection, rows)
+    lines = []
+    for event_id, text, prev_hash, hash_ in typing_cast(Sequence[tuple[int, str | None, str, str]], rows):
+        if text is None:  # the same shape: the canonical form, here of the values read from the columns
+            record = legacy[event_id]
+            text = json.dumps(
+                {k: v for k, v in record.items() if k not in ("prev_hash", "hash")},
+                sort_keys=True,
+                separators=(",", ":"),
             )
-        )
-        .where(c.event_id == e.id)
-        .scalar_subquery()
-    )
-    regions = (
-        select(func.json_agg(aggregate_order_by(REGIONS.c.region, REGIONS.c.region)))
-        .where(REGIONS.c.event_id == e.id)
-        .scalar_subquery()
-    )
-    empty: ColumnElement[Any] = literal_column("'[]'::json")
-    utc: ColumnElement[str] = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'""")
-    line = _json_object(
-        ("sequence", e.sequence),
-        ("request_id", e.request_id),
-        ("occurred_at", func.to_char(func.timezone(literal_column("'UTC'"), e.occurred_at), utc)),
-        ("action", e.action),
-        ("principal_id", e.principal_id),
-        ("end_user_id", e.end_user_id),
-        ("principal", e.principal),
-        ("policy_version", e.policy_version),
-        ("outcome", e.outcome),
-        ("query_masked", e.query_masked),
-        ("query_hmac", e.query_hmac),
-        ("top_k", e.top_k),
-        ("decisions", e.decisions),
-        ("allowed_corpora", e.allowed_corpora),
-        ("partitions", e.partitions),
-        ("regions", func.coalesce(regions, empty)),
-        ("unavailable", e.unavailable),
-        ("latency_ms", e.latency_ms),
-        ("chunks", func.coalesce(chunks, empty)),
-        ("corpus_id", e.corpus_id),
-        ("document_id", e.document_id),
-        ("details", e.details),
-        ("prev_hash", e.prev_hash),
-        ("hash", e.hash),
-    )
-    return cast(line, Text)
+        # The hashes go through the encoder too: a hand-edited row must not break the line's JSON.
+        lines.append(f'{text[:-1]},"prev_hash":{_string(prev_hash)},"hash":{_string(hash_)}}}')
+    return lines
 
 
-# The JSONL export's columns on PostgreSQL: the id (the keyset) and the line.
-PG_JSON_LINE_COLUMNS: list[ColumnElement[Any]] = [EVENTS.c.id, _pg_json_line()]
+def load_stored_records(connection: Connection, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """Rows (selected as `STORED_COLUMNS`) to `export.event_json` values: one parse of each kept text."""
+    legacy = _legacy_records(connection, rows)
+    records = []
+    for event_id, text, prev_hash, hash_ in typing_cast(Sequence[tuple[int, str | None, str, str]], rows):
+        if text is None:
+            records.append(legacy[event_id])
+        else:
+            record = json.loads(text)
+            record["prev_hash"] = prev_hash
+            record["hash"] = hash_
+            records.append(record)
+    return records
+
+
+def _legacy_records(connection: Connection, rows: Sequence[Row[Any]]) -> dict[int, dict[str, Any]]:
+    """The records of the rows without a kept text (events written before it was kept), from the columns."""
+    stored = typing_cast(Sequence[tuple[int, str | None]], rows)
+    ids = [event_id for event_id, text, *_ in stored if text is None]
+    if not ids:
+        return {}
+    found = connection.execute(select(*RECORD_COLUMNS).where(EVENTS.c.id.in_(ids))).all()
+    return {row[0]: record for row, record in zip(found, load_records(connection, found), strict=True)}
+
+
+_string = json.encoder.encode_basestring_ascii

@@ -167,8 +167,8 @@ CHUNK_COLUMNS = [
 
 
 def load(connection: Connection, rows: Sequence[Row[Any]]) -> list[AuditEvent]:
-    """Events from their rows (selected as `EVENT_COLUMNS`), with their chunks and regions: two more queries
-    for the whole batch."""
+    """Events from their rows (selected as `EVENT_COLUMNS`, any further columns ignored), with their chunks
+    and regions: two more queries for the whole batch."""
     if not rows:
         return []
     ids = [row[0] for row in rows]
@@ -187,7 +187,7 @@ def _to_event(row: Row[Any], chunks: list[AuditChunk], regions: list[str]) -> Au
     (
         _event_id, sequence, request_id, occurred_at, action, principal_id, end_user_id, principal,
         query_masked, query_hmac, top_k, policy_version, decisions, allowed_corpora, partitions,
-        unavailable, outcome, latency_ms, corpus_id, document_id, details, prev_hash, hash_,
+        unavailable, outcome, latency_ms, corpus_id, document_id, details, prev_hash, hash_, *_,
     ) = typing_cast(tuple[Any, ...], row)  # fmt: skip
     return AuditEvent(
         request_id=request_id,

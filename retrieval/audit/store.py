@@ -18,6 +18,11 @@ Row ids are drawn inside the same lock (PostgreSQL's id sequence, SQLite's rowid
 sequence: pages and exports are ordered by id, which the side tables' `(value, event_id)` indexes deliver in
 order. Verification does not rely on that; it walks the sequence.
 
+Each event row keeps the canonical JSON its hash covers (`canonical`, from revision 0006): the export streams
+that text (JSON Lines) or parses it once (CSV) instead of rebuilding each event from its columns and side
+tables; `verify` holds it equal to the text rebuilt from the columns. Older rows have NULL there and take the
+column path.
+
 The unique constraints on `sequence` and `request_id` are the backstop: an append that would repeat either
 fails and nothing is answered. Periodic checkpoints are written in the transaction of the event they sign.
 Every write error becomes `AuditUnavailable`; read errors are `BackendUnavailable`.
@@ -25,17 +30,24 @@ Every write error becomes `AuditUnavailable`; read errors are `BackendUnavailabl
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, text
 
 from retrieval import telemetry
-from retrieval.audit.chain import ANCHOR, GENESIS, PERIODIC, Checkpoint, seal, sign_checkpoint, verify_chain
+from retrieval.audit.chain import (
+    ANCHOR,
+    GENESIS,
+    PERIODIC,
+    Checkpoint,
+    sealed_text,
+    sign_checkpoint,
+    verify_chain,
+)
 from retrieval.audit.events import (
     AUDIT_PRUNE,
     POLICY_CHANGE,
@@ -46,7 +58,7 @@ from retrieval.audit.events import (
     VerifyReport,
 )
 from retrieval.audit.keys import AuditKeys
-from retrieval.audit.records import PG_JSON_LINE_COLUMNS, RECORD_COLUMNS, load_records
+from retrieval.audit.records import STORED_COLUMNS, load_lines, load_stored_records
 from retrieval.audit.rows import (
     CHECKPOINTS,
     CHUNKS,
@@ -75,7 +87,6 @@ class SqlAuditStore:
         self._keys = keys or AuditKeys.random()
         self._every = checkpoint_every
         self._dialect = db.engine.dialect.name
-        self._postgresql = self._dialect == "postgresql"
 
     # -- writing --------------------------------------------------------------------------------------------
     def fingerprint(self, query: str) -> str:
@@ -125,10 +136,10 @@ class SqlAuditStore:
 
     def _append(self, connection: Connection, event: AuditEvent) -> AuditEvent:
         head_sequence, head_hash = _head(connection)
-        sealed = seal(event, head_sequence + 1, head_hash)
+        sealed, canonical = sealed_text(event, head_sequence + 1, head_hash)
         assert sealed.sequence is not None and sealed.hash is not None
         event_id = connection.execute(
-            insert(EVENTS).returning(EVENTS.c.id), event_values(sealed)
+            insert(EVENTS).returning(EVENTS.c.id), {**event_values(sealed), "canonical": canonical}
         ).scalar_one()
         if sealed.chunks:
             connection.execute(
@@ -177,18 +188,15 @@ class SqlAuditStore:
         return self._iter(query, batch_size, EVENTS.c.id, self._max(EVENTS.c.id), EVENT_COLUMNS, load)
 
     def iter_records(self, query: AuditQuery, batch_size: int = 2000) -> Iterator[dict[str, Any]]:
-        if self._postgresql:  # one json.loads of the server-built line beats decoding column by column
-            return (json.loads(line) for line in self.iter_json(query))
+        # One parse of the kept canonical text per event (see `records`), not a decode column by column.
         upto = self._max(EVENTS.c.id)
-        return self._iter(query, batch_size, EVENTS.c.id, upto, RECORD_COLUMNS, load_records)
+        return self._iter(query, batch_size, EVENTS.c.id, upto, STORED_COLUMNS, load_stored_records)
 
     def iter_json(self, query: AuditQuery, batch_size: int = 5000) -> Iterator[str]:
-        """As `iter_records`, each event as its JSON text (the JSONL export): built by PostgreSQL itself
-        there, several times faster than decoding and re-encoding in Python; by Python on SQLite."""
-        if not self._postgresql:
-            return (json.dumps(r, separators=(",", ":")) for r in self.iter_records(query))
+        """As `iter_records`, each event as its JSON text (the JSONL export): the kept canonical text with
+        the two hashes spliced in, neither parsed nor encoded again."""
         upto = self._max(EVENTS.c.id)
-        return self._iter(query, batch_size, EVENTS.c.id, upto, PG_JSON_LINE_COLUMNS, _second)
+        return self._iter(query, batch_size, EVENTS.c.id, upto, STORED_COLUMNS, load_lines)
 
     def head_sequence(self) -> int:
         return self._max(EVENTS.c.sequence)
@@ -237,8 +245,8 @@ class SqlAuditStore:
         head = self.head_sequence() if upto is None else upto
         if upto is not None:
             checkpoints = [c for c in checkpoints if c.sequence <= upto]
-        events = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, head, EVENT_COLUMNS, load)
-        return verify_chain(events, checkpoints, self._keys.checkpoint_key)
+        links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, head, VERIFY_COLUMNS, _load_links)
+        return verify_chain(links, checkpoints, self._keys.checkpoint_key)
 
     def prune(self, before: datetime, principal_id: str = "system") -> PruneReport:
         """Delete the events older than `before`; the last one pruned becomes a signed anchor.
@@ -305,8 +313,12 @@ class SqlAuditStore:
 # -- helpers ------------------------------------------------------------------------------------------------
 
 
-def _second(_: Connection, rows: Sequence[Row[Any]]) -> list[str]:
-    return [line for _, line in cast(Sequence[tuple[int, str]], rows)]
+# Verification reads each event with the canonical text kept for it, which must equal the one rebuilt.
+VERIFY_COLUMNS = [*EVENT_COLUMNS, EVENTS.c.canonical]
+
+
+def _load_links(connection: Connection, rows: Sequence[Row[Any]]) -> list[tuple[AuditEvent, str | None]]:
+    return list(zip(load(connection, rows), (row[-1] for row in rows), strict=True))
 
 
 def _lock_chain(connection: Connection) -> None:

@@ -57,6 +57,11 @@ class DiskSpaceGuard:
             self._check(f"write {len(points)} points")
         self._inner.upsert(partition, points)
 
+    def optimize(self, partition: str) -> bool:
+        # Optimizing writes the new segments before it drops the old ones: it needs room too.
+        self._check(f"optimize partition {partition!r}")
+        return self._inner.optimize(partition)
+
     # Deletes are not refused: they free space, and a revocation must always be able to take effect.
     def delete(
         self,

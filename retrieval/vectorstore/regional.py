@@ -62,6 +62,9 @@ class RegionalVectorStore:
             except_version=except_version,
         )
 
+    def optimize(self, partition: str) -> bool:
+        return self.store_for(partition).optimize(partition)
+
     def search(self, partition: str, vector: Sequence[float], **options: Any) -> list[VectorHit]:
         """`VectorStore.search` on the partition's region's store, its keyword options passed on."""
         return self.store_for(partition).search(partition, vector, **options)

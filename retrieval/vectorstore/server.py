@@ -333,6 +333,11 @@ class QdrantServerVectorStore:
             lambda: 0,
         )
 
+    def optimize(self, partition: str) -> bool:
+        # A server's own optimizers index new segments in the background; nothing to do or wait for.
+        check_partition(partition)
+        return False
+
     def partitions(self) -> list[str]:
         with _translated("list collections"):
             names = [c.name for c in self._client.get_collections().collections]

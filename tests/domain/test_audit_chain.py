@@ -4,6 +4,7 @@ located; pruning leaves a signed anchor the rest verifies from; events older tha
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -11,7 +12,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Connection, insert, text
 
-from retrieval.audit import AuditKeys, AuditQuery, SqlAuditStore, event_hash
+from retrieval.audit import AuditKeys, AuditQuery, SqlAuditStore, canonical, event_hash, event_json, export
+from retrieval.audit.export import csv_text
 from retrieval.audit.rows import CHUNKS, EVENTS, event_values
 from retrieval.db import Database, upgrade
 from retrieval.errors import Conflict
@@ -75,6 +77,22 @@ def edit_field(db: Database, store: SqlAuditStore) -> None:
     sql(db, "UPDATE audit_events SET principal_id = 'mallory' WHERE sequence = 5")
 
 
+def edit_text(db: Database, store: SqlAuditStore) -> None:
+    # The kept canonical text alone: the export would say "mallory" while the columns and hash say "bob".
+    sql(
+        db,
+        "UPDATE audit_events SET canonical = replace(canonical, :a, :b) WHERE sequence = 5",
+        a='"principal_id":"bob"',
+        b='"principal_id":"mallory"',
+    )
+
+
+def edit_column_and_text(db: Database, store: SqlAuditStore) -> None:
+    # Both, consistently: the text equals the columns again, but neither matches the hash.
+    edit_text(db, store)
+    edit_field(db, store)
+
+
 def edit_chunk(db: Database, store: SqlAuditStore) -> None:
     sql(
         db,
@@ -126,8 +144,8 @@ def forge_checkpoint(db: Database, store: SqlAuditStore) -> None:
 
 
 def rewrite_tail(db: Database, store: SqlAuditStore) -> None:
-    # Someone without the checkpoint key edits event 6 and recomputes every hash after it: each link holds,
-    # but event 8 no longer has the hash its signed checkpoint holds.
+    # Someone without the checkpoint key edits event 6 and recomputes every hash (and kept text) after it:
+    # each link holds, but event 8 no longer has the hash its signed checkpoint holds.
     events = list(store.iter_events(AuditQuery()))
     prev = events[4].hash or ""
     with db.engine.begin() as connection:
@@ -137,10 +155,16 @@ def rewrite_tail(db: Database, store: SqlAuditStore) -> None:
             digest = event_hash(event, prev)
             connection.execute(
                 text(
-                    "UPDATE audit_events SET principal_id = :p, prev_hash = :ph, hash = :h "
+                    "UPDATE audit_events SET principal_id = :p, prev_hash = :ph, hash = :h, canonical = :c "
                     "WHERE sequence = :s"
                 ),
-                {"p": event.principal_id, "ph": prev, "h": digest, "s": event.sequence},
+                {
+                    "p": event.principal_id,
+                    "ph": prev,
+                    "h": digest,
+                    "c": canonical(event),
+                    "s": event.sequence,
+                },
             )
             prev = digest
 
@@ -156,7 +180,9 @@ def truncate_tail(db: Database, store: SqlAuditStore) -> None:
 @pytest.mark.parametrize(
     ("tamper", "sequence", "reason"),
     [
-        (edit_field, 5, "edited"),
+        (edit_field, 5, "a field, chunk or region was edited"),
+        (edit_text, 5, "the text was edited"),
+        (edit_column_and_text, 5, "a field, chunk or region was edited"),
         (edit_chunk, 5, "edited"),
         (edit_time, 5, "edited"),
         (delete_event, 5, "missing"),
@@ -184,6 +210,29 @@ def test_tampering_is_found_and_located(
     assert reason in report.first_broken.reason
     if tamper is not forge_checkpoint:
         assert report.events_checked == sequence - 1
+
+
+def test_each_event_keeps_the_canonical_text_its_hash_covers(store: SqlAuditStore, db: Database) -> None:
+    with db.engine.connect() as connection:
+        kept = dict(connection.execute(text("SELECT sequence, canonical FROM audit_events")).all())
+    assert kept == {e.sequence: canonical(e) for e in store.iter_events(AuditQuery())}
+
+
+def test_events_without_a_kept_text_verify_and_export_from_their_columns(
+    store: SqlAuditStore, db: Database
+) -> None:
+    # Events written before revision 0006 have no kept text; a log may mix both kinds.
+    sql(db, "UPDATE audit_events SET canonical = NULL WHERE sequence IN (2, 5, 6, 9)")
+    assert store.verify().ok
+    events = [event_json(e) for e in store.iter_events(AuditQuery())]
+    assert list(store.iter_records(AuditQuery(), batch_size=3)) == events
+    assert [json.loads(line) for line in store.iter_json(AuditQuery(), batch_size=3)] == events
+    assert "".join(export(store, AuditQuery(), "csv")) == "".join(csv_text(events))
+    # Without the text, an edited column is still found by the hash.
+    edit_field(db, store)
+    report = store.verify()
+    assert report.first_broken is not None and report.first_broken.sequence == 5
+    assert "edited" in report.first_broken.reason
 
 
 def test_appends_after_a_prune_and_the_log_still_verifies(store: SqlAuditStore, db: Database) -> None:
@@ -272,5 +321,9 @@ def test_events_written_before_the_chain_are_chained_by_the_migration(database_u
         legacy = store.get("legacy-2")
         assert legacy.sequence == 2 and legacy.chunks[0].document_id == "doc-a"
         assert legacy.principal is None and legacy.decisions == ()
+        # Rows older than the kept canonical text (revision 0006) export from their columns.
+        events = [event_json(e) for e in store.iter_events(AuditQuery())]
+        assert [json.loads(line) for line in store.iter_json(AuditQuery())] == events
+        assert list(store.iter_records(AuditQuery())) == events
     finally:
         database.dispose()

@@ -12,9 +12,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from retrieval.audit import AuditEvent, AuditKeys, AuditQuery, SqlAuditStore, event_json, export, load_keys
+from retrieval.audit.export import _quoted, csv_text
 from retrieval.db import Database, upgrade
 from retrieval.settings import AuditSettings, Settings
 from tests.domain.test_audit_store import make_event
@@ -51,7 +54,7 @@ def store(database_url: str) -> Iterator[SqlAuditStore]:
             outcome="requested",
             corpus_id="c1",
             document_id="doc-x",
-            details={"source_uri": "file:///x"},
+            details={"source_uri": 'file:///dossiers/Zoë, "draft".txt'},
         ),
         replace(make_event(7, principal="+cmd"), query_masked='=HYPERLINK("http://evil")'),
     ]
@@ -106,8 +109,10 @@ def test_export_records_are_the_events(store: SqlAuditStore) -> None:
     for query in (AuditQuery(), AuditQuery(region="eu"), AuditQuery(action="corpus.*")):
         events = [event_json(e) for e in store.iter_events(query, batch_size=2)]
         assert list(store.iter_records(query, batch_size=2)) == events
-        # JSONL text: built by PostgreSQL itself there, by Python on SQLite; the same values either way.
+        # JSONL text: each event's kept canonical text with its hashes spliced in; the same values.
         assert [json.loads(line) for line in store.iter_json(query, batch_size=2)] == events
+        # CSV from the kept texts is, byte for byte, the CSV of the events read column by column.
+        assert "".join(export(store, query, "csv")) == "".join(csv_text(events))
     assert [e.sequence for e in store.iter_events(AuditQuery(), batch_size=3)] == list(range(1, 8))
 
 
@@ -129,6 +134,14 @@ def test_jsonl_and_csv_exports(store: SqlAuditStore) -> None:
     # Cells a spreadsheet would run as formulas are neutralized.
     assert rows[6]["query_masked"] == '\'=HYPERLINK("http://evil")' and rows[6]["principal_id"] == "'+cmd"
     assert all(len(row["hash"]) == 64 for row in rows)
+
+
+@given(st.lists(st.text(), min_size=2, max_size=6))
+@example(['=a "quoted", cell', "line\r\nbreak", "", " lead", "tab\tend", "ünï"])
+def test_csv_cells_are_quoted_as_the_csv_module_quotes_them(cells: list[str]) -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    assert ",".join(_quoted(cell) for cell in cells) + "\r\n" == buffer.getvalue()
 
 
 def test_keys_come_from_settings_or_one_file(tmp_path: Path) -> None:

@@ -6,19 +6,23 @@ texts to chosen vectors (the model is not what is under test).
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from retrieval.audit import SqlAuditStore
+from retrieval.audit import AuditQuery, SqlAuditStore
 from retrieval.catalog import Catalog
 from retrieval.db import Database, upgrade
 from retrieval.domain import ChunkPoint, Principal, SearchMode, Sensitivity
 from retrieval.models import CorpusRow
 from retrieval.policy import PolicyEngine
+from retrieval.protocols import MaskedText
 from retrieval.service import RetrievalService
 from retrieval.settings import REPO_ROOT, RetrievalSettings
 from retrieval.sparse import Bm25Encoder
@@ -188,3 +192,64 @@ def test_no_grant_means_no_search_in_any_mode(world: tuple[Database, EdgeVectorS
     )
     for mode in SearchMode:
         assert service(world).retrieve(outsider, "zebra migration", 5, mode=mode).chunks == ()
+
+
+class GatedMasker:
+    """Masks only once the search has begun: a service that masked before searching would wait forever."""
+
+    def __init__(self, searching: threading.Event) -> None:
+        self.searching = searching
+
+    def mask(self, text: str) -> MaskedText:
+        if not self.searching.wait(timeout=10):
+            raise AssertionError("the query was masked before the search started, not beside it")
+        return MaskedText(text.replace("zebra", "<ANIMAL>"), ())
+
+    def mask_batch(self, texts: Sequence[str]) -> list[MaskedText]:
+        return [self.mask(text) for text in texts]
+
+
+class SignallingStore:
+    def __init__(self, inner: EdgeVectorStore, searching: threading.Event) -> None:
+        self.inner, self.searching = inner, searching
+
+    def search(self, *args: Any, **kwargs: Any) -> Any:
+        self.searching.set()
+        return self.inner.search(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class FailingMasker:
+    def mask(self, text: str) -> MaskedText:
+        raise RuntimeError("the NER model is gone")
+
+    def mask_batch(self, texts: Sequence[str]) -> list[MaskedText]:
+        raise RuntimeError("the NER model is gone")
+
+
+def test_the_query_is_masked_for_the_log_beside_the_search(
+    world: tuple[Database, EdgeVectorStore, str],
+) -> None:
+    db, store, _ = world
+    searching = threading.Event()
+    retrieval = service(world)
+    retrieval._store = SignallingStore(store, searching)  # type: ignore[assignment]
+    retrieval._masker = GatedMasker(searching)
+    result = retrieval.retrieve(READER, "zebra migration", 2, mode=SearchMode.dense)
+    assert result.chunks
+    event = SqlAuditStore(db).get(result.request_id)
+    assert event.query_masked == "<ANIMAL> migration"
+
+
+def test_a_masking_failure_returns_nothing_and_logs_nothing(
+    world: tuple[Database, EdgeVectorStore, str],
+) -> None:
+    db, _, _ = world
+    retrieval = service(world)
+    retrieval._masker = FailingMasker()
+    caller = dataclasses.replace(READER, id="masking-fails")
+    with pytest.raises(RuntimeError, match="NER model"):
+        retrieval.retrieve(caller, "zebra migration", 2, mode=SearchMode.dense)
+    assert SqlAuditStore(db).query(AuditQuery(principal_id="masking-fails")).events == []

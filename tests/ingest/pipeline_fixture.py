@@ -78,6 +78,7 @@ def build_world(
     masker: PiiMasker | None = None,
     store: EdgeVectorStore | None = None,
     email_recipient_acls: bool = False,
+    optimize_after_job: bool = False,
 ) -> World:
     upgrade(database_url)
     db = Database(database_url)
@@ -97,5 +98,6 @@ def build_world(
         processor=processor,
         embedder=embedder,
         email_recipient_acls=email_recipient_acls,
+        optimize_after_job=optimize_after_job,
     )
     return World(db, catalog, store, pipeline, JobRunner(pipeline), processor, embedder, source_root)

@@ -1065,3 +1065,19 @@ def test_batched_classification_gives_the_same_elements(
         cache.cache_clear()
     assert parse_file(path, max_bytes=MAX_BYTES) == batched
     assert {s.category for s in batched.sections} >= {"Title", "NarrativeText"}
+
+
+def test_heuristics_run_the_sentence_recognizer_not_the_parser(tmp_path: Path) -> None:
+    """unstructured's title/narrative heuristics need tags and sentence boundaries: the cheap `senter`
+    gives the boundaries, so neither the dependency parser nor the entity recognizer runs while parsing."""
+    from unstructured.nlp import tokenize
+
+    path = write(tmp_path, "note.txt", "Retention\n\nRecords are kept for seven years. Tax records for ten.")
+    parsed = parse_file(path, max_bytes=MAX_BYTES)
+    assert [s.category for s in parsed.sections] == ["Title", "NarrativeText"]
+    pipeline = tokenize._get_nlp()
+    assert set(pipeline.pipe_names) == {"tok2vec", "tagger", "senter"}
+    assert tokenize.sent_tokenize("Records are kept for seven years. Tax records for ten.") == [
+        "Records are kept for seven years.",
+        "Tax records for ten.",
+    ]

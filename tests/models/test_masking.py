@@ -420,3 +420,65 @@ def test_offsets_hold_for_any_text(masker: PresidioMasker, pieces: list[str]) ->
     assert _rebuild(text, masked) == masked.text
     assert all(0 <= s.start < s.end <= len(text) for s in masked.spans)
     assert all(a.end <= b.start for a, b in zip(masked.spans, masked.spans[1:], strict=False))
+
+
+# -- helper processes -------------------------------------------------------------------------------------
+
+
+def _dev_texts(count: int) -> list[str]:
+    """PII-dense texts: the case sentences above with their values, and variations of them."""
+    base = [sentence.format(value) for _, sentence, value in PII_CASES]
+    return [f"{base[i % len(base)]} Ticket {i} was filed by Maria Garcia." for i in range(count)]
+
+
+def test_helper_processes_find_exactly_what_this_process_finds() -> None:
+    texts = _dev_texts(40)
+    here = load_masker(strategy="pseudonymize", pseudonym_key=KEY, workers=0)
+    helped = load_masker(strategy="pseudonymize", pseudonym_key=KEY, workers=2)
+    assert helped is not here and helped.workers == 2
+    assert helped.mask_batch(texts) == here.mask_batch(texts)
+    # Blank texts in between keep their places.
+    mixed = [texts[0], "", *texts[1:20], "   ", texts[20]]
+    assert helped.mask_batch(mixed) == here.mask_batch(mixed)
+
+
+def test_a_helper_that_dies_costs_nothing_but_time(caplog: pytest.LogCaptureFixture) -> None:
+    import multiprocessing
+    import os
+    import signal
+
+    from ingest import masking
+
+    texts = _dev_texts(32)
+    helped = load_masker(workers=2)
+    expected = load_masker(workers=0).mask_batch(texts)
+    assert helped.mask_batch(texts) == expected  # the pool is up
+    for child in multiprocessing.active_children():
+        os.kill(child.pid or 0, signal.SIGKILL)
+    with caplog.at_level(logging.WARNING, logger="ingest.masking"):
+        assert helped.mask_batch(texts) == expected
+    assert "PII analysis process" in caplog.text
+    assert helped.mask_batch(texts) == expected  # a new pool
+    assert 2 in masking._pools
+
+
+@pytest.mark.parametrize(
+    ("lengths", "parts", "sizes"),
+    [
+        ([10] * 7, 2, [7]),  # too few texts to split
+        ([10] * 16, 2, [8, 8]),
+        ([10] * 17, 2, [9, 8]),
+        ([100] * 8 + [10] * 24, 2, [8, 24]),  # equal in characters, each at least 8 texts
+        ([10] * 40, 4, [10, 10, 10, 10]),
+        ([10] * 20, 4, [10, 10]),
+    ],
+)
+def test_batches_are_split_by_characters_with_a_minimum_per_helper(
+    lengths: list[int], parts: int, sizes: list[int]
+) -> None:
+    from ingest.masking import _split
+
+    texts = ["x" * n for n in lengths]
+    slices = _split(texts, parts)
+    assert [len(s) for s in slices] == sizes
+    assert [t for s in slices for t in s] == texts
