@@ -125,6 +125,29 @@ def timed_searches(
     return seconds, found
 
 
+# Search settings to compare with the store's defaults on the same graph (`--compare`).
+SEARCH_SETTINGS: dict[str, dict[str, Any]] = {
+    "one_search": {"split_max_corpora": 0},  # the grant's corpora in one filtered search, ACORN on
+    "one_search_ef_512": {"split_max_corpora": 0, "hnsw_ef": 512},
+    "one_search_no_acorn": {"split_max_corpora": 0, "acorn_max_selectivity": None},  # the engine alone
+}
+
+
+def searched(
+    store: EdgeVectorStore, queries: list[tuple[np.ndarray, np.ndarray]], exact: list[set[str]], k: int
+) -> dict[str, Any]:
+    """Latency and recall@10 of the queries on `store` (after a warm-up that pages the graph in)."""
+    timed_searches(store, queries[:20], k)
+    seconds, found = timed_searches(store, queries, k)
+    recalls = np.array([len(f & e) / len(e) for f, e in zip(found, exact, strict=True)])
+    return {
+        **ms_summary(seconds),
+        "recall_at_10": round(float(recalls.mean()), 4),
+        "recall_at_10_min": round(float(recalls.min()), 2),
+        "queries_with_recall_below_0_8": int((recalls < 0.8).sum()),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -140,6 +163,14 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--dir", default="/tmp", help="where the temporary store goes")
+    parser.add_argument(
+        "--compare",
+        nargs="*",
+        default=[],
+        choices=sorted(SEARCH_SETTINGS),
+        help="also search the same graph with these settings (the store's defaults: a search per corpus for "
+        "grants of up to 8, ACORN on, the engine's ef)",
+    )
     args = parser.parse_args()
     k = 10
 
@@ -186,21 +217,23 @@ def main() -> int:
         result["segments"] = info.segments_count
         result["indexed_vectors"] = info.indexed_vectors_count
 
-        timed_searches(store, queries[:20], k)  # warm-up: page the graph and vectors in
         result["load_average_before_search"] = round(os.getloadavg()[0], 2)
-        seconds, found = timed_searches(store, queries, k)
-        recalls = np.array([len(f & e) / len(e) for f, e in zip(found, exact, strict=True)])
-        result["after_optimize"] = ms_summary(seconds)
-        result["recall_at_10"] = round(float(recalls.mean()), 4)
-        result["recall_at_10_min"] = round(float(recalls.min()), 2)
-        result["queries_with_recall_below_0_8"] = int((recalls < 0.8).sum())
-        result["load_average_end"] = round(os.getloadavg()[0], 2)
-        result["store_mib"] = round(sum(f.stat().st_size for f in work.rglob("*") if f.is_file()) / 2**20)
-        result["max_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        result["after_optimize"] = searched(store, queries, exact, k)
         result["targets"] = {
             "p95_below_25_ms": result["after_optimize"]["p95_ms"] < 25,
-            "recall_at_10_at_least_0_95": result["recall_at_10"] >= 0.95,
+            "recall_at_10_at_least_0_95": result["after_optimize"]["recall_at_10"] >= 0.95,
         }
+        result["store_mib"] = round(sum(f.stat().st_size for f in work.rglob("*") if f.is_file()) / 2**20)
+        # The same graph searched with other settings: the store reopened with each, same queries.
+        compared: dict[str, Any] = {}
+        for name in args.compare:
+            store.close()
+            store = EdgeVectorStore(work / "qdrant", **SEARCH_SETTINGS[name])
+            compared[name] = searched(store, queries, exact, k)
+        if compared:
+            result["compared"] = compared
+        result["load_average_end"] = round(os.getloadavg()[0], 2)
+        result["max_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     finally:
         store.close()
         shutil.rmtree(work, ignore_errors=True)
