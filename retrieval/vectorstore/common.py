@@ -65,6 +65,25 @@ def distinct_corpus_ids(corpus_ids: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(corpus_ids))
 
 
+# A dense search over 2 to this many corpora searches each corpus on its own, as prefetches of one query that
+# scores their candidates together (the stores' `search`). A filter to a few topical corpora cuts an HNSW
+# graph apart (recall@10 0.067 at 250k points in `bench/search_scale.py`), while each corpus alone is a filter
+# the engine answers well: exactly below its full-scan threshold, else through the corpus's own links in the
+# graph. Beyond it a grant usually covers a large share of a partition, which the graph search handles.
+SPLIT_MAX_CORPORA = 8
+
+
+def check_split(split_max_corpora: int) -> int:
+    if split_max_corpora < 0:
+        raise ValueError(f"split_max_corpora must not be negative, got {split_max_corpora}")
+    return split_max_corpora
+
+
+def split_by_corpus(allowed: Sequence[str], split_max_corpora: int) -> bool:
+    """Whether a search over the `allowed` corpora goes corpus by corpus (see SPLIT_MAX_CORPORA)."""
+    return 1 < len(allowed) <= split_max_corpora
+
+
 def search_scope(corpus_ids: Sequence[str], limit: int) -> list[str]:
     """The distinct corpora a search may return; empty means: run no query at all.
 

@@ -13,9 +13,12 @@ Behaviour of the engine this module relies on (qdrant-edge-py 0.9.0, observed, n
 * Point ids must be unsigned integers or UUIDs; a UUID id comes back from a query as `uuid.UUID`, not `str`.
 * Engine failures are plain `Exception`s whose message is the only detail; bad arguments are `ValueError`s.
 * Nothing optimises in the background: points stay in plain (exactly searched) segments until `optimize()`,
-  which builds the HNSW graph (with extra links per value of each indexed keyword field, so that a search
-  filtered to a few corpora still finds its neighbours) and blocks until done: ~60 s for 100k x 384 on the
-  shared 2-core machine. Searches on the shard are answered meanwhile, from the old segments.
+  which builds the HNSW graph (with extra links among the points of each value of an indexed keyword field,
+  for values held by more points than the full-scan threshold, ~6,700 384-d vectors) and blocks until done:
+  ~60-150 s for 100k x 384 on the shared 2-core machine. Searches on the shard are answered meanwhile, from
+  the old segments. A filter whose points are too many to scan but were given no links of their own (three
+  corpora of 5k points each) is searched in the graph restricted to them, which falls apart: recall@10 0.07
+  (`bench/search_scale.py`). Hence the search per corpus and ACORN (`search`).
 * `scroll` without `order_by` pages by point id, ascending; `next_offset` is the id the next page starts at
   (inclusive), None after the last page. UUID ids order as 128-bit numbers, i.e. as their canonical
   lower-case strings, which is also how qdrant-client's local mode orders them.
@@ -68,6 +71,7 @@ from retrieval.vectorstore.common import (
     PAYLOAD_INDEX_FIELDS,
     RRF_K,
     SPARSE_VECTOR,
+    SPLIT_MAX_CORPORA,
     VERSION_FIELD,
     WEIGHTS_FIELD,
     acl_groups,
@@ -75,11 +79,13 @@ from retrieval.vectorstore.common import (
     check_partition,
     check_point_ids,
     check_search,
+    check_split,
     check_versions,
     distinct_corpus_ids,
     is_partition_name,
     prefetch_limit,
     search_scope,
+    split_by_corpus,
     warn_dense_only,
 )
 
@@ -87,9 +93,6 @@ _LOCKED_MARKER = "WouldBlock"
 # ACORN for filtered graph searches whose filter keeps at most this share of a shard (see `bench/README.md`:
 # without it a filter to a few topical corpora cuts the graph apart and recall@10 fell to 0.065 at 250k).
 ACORN_MAX_SELECTIVITY = 0.4
-# A dense search over at most this many corpora searches each on its own (see `search`). Beyond it a grant
-# covers many corpora, usually a large share of the shard, which the graph search with ACORN handles.
-SPLIT_MAX_CORPORA = 8
 _CONFIG_FILE = "edge_config.json"
 
 
@@ -164,9 +167,7 @@ class EdgeVectorStore:
         points walks two hops (ACORN) where one would stop at filtered-out neighbours; None turns it off.
         `hnsw_ef`: the graph search's candidate list (None: the engine's default). `split_max_corpora`: a
         dense search over 2 to this many corpora searches each on its own (`search`); 0 or 1: never."""
-        if split_max_corpora < 0:
-            raise ValueError(f"split_max_corpora must not be negative, got {split_max_corpora}")
-        self._split_max_corpora = split_max_corpora
+        self._split_max_corpora = check_split(split_max_corpora)
         if acorn_max_selectivity is not None and not 0 < acorn_max_selectivity <= 1:
             raise ValueError(f"acorn_max_selectivity must be in (0, 1], got {acorn_max_selectivity}")
         if hnsw_ef is not None and hnsw_ef < 1:
@@ -300,11 +301,10 @@ class EdgeVectorStore:
         selector = _corpus_filter(allowed, weights_sha256, readable_groups)
         dense_query = Query.Nearest([float(x) for x in vector], using=DENSE_VECTOR)
         # A grant of a few corpora: each is searched on its own, and their candidates scored together by the
-        # same query (a stage over stages). Each corpus is then a filter the engine answers well: exactly
-        # below the full-scan threshold, else in its own links of the graph; the union of the grant is not
-        # (module docstring). Each stage keeps `limit` candidates, so the merged top `limit` is the same as
-        # one search over the grant would give if it found every neighbour.
-        split = 1 < len(allowed) <= self._split_max_corpora
+        # same query (a stage over stages; why: `SPLIT_MAX_CORPORA`). Each stage keeps as many candidates
+        # as the stage above asks for, so the merged top is what one search over the grant would give if it
+        # found every neighbour.
+        split = split_by_corpus(allowed, self._split_max_corpora)
 
         def per_corpus(stage: int) -> list[Prefetch] | None:
             if not split:

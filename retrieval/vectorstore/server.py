@@ -27,6 +27,7 @@ from retrieval.vectorstore.common import (
     PAYLOAD_INDEX_FIELDS,
     RRF_K,
     SPARSE_VECTOR,
+    SPLIT_MAX_CORPORA,
     VERSION_FIELD,
     WEIGHTS_FIELD,
     acl_groups,
@@ -34,10 +35,12 @@ from retrieval.vectorstore.common import (
     check_partition,
     check_point_ids,
     check_search,
+    check_split,
     check_versions,
     distinct_corpus_ids,
     prefetch_limit,
     search_scope,
+    split_by_corpus,
     warn_dense_only,
 )
 
@@ -116,7 +119,16 @@ def _document_filter(
 class QdrantServerVectorStore:
     """`VectorStore` on a Qdrant server (or qdrant-client's local mode): collection = prefix + partition."""
 
-    def __init__(self, client: QdrantClient, collection_prefix: str = "govrag_") -> None:
+    def __init__(
+        self,
+        client: QdrantClient,
+        collection_prefix: str = "govrag_",
+        *,
+        split_max_corpora: int = SPLIT_MAX_CORPORA,
+    ) -> None:
+        """`split_max_corpora`: a dense search over 2 to this many corpora searches each on its own
+        (`search`); 0 or 1: never."""
+        self._split_max_corpora = check_split(split_max_corpora)
         self._client = client
         self._prefix = collection_prefix
         # Per collection: whether it has the BM25 vector (collections created before hybrid search do not,
@@ -236,6 +248,23 @@ class QdrantServerVectorStore:
         # The grant filter goes on every stage that selects points: the top-level query and each prefetch.
         selector = _corpus_filter(allowed, weights_sha256, readable_groups)
 
+        split = split_by_corpus(allowed, self._split_max_corpora)
+
+        def per_corpus(stage: int) -> list[models.Prefetch] | None:
+            """A grant of a few corpora, each searched on its own (why: `SPLIT_MAX_CORPORA`); the stage
+            above scores their candidates together with the same query."""
+            if not split:
+                return None
+            return [
+                models.Prefetch(
+                    query=dense,
+                    using=DENSE_VECTOR,
+                    filter=_corpus_filter([corpus], weights_sha256, readable_groups),
+                    limit=stage,
+                )
+                for corpus in allowed
+            ]
+
         def shape() -> dict[str, Any] | None:
             """The query's arguments for `mode`; None when it can match nothing."""
             chosen = mode
@@ -243,7 +272,7 @@ class QdrantServerVectorStore:
                 warn_dense_only(partition)
                 chosen = SearchMode.dense
             if chosen is SearchMode.dense:
-                return {"query": dense, "using": DENSE_VECTOR}
+                return {"query": dense, "using": DENSE_VECTOR, "prefetch": per_corpus(limit)}
             assert sparse is not None
             keywords = models.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
             if chosen is SearchMode.sparse:
@@ -251,7 +280,11 @@ class QdrantServerVectorStore:
                     return None  # a query of stop words only matches nothing by keyword
                 return {"query": keywords, "using": SPARSE_VECTOR}
             stage = prefetch_limit(limit, candidates)
-            prefetch = [models.Prefetch(query=dense, using=DENSE_VECTOR, filter=selector, limit=stage)]
+            prefetch = [
+                models.Prefetch(
+                    query=dense, using=DENSE_VECTOR, filter=selector, limit=stage, prefetch=per_corpus(stage)
+                )
+            ]
             if sparse.indices:
                 prefetch.append(
                     models.Prefetch(query=keywords, using=SPARSE_VECTOR, filter=selector, limit=stage)

@@ -1,5 +1,6 @@
-"""The embedded store's search settings: a grant of a few corpora is searched corpus by corpus and merged,
-and the merge answers exactly as one search over the grant does (dense, hybrid, with document ACLs).
+"""Search settings: a grant of a few corpora is searched corpus by corpus and merged, and the merge answers
+exactly as one search over the grant does (dense, hybrid, with document ACLs), on both stores; the embedded
+store's graph-search settings are checked when it is built.
 
 Why the split exists (a filter to a few topical corpora cuts the HNSW graph apart: recall@10 0.07 at 250k
 points) is measured by `bench/search_scale.py`, not here: it needs a graph of hundreds of thousands of points.
@@ -12,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from qdrant_client import QdrantClient
 
 from retrieval.domain import ChunkPoint, SearchMode, SparseVector
-from retrieval.vectorstore import EdgeVectorStore
-from retrieval.vectorstore.edge import SPLIT_MAX_CORPORA
+from retrieval.protocols import VectorStore
+from retrieval.vectorstore import EdgeVectorStore, QdrantServerVectorStore
+from retrieval.vectorstore.common import SPLIT_MAX_CORPORA
 from tests.vectorstore.contract_fixture import DIM, MODEL_A, MODEL_B, PART, point
 
 pytestmark = pytest.mark.integration
@@ -37,7 +40,7 @@ def _points(rng: np.random.Generator, n: int) -> list[ChunkPoint]:
     return made
 
 
-def _answers(store: EdgeVectorStore, queries: list[tuple[list[float], SparseVector]]) -> list[list[object]]:
+def _answers(store: VectorStore, queries: list[tuple[list[float], SparseVector]]) -> list[list[object]]:
     answers: list[list[object]] = []
     for corpora in (CORPORA[:2], CORPORA[3:6], CORPORA[:SPLIT_MAX_CORPORA], CORPORA):
         for groups in (None, ["hr"], []):
@@ -69,28 +72,38 @@ def _answers(store: EdgeVectorStore, queries: list[tuple[list[float], SparseVect
     return answers
 
 
-def test_a_grant_searched_corpus_by_corpus_answers_as_one_search_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["edge", "server"])
+def test_a_grant_searched_corpus_by_corpus_answers_as_one_search_does(tmp_path: Path, backend: str) -> None:
     rng = np.random.default_rng(5)
     points = _points(rng, 600)
     queries = [
         (rng.normal(size=DIM).tolist(), SparseVector((1, 5, 9), (1.0, 0.5, 0.8))),
         (rng.normal(size=DIM).tolist(), SparseVector((2, 30), (1.0, 1.0))),
     ]
-    store = EdgeVectorStore(tmp_path)
-    try:
-        store.ensure_partition(PART, DIM)
-        store.upsert(PART, points)
-        split = _answers(store, queries)
-    finally:
-        store.close()
-    whole = EdgeVectorStore(tmp_path, split_max_corpora=0)
-    try:
-        single = _answers(whole, queries)
-    finally:
-        whole.close()
+    client = QdrantClient(":memory:")
+
+    def answers(split_max_corpora: int, *, load: bool) -> list[list[object]]:
+        # One store at a time: an embedded shard has one owner.
+        store: VectorStore = (
+            EdgeVectorStore(tmp_path, split_max_corpora=split_max_corpora)
+            if backend == "edge"
+            else QdrantServerVectorStore(client, split_max_corpora=split_max_corpora)
+        )
+        try:
+            if load:
+                store.ensure_partition(PART, DIM)
+                store.upsert(PART, points)
+            return _answers(store, queries)
+        finally:
+            if backend == "edge":
+                store.close()  # the server store's close would close the shared client
+
+    split = answers(SPLIT_MAX_CORPORA, load=True)
+    single = answers(0, load=False)
     assert len(split) == 4 * 3 * 2 * 2
     assert all(scores for scores, _ in split) and any(len(scores) == 7 for scores, _ in split)
     assert split == single
+    client.close()
 
 
 @pytest.mark.parametrize(
