@@ -15,9 +15,12 @@ Behaviour of the engine this module relies on (qdrant-edge-py 0.9.0, observed, n
 * Nothing optimises in the background: points stay in plain (exactly searched) segments until `optimize()`,
   which builds the HNSW graph (with extra links among the points of each value of an indexed keyword field,
   for values held by more points than the full-scan threshold, ~6,700 384-d vectors) and blocks until done:
-  ~60-150 s for 100k x 384 on the shared 2-core machine. Searches on the shard are answered meanwhile, from
-  the old segments. A filter whose points are too many to scan but were given no links of their own (three
-  corpora of 5k points each) is searched in the graph restricted to them, which falls apart: recall@10 0.07
+  ~60-150 s for 100k x 384, ~16 min for 1M, on the shared 2-core machine. **The binding holds the GIL
+  throughout** (a thread sleeping 10 ms woke only when a 35 s build ended): nothing else in the process
+  runs meanwhile, so a service that optimizes answers no request until the build is done. Queries hold
+  it too, for the search's duration (a few ms): concurrent searches run one at a time.
+* A filter whose points are too many to scan but were given no links of their own (three corpora of 5k
+  points each) is searched in the graph restricted to them, which falls apart: recall@10 0.07
   (`bench/search_scale.py`). Hence the search per corpus and ACORN (`search`).
 * `scroll` without `order_by` pages by point id, ascending; `next_offset` is the id the next page starts at
   (inclusive), None after the last page. UUID ids order as 128-bit numbers, i.e. as their canonical
@@ -178,6 +181,9 @@ class EdgeVectorStore:
             if acorn_max_selectivity is not None
             else None,
         )
+        # A search of one corpus needs no ACORN: a corpus too big to scan has links of its own in the graph
+        # (module docstring), and ACORN's two-hop walk only costs there (p95 51 ms instead of ~21 at 1M).
+        self._corpus_params = SearchParams(hnsw_ef=hnsw_ef)
         self._root = Path(root)
         self._shards: dict[str, EdgeShard] = {}
         # Per open shard: whether it holds BM25 vectors. Shards created before hybrid search do not, and a
@@ -259,7 +265,8 @@ class EdgeVectorStore:
 
     def optimize(self, partition: str) -> bool:
         # Under the store lock: writes wait for the build (ingestion is the only writer, and it is the one
-        # that calls this, after its job); searches take no lock and go on meanwhile.
+        # that calls this, after its job). The engine holds the GIL while it builds (module docstring): the
+        # whole process waits, searches included.
         with self._lock:
             shard = self._open_existing(partition)
             if shard is None:
@@ -314,7 +321,7 @@ class EdgeVectorStore:
                     limit=stage,
                     query=dense_query,
                     filter=_corpus_filter([corpus], weights_sha256, readable_groups),
-                    params=self._params,
+                    params=self._corpus_params,
                 )
                 for corpus in allowed
             ]

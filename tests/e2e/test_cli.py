@@ -10,17 +10,21 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import uvicorn
 from typer.testing import CliRunner
 
 from retrieval.api.app import create_app
 from retrieval.cli import app
+from retrieval.domain import ChunkPoint
 from retrieval.runtime import build_runtime
-from retrieval.settings import REPO_ROOT, Settings
+from retrieval.settings import REPO_ROOT, Settings, get_settings
+from retrieval.vectorstore import EdgeVectorStore
 from tests.e2e.corpus_fixture import KEYS, write_principals, write_sources
 
 runner = CliRunner()
@@ -43,6 +47,8 @@ COMMANDS = [
     ["audit", "events"],
     ["audit", "event"],
     ["db", "upgrade"],
+    ["store"],
+    ["store", "optimize"],
     ["key", "new"],
     ["key", "hash"],
     ["eval"],
@@ -176,3 +182,48 @@ def test_serve_refuses_to_start_with_an_invalid_policy(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert "govrag cannot start: policy validation failed" in result.stderr
     assert "fly" in result.stderr
+
+
+@pytest.mark.integration
+def test_store_optimize_indexes_every_partition_and_refuses_a_store_in_use(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {"GOVRAG_DATA_DIR": str(data)}
+    rng = np.random.default_rng(2)
+    store = EdgeVectorStore(data / "qdrant")
+    for partition in ("eu.internal", "us.public"):
+        store.ensure_partition(partition, 16)
+        store.upsert(
+            partition,
+            [
+                ChunkPoint(str(uuid.UUID(int=i + 1)), tuple(rng.normal(size=16).tolist()), {"corpus_id": "c"})
+                for i in range(50)
+            ],
+        )
+    get_settings.cache_clear()
+    try:
+        # The store is open here, as a running service would hold it: refused, with what to do.
+        held = runner.invoke(app, ["store", "optimize"], env=env)
+        assert held.exit_code == 1
+        assert "stop it first" in held.output and "Traceback" not in held.output
+        store.close()
+        done = runner.invoke(app, ["store", "optimize"], env=env)
+        assert done.exit_code == 0, done.output
+        optimized = json.loads(done.stdout)["optimized"]
+        assert [entry["partition"] for entry in optimized] == ["eu.internal", "us.public"]
+        assert all(isinstance(entry["changed"], bool) and entry["seconds"] >= 0 for entry in optimized)
+        again = json.loads(
+            runner.invoke(app, ["store", "optimize", "--partition", "us.public"], env=env).stdout
+        )
+        assert again["optimized"] == [
+            {"partition": "us.public", "changed": False, "seconds": again["optimized"][0]["seconds"]}
+        ]
+        bad = runner.invoke(app, ["store", "optimize", "--partition", "../x"], env=env)
+        assert bad.exit_code == 2 and "Traceback" not in bad.output
+    finally:
+        get_settings.cache_clear()
+        store.close()
+    reopened = EdgeVectorStore(data / "qdrant")
+    try:
+        assert reopened.count("eu.internal") == 50 and reopened.count("us.public") == 50
+    finally:
+        reopened.close()
