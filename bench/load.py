@@ -16,10 +16,7 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +32,8 @@ from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from harness import running_service  # noqa: E402
 
 from retrieval.identity import hash_api_key  # noqa: E402
 
@@ -54,12 +53,6 @@ QUESTIONS = [
     "onboarding checklist equipment",
     "reimbursement deadline for receipts",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -148,108 +141,89 @@ def main() -> int:
         ]
     }
     (work / "principals.yaml").write_text(yaml.safe_dump(principals))
-    port = free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("GOVRAG_")},
         "GOVRAG_DATA_DIR": str(work / "data"),
         "GOVRAG_DATABASE_URL": database_url,
         "GOVRAG_SOURCE_ROOTS": json.dumps([str(sources)]),
         "GOVRAG_PRINCIPALS_FILE": str(work / "principals.yaml"),
         "GOVRAG_LOG_LEVEL": "WARNING",
     }
-    log = (work / "service.log").open("wb")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "govrag"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
     result: dict[str, Any] = {}
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        steward = {"Authorization": f"Bearer {steward_key}"}
-        corpora = []
-        with httpx.Client(base_url=url, timeout=60) as http:
-            for name, region, sensitivity in (
-                ("eu-handbook", "eu", "internal"),
-                ("eu-press", "eu", "public"),
-            ):
-                corpus = http.post(
-                    "/corpora",
-                    headers=steward,
-                    json={
-                        "name": name,
-                        "region": region,
-                        "sensitivity": sensitivity,
-                        "source_path": str(sources / name),
-                    },
-                ).json()
-                http.post(f"/corpora/{corpus['id']}/approve", headers=steward)
-                job = wait_for_job(
-                    http,
-                    http.post(f"/corpora/{corpus['id']}/ingest", headers=steward).json()["job_id"],
-                    steward_key,
-                )
-                corpora.append({"name": name, "status": job["status"], "chunks": job["chunks_written"]})
+        with running_service(env, work / "service.log", ready="/healthz") as url:
+            steward = {"Authorization": f"Bearer {steward_key}"}
+            corpora = []
+            with httpx.Client(base_url=url, timeout=60) as http:
+                for name, region, sensitivity in (
+                    ("eu-handbook", "eu", "internal"),
+                    ("eu-press", "eu", "public"),
+                ):
+                    corpus = http.post(
+                        "/corpora",
+                        headers=steward,
+                        json={
+                            "name": name,
+                            "region": region,
+                            "sensitivity": sensitivity,
+                            "source_path": str(sources / name),
+                        },
+                    ).json()
+                    http.post(f"/corpora/{corpus['id']}/approve", headers=steward)
+                    job = wait_for_job(
+                        http,
+                        http.post(f"/corpora/{corpus['id']}/ingest", headers=steward).json()["job_id"],
+                        steward_key,
+                    )
+                    corpora.append({"name": name, "status": job["status"], "chunks": job["chunks_written"]})
 
-        load_before = os.getloadavg()[0]
-        started = time.perf_counter()
-        latencies, statuses, answered = asyncio.run(drive(url, reader_key, args.requests, args.concurrency))
-        elapsed = time.perf_counter() - started
-
-        engine = create_engine(database_url)
-        with engine.connect() as connection:
-            rows = (
-                connection.execute(
-                    text(
-                        "SELECT request_id FROM audit_events WHERE action = 'retrieve' AND principal_id = :p"
-                    ),
-                    {"p": "load-reader"},
-                )
-                .scalars()
-                .all()
+            load_before = os.getloadavg()[0]
+            started = time.perf_counter()
+            latencies, statuses, answered = asyncio.run(
+                drive(url, reader_key, args.requests, args.concurrency)
             )
-        engine.dispose()
-        logged = Counter(rows)
-        answered_set = set(answered)
-        result = {
-            "requests": args.requests,
-            "concurrency": args.concurrency,
-            "backend": "postgresql",
-            "corpora": corpora,
-            "duration_s": round(elapsed, 2),
-            "throughput_rps": round(len(latencies) / elapsed, 1),
-            "p50_ms": round(percentile(latencies, 0.50), 1),
-            "p95_ms": round(percentile(latencies, 0.95), 1),
-            "p99_ms": round(percentile(latencies, 0.99), 1),
-            "mean_ms": round(statistics.fmean(latencies), 1),
-            "status_counts": {str(k): v for k, v in sorted(statuses.items())},
-            "count_200": statuses[200],
-            "count_5xx": sum(v for k, v in statuses.items() if k >= 500),
-            "no_answer": statuses[0],
-            "audit_rows_for_load": len(rows),
-            "audit_rows_for_200s": sum(logged[r] for r in answered_set),
-            "every_200_logged_once": all(logged[r] == 1 for r in answered_set)
-            and len(answered_set) == len(answered),
-            "audit_rows_without_a_200": len(set(rows) - answered_set),
-            "load_average_before": round(load_before, 2),
-            "load_average_after": round(os.getloadavg()[0], 2),
-            "cpus": os.cpu_count(),
-        }
+            elapsed = time.perf_counter() - started
+
+            engine = create_engine(database_url)
+            with engine.connect() as connection:
+                rows = (
+                    connection.execute(
+                        text(
+                            "SELECT request_id FROM audit_events"
+                            " WHERE action = 'retrieve' AND principal_id = :p"
+                        ),
+                        {"p": "load-reader"},
+                    )
+                    .scalars()
+                    .all()
+                )
+            engine.dispose()
+            logged = Counter(rows)
+            answered_set = set(answered)
+            result = {
+                "requests": args.requests,
+                "concurrency": args.concurrency,
+                "backend": "postgresql",
+                "corpora": corpora,
+                "duration_s": round(elapsed, 2),
+                "throughput_rps": round(len(latencies) / elapsed, 1),
+                "p50_ms": round(percentile(latencies, 0.50), 1),
+                "p95_ms": round(percentile(latencies, 0.95), 1),
+                "p99_ms": round(percentile(latencies, 0.99), 1),
+                "mean_ms": round(statistics.fmean(latencies), 1),
+                "status_counts": {str(k): v for k, v in sorted(statuses.items())},
+                "count_200": statuses[200],
+                "count_5xx": sum(v for k, v in statuses.items() if k >= 500),
+                "no_answer": statuses[0],
+                "audit_rows_for_load": len(rows),
+                "audit_rows_for_200s": sum(logged[r] for r in answered_set),
+                "every_200_logged_once": all(logged[r] == 1 for r in answered_set)
+                and len(answered_set) == len(answered),
+                "audit_rows_without_a_200": len(set(rows) - answered_set),
+                "load_average_before": round(load_before, 2),
+                "load_average_after": round(os.getloadavg()[0], 2),
+                "cpus": os.cpu_count(),
+            }
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
         if not args.keep:
             with admin.connect() as connection:
                 connection.execute(

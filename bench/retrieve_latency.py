@@ -33,9 +33,6 @@ import random
 import re
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +49,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from harness import ms_summary as summary  # noqa: E402
+from harness import running_service  # noqa: E402
+
 from retrieval.catalog import CorpusSpec  # noqa: E402
 from retrieval.domain import ChunkPoint, Principal, SearchMode, Sensitivity  # noqa: E402
 from retrieval.evaluation.beir import load_corpus, load_queries  # noqa: E402
@@ -65,23 +65,6 @@ TOP_K = 10
 READER = Principal(
     "bench-reader", frozenset({"reader"}), clearance=Sensitivity.internal, regions=frozenset({"eu"})
 )
-
-
-def summary(seconds: list[float]) -> dict[str, float]:
-    values = np.array(seconds) * 1000
-    return {
-        "p50_ms": round(float(np.percentile(values, 50)), 1),
-        "p95_ms": round(float(np.percentile(values, 95)), 1),
-        "p99_ms": round(float(np.percentile(values, 99)), 1),
-        "mean_ms": round(float(values.mean()), 1),
-        "n": len(seconds),
-    }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def timed(record: list[float], call: Callable[..., Any]) -> Callable[..., Any]:
@@ -319,35 +302,8 @@ class Bench:
         return result
 
     def http(self) -> dict[str, Any]:
-        port = free_port()
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("GOVRAG_")}, **self.env}
-        log = (self.work / "service.log").open("ab")
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "govrag"),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
         results: dict[str, Any] = {}
-        try:
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{url}/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if server.poll() is not None:
-                    raise SystemExit(f"govrag serve exited with {server.returncode}; see {log.name}")
-                time.sleep(0.5)
+        with running_service(self.env, self.work / "service.log") as url:
             asyncio.run(self.drive(url, 1, 20))  # warm-up
             for concurrency in self.args.concurrency:
                 load = os.getloadavg()[0]
@@ -360,13 +316,6 @@ class Bench:
                     "statuses": {str(k): v for k, v in sorted(statuses.items())},
                     "load_average_before": round(load, 2),
                 }
-        finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            log.close()
         return results
 
     async def drive(self, url: str, concurrency: int, total: int) -> tuple[list[float], Counter[int]]:

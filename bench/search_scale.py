@@ -37,6 +37,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness import ms_summary
+
 from retrieval.domain import ChunkPoint
 from retrieval.vectorstore import EdgeVectorStore
 
@@ -44,17 +46,6 @@ DIM = 384
 PARTITION = "eu.internal"
 WEIGHTS = "5" * 64  # the embedding model's weights hash, as ingestion writes it and `/retrieve` filters on it
 CHUNKS_PER_DOCUMENT = 8
-
-
-def ms_summary(seconds: list[float]) -> dict[str, float]:
-    values = np.array(seconds) * 1000
-    return {
-        "p50_ms": round(float(np.percentile(values, 50)), 2),
-        "p95_ms": round(float(np.percentile(values, 95)), 2),
-        "p99_ms": round(float(np.percentile(values, 99)), 2),
-        "mean_ms": round(float(values.mean()), 2),
-        "n": len(seconds),
-    }
 
 
 class Data:
@@ -141,7 +132,7 @@ def searched(
     seconds, found = timed_searches(store, queries, k)
     recalls = np.array([len(f & e) / len(e) for f, e in zip(found, exact, strict=True)])
     return {
-        **ms_summary(seconds),
+        **ms_summary(seconds, digits=2),
         "recall_at_10": round(float(recalls.mean()), 4),
         "recall_at_10_min": round(float(recalls.min()), 2),
         "queries_with_recall_below_0_8": int((recalls < 0.8).sum()),
@@ -207,7 +198,7 @@ def main() -> int:
         if args.plain_queries:
             timed_searches(store, queries[:5], k)  # warm-up
             seconds, _ = timed_searches(store, queries[: args.plain_queries], k)
-            result["before_optimize"] = ms_summary(seconds)
+            result["before_optimize"] = ms_summary(seconds, digits=2)
 
         result["load_average_before_optimize"] = round(os.getloadavg()[0], 2)
         started = time.perf_counter()

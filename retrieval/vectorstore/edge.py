@@ -182,7 +182,8 @@ class EdgeVectorStore:
             else None,
         )
         # A search of one corpus needs no ACORN: a corpus too big to scan has links of its own in the graph
-        # (module docstring), and ACORN's two-hop walk only costs there (p95 51 ms instead of ~21 at 1M).
+        # (module docstring), and ACORN's two-hop walk only costs there (1M points, grants of three corpora:
+        # p95 51 ms with it, 12 ms without; recall@10 1.0 and 0.999).
         self._corpus_params = SearchParams(hnsw_ef=hnsw_ef)
         self._root = Path(root)
         self._shards: dict[str, EdgeShard] = {}

@@ -1,0 +1,73 @@
+"""What the benchmarks share: `govrag serve` as a subprocess, and latency summaries."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+
+def ms_summary(seconds: list[float], digits: int = 1) -> dict[str, float]:
+    """p50/p95/p99 and mean of `seconds`, in milliseconds, and how many there were."""
+    values = np.array(seconds) * 1000
+    return {
+        "p50_ms": round(float(np.percentile(values, 50)), digits),
+        "p95_ms": round(float(np.percentile(values, 95)), digits),
+        "p99_ms": round(float(np.percentile(values, 99)), digits),
+        "mean_ms": round(float(values.mean()), digits),
+        "n": len(seconds),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_service(env: dict[str, str], log_path: Path, *, ready: str = "/readyz") -> Iterator[str]:
+    """`govrag serve` on a free local port with the `GOVRAG_*` settings in `env` (none inherited), its
+    output in `log_path`; yields its URL once `ready` answers 200, and stops it (SIGTERM) afterwards."""
+    port = free_port()
+    settings = {**{k: v for k, v in os.environ.items() if not k.startswith("GOVRAG_")}, **env}
+    command = [
+        str(Path(sys.executable).parent / "govrag"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with log_path.open("ab") as log:
+        server = subprocess.Popen(command, env=settings, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 300
+            while True:
+                try:
+                    if httpx.get(f"{url}{ready}").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if server.poll() is not None:
+                    raise SystemExit(f"govrag serve exited with {server.returncode}; see {log_path}")
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"govrag serve was not ready after 300 s; see {log_path}")
+                time.sleep(0.5)
+            yield url
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
