@@ -19,7 +19,10 @@ whatever its strategy or allow-list.
 Steps 1-3 (`analyse`) need nothing but the texts and the entity settings, so a masker with `workers` > 0
 sends a batch of at least MIN_TEXTS_PER_WORKER texts to that many helper processes, each with its own
 analyzer: spaCy and presidio hold the GIL, so in threads they would run on one core, and they would keep the
-embedding thread of an ingestion waiting for the GIL between torch's operations. Step 4, where the pseudonym
+embedding thread of an ingestion waiting for the GIL between torch's operations. A single text (a query,
+masked for the log while the request embeds and searches it) goes to a helper too: ~10 ms of pure Python in
+a request thread would hold the GIL against the event loop and the embedding's Python glue. Smaller
+batches stay here, where sending them would cost more than it saves. Step 4, where the pseudonym
 key is used, always runs in the calling process: the key never leaves it. The findings are the same however a
 batch is split, because each text is analysed on its own.
 """
@@ -497,6 +500,10 @@ def _helpers(processes: int) -> ProcessPoolExecutor:
         return pool
 
 
+def _start_helper_task() -> None:
+    """Nothing: the helper's initializer (`_start_helper`) has built its analyzer when this runs."""
+
+
 def _discard_helpers(processes: int, broken: ProcessPoolExecutor) -> None:
     with _pools_lock:
         if _pools.get(processes) is broken:
@@ -646,6 +653,19 @@ class PresidioMasker:
     def mask(self, text: str) -> MaskedText:
         return self.mask_batch([text])[0]
 
+    def start_helpers(self) -> None:
+        """Start the helper processes now rather than at the first text sent to them (each builds its
+        analyzer, ~5 s): a service calls this at start-up so that its first queries do not wait. Returns at
+        once; does nothing for a masker without helpers."""
+        if self._workers == 0:
+            return
+        helpers = _helpers(self._workers)
+        try:
+            for _ in range(self._workers):  # one task per helper: the pool starts a process for each
+                helpers.submit(_start_helper_task)
+        except (BrokenProcessPool, RuntimeError):
+            _discard_helpers(self._workers, helpers)  # the next batch starts a new pool
+
     @property
     def workers(self) -> int:
         return self._workers
@@ -664,7 +684,7 @@ class PresidioMasker:
 
     def _find(self, texts: Sequence[str]) -> list[list[Finding]]:
         settings = (self._masked_entities, self._score_threshold, self._batch_size)
-        if self._workers == 0 or len(texts) < MIN_TEXTS_PER_WORKER:
+        if self._workers == 0 or 1 < len(texts) < MIN_TEXTS_PER_WORKER:
             return analyse(texts, *settings)
         parts = _split(texts, self._workers)
         helpers = _helpers(self._workers)

@@ -78,6 +78,7 @@ def build_runtime(settings: Settings) -> Runtime:
         raise
     embedder = load_embedder(settings.embedding_batch_size)
     masker = maskers.default
+    masker.start_helpers()  # the PII helper processes build their analyzers while the rest loads
     sparse_encoder = Bm25Encoder()
     store = create_vector_store(settings)
     audit = SqlAuditStore(db, load_keys(settings), checkpoint_every=settings.audit.checkpoint_every)

@@ -462,6 +462,28 @@ def test_a_helper_that_dies_costs_nothing_but_time(caplog: pytest.LogCaptureFixt
     assert 2 in masking._pools
 
 
+def test_a_single_text_is_analysed_in_a_helper_with_the_same_findings() -> None:
+    from ingest import masking
+
+    # A query masked for the log: one text, sent to a helper so that the caller's GIL stays free. Three
+    # helpers: a pool of its own, so that it is this call that starts it.
+    helped = load_masker(strategy="pseudonymize", pseudonym_key=KEY, workers=3)
+    here = load_masker(strategy="pseudonymize", pseudonym_key=KEY, workers=0)
+    assert 3 not in masking._pools
+    queries = [
+        "what did maria garcia write to john at jsmith@example.com",
+        "SSN 367-67-2735?",
+        *_dev_texts(3),
+    ]
+    for query in queries:
+        assert helped.mask(query) == here.mask(query)
+    assert 3 in masking._pools
+    helped.start_helpers()  # returns at once, and again
+    helped.start_helpers()
+    assert helped.mask("   ") == here.mask("   ")
+    assert helped.mask_batch(queries[:4]) == here.mask_batch(queries[:4])  # a small batch: analysed here
+
+
 @pytest.mark.parametrize(
     ("lengths", "parts", "sizes"),
     [
