@@ -73,7 +73,7 @@ class RetrievalService:
         self._fail_closed = fail_closed_regions
         self._sparse = sparse_encoder if sparse_encoder is not None else Bm25Encoder()
         self._options = options if options is not None else RetrievalSettings()
-        # A few threads suffice: masking is CPU work, more threads than cores would only queue on the GIL.
+        # Threads that wait for the query's masking (done in a helper process, or here without one).
         self._log_masking = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-masking")
 
     @property
@@ -102,10 +102,10 @@ class RetrievalService:
         mode = self.default_mode if mode is None else SearchMode(mode)
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
-        # The log's masked copy of the query is made while the search runs: the NER analysis (~10-15 ms,
-        # mostly Python) and the embedding (torch, which releases the GIL) overlap, which takes most of
-        # the masking off a request's latency when a core is free. Nothing is logged or returned before
-        # it is done.
+        # The log's masked copy of the query is made while the search runs. The NER analysis (~10 ms of
+        # Python) goes to a PII helper process where there is one (`PresidioMasker`), so it holds neither
+        # this process's GIL nor the request's time; the thread only waits for it. Nothing is logged or
+        # returned before it is done.
         masking = self._log_masking.submit(self._masker.mask, query)
         query_hmac = self._audit.fingerprint(query)  # the raw query itself is never logged
         plan = self._planner.plan(principal, end_user, self._catalog.refs())
