@@ -500,6 +500,20 @@ def _helpers(processes: int) -> ProcessPoolExecutor:
         return pool
 
 
+def start_helpers(processes: int) -> None:
+    """Start the pool of `processes` helper processes now rather than at the first text sent to it (each
+    builds its analyzer, ~5 s): a service calls this at start-up so that its first queries do not wait.
+    Returns at once; does nothing for 0."""
+    if processes == 0:
+        return
+    helpers = _helpers(processes)
+    try:
+        for _ in range(processes):  # one task per helper: the pool starts a process for each
+            helpers.submit(_start_helper_task)
+    except (BrokenProcessPool, RuntimeError):
+        _discard_helpers(processes, helpers)  # the next batch starts a new pool
+
+
 def _start_helper_task() -> None:
     """Nothing: the helper's initializer (`_start_helper`) has built its analyzer when this runs."""
 
@@ -654,17 +668,8 @@ class PresidioMasker:
         return self.mask_batch([text])[0]
 
     def start_helpers(self) -> None:
-        """Start the helper processes now rather than at the first text sent to them (each builds its
-        analyzer, ~5 s): a service calls this at start-up so that its first queries do not wait. Returns at
-        once; does nothing for a masker without helpers."""
-        if self._workers == 0:
-            return
-        helpers = _helpers(self._workers)
-        try:
-            for _ in range(self._workers):  # one task per helper: the pool starts a process for each
-                helpers.submit(_start_helper_task)
-        except (BrokenProcessPool, RuntimeError):
-            _discard_helpers(self._workers, helpers)  # the next batch starts a new pool
+        """`start_helpers` for this masker's helper processes."""
+        start_helpers(self._workers)
 
     @property
     def workers(self) -> int:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ingest.chunking import Chunker, default_tokenizer_file
 from ingest.corpus_masking import CorpusMaskers
 from ingest.jobs import JobRunner, RefreshScheduler
+from ingest.masking import start_helpers
 from ingest.processing import DocumentProcessor
 from retrieval.access import AccessPlanner
 from retrieval.audit import SqlAuditStore, load_keys
@@ -78,7 +79,7 @@ def build_runtime(settings: Settings) -> Runtime:
         raise
     embedder = load_embedder(settings.embedding_batch_size)
     masker = maskers.default
-    masker.start_helpers()  # the PII helper processes build their analyzers while the rest loads
+    start_helpers(settings.pii.workers)  # the PII helper processes build their analyzers while the rest loads
     sparse_encoder = Bm25Encoder()
     store = create_vector_store(settings)
     audit = SqlAuditStore(db, load_keys(settings), checkpoint_every=settings.audit.checkpoint_every)
