@@ -498,7 +498,7 @@ def store_optimize(
     """Build the HNSW index of every partition of the embedded store (run with the service stopped).
 
     The embedded engine indexes nothing by itself: searches stay exact, which slows down past ~100k chunks
-    a partition. Building the index holds the process for its duration (~2.5 min for 100k chunks, ~16 min
+    a partition. Building the index holds the process for its duration (1.5-2 min for 250k chunks, 15 min
     for 1M on two cores) and the store's directory belongs to one process at a time, hence offline: stop
     the service, run this after a bulk load, start it again. A Qdrant server indexes by itself.
     """
