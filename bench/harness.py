@@ -1,4 +1,4 @@
-"""What the benchmarks share: `govrag serve` as a subprocess, and latency summaries."""
+"""What the benchmarks share: `govrag serve` as a subprocess, timing calls, and latency summaries."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -26,6 +27,19 @@ def ms_summary(seconds: list[float], digits: int = 1) -> dict[str, float]:
         "mean_ms": round(float(values.mean()), digits),
         "n": len(seconds),
     }
+
+
+def timed(record: list[float], call: Callable[..., Any]) -> Callable[..., Any]:
+    """`call`, appending the seconds each call takes to `record`."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            record.append(time.perf_counter() - started)
+
+    return wrapper
 
 
 def free_port() -> int:

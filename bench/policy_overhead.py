@@ -20,7 +20,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jwt
 import yaml
 from fastapi.testclient import TestClient
+from harness import timed
 from pydantic import SecretStr
 
 import retrieval.runtime as runtime_module
@@ -42,24 +42,14 @@ SECRET = "b" * 40
 LEVELS = ["public", "internal", "confidential", "restricted"]
 
 
-def percentiles(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    """Median and p95 of `seconds`, in milliseconds."""
+    ordered = sorted(value * 1000 for value in seconds)
     return {
         "p50": round(statistics.median(ordered), 4),
         "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 4),
         "n": len(ordered),
     }
-
-
-def timed(record: list[float], call: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return call(*args, **kwargs)
-        finally:
-            record.append((time.perf_counter() - started) * 1000)
-
-    return wrapper
 
 
 def main() -> int:
@@ -132,14 +122,14 @@ def main() -> int:
                     )
                     for n in range(args.end_users)
                 ]
-                plan_ms: list[float] = []
-                refs_ms: list[float] = []
-                verify_ms: list[float] = []
-                runtime.planner.plan = timed(plan_ms, runtime.planner.plan)  # type: ignore[method-assign]
-                runtime.catalog.refs = timed(refs_ms, runtime.catalog.refs)  # type: ignore[method-assign]
-                runtime.end_users.verify = timed(verify_ms, runtime.end_users.verify)  # type: ignore[method-assign]
+                plan_s: list[float] = []
+                refs_s: list[float] = []
+                verify_s: list[float] = []
+                runtime.planner.plan = timed(plan_s, runtime.planner.plan)  # type: ignore[method-assign]
+                runtime.catalog.refs = timed(refs_s, runtime.catalog.refs)  # type: ignore[method-assign]
+                runtime.end_users.verify = timed(verify_s, runtime.end_users.verify)  # type: ignore[method-assign]
 
-                def run(headers: dict[str, str], cold: bool) -> float:
+                def run(headers: dict[str, str], cold: bool) -> float:  # seconds
                     if cold:
                         runtime.planner._cache.clear()
                     started = time.perf_counter()
@@ -147,7 +137,7 @@ def main() -> int:
                         "/retrieve", headers=headers, json={"query": "weekly report", "top_k": 5}
                     )
                     assert response.status_code == 200, response.text
-                    return (time.perf_counter() - started) * 1000
+                    return time.perf_counter() - started
 
                 results: dict[str, Any] = {}
                 for label, make_headers in (
@@ -163,17 +153,17 @@ def main() -> int:
                     for temperature in ("warm", "cold"):
                         for _ in range(10):  # warm-up: fill the cache, settle the store and the client
                             run(make_headers(0), cold=temperature == "cold")
-                        plan_ms.clear()
-                        refs_ms.clear()
-                        request_ms = [
+                        plan_s.clear()
+                        refs_s.clear()
+                        request_s = [
                             run(make_headers(n), cold=temperature == "cold") for n in range(args.requests)
                         ]
                         results[f"{label}_{temperature}"] = {
-                            "policy_plan_ms": percentiles(plan_ms),
-                            "catalog_refs_ms": percentiles(refs_ms),
-                            "request_ms": percentiles(request_ms),
+                            "policy_plan_ms": percentiles(plan_s),
+                            "catalog_refs_ms": percentiles(refs_s),
+                            "request_ms": percentiles(request_s),
                         }
-                results["end_user_token_verify_ms"] = percentiles(verify_ms)
+                results["end_user_token_verify_ms"] = percentiles(verify_s)
                 results["corpora"] = args.corpora
                 results["cache"] = {"hits": runtime.planner.hits, "misses": runtime.planner.misses}
                 print(json.dumps(results, indent=2))

@@ -38,7 +38,6 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from harness import ms_summary as summary  # noqa: E402
-from harness import running_service  # noqa: E402
+from harness import running_service, timed  # noqa: E402
 
 from retrieval.catalog import CorpusSpec  # noqa: E402
 from retrieval.domain import ChunkPoint, Principal, SearchMode, Sensitivity  # noqa: E402
@@ -65,17 +64,6 @@ TOP_K = 10
 READER = Principal(
     "bench-reader", frozenset({"reader"}), clearance=Sensitivity.internal, regions=frozenset({"eu"})
 )
-
-
-def timed(record: list[float], call: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return call(*args, **kwargs)
-        finally:
-            record.append(time.perf_counter() - started)
-
-    return wrapper
 
 
 class Bench:

@@ -577,7 +577,8 @@ class PresidioMasker:
     `pseudonymize` needs (`ValueError` without one, or with one shorter than 16 bytes); `allow_list` names
     entity types this masker keeps in the text (a corpus of press releases may keep LOCATION): they are not
     looked for at all, so a value that could be read as a kept type or as a masked one is masked. `workers`
-    is how many helper processes analyse a large batch; 0: this process does (see the module docstring).
+    is how many helper processes analyse a large batch or a single text; 0: this process does (see the
+    module docstring).
 
     Maskers share one analyzer (see `_shared_analysis`), whose calls are serialized by a lock: spaCy does not
     promise that one pipeline may run in several threads, and masking runs in the ingestion worker, where

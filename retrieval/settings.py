@@ -77,11 +77,11 @@ class PiiSettings(BaseSettings):
     # and the service refuses to start if an approved one exists. Changing it changes every pseudonym: the
     # corpora that use it must then be ingested again.
     pseudonym_key: SecretStr | None = None
-    # Helper processes that analyse a large batch (an ingestion window, an evaluation); 0: the calling
-    # process does. spaCy and presidio hold the GIL, so a second core needs a second process, and in the
-    # ingestion's own process they would slow its embedding thread. Default: one per CPU this process may
-    # use, at most 4. A query is always analysed in the calling process.
-    workers: int = Field(default_factory=lambda: default_pii_workers(), ge=0, le=32)
+    # Helper processes that analyse a large batch (an ingestion window, an evaluation) or a single text (a
+    # query masked for the log); 0: the calling process does. spaCy and presidio hold the GIL, so a second
+    # core needs a second process, and in the service's own process they would slow its embedding and
+    # its event loop. Default: one per CPU this process may use, at most 4.
+    workers: int = Field(default_factory=default_pii_workers, ge=0, le=32)
 
     @field_validator("pseudonym_key")
     @classmethod
@@ -262,9 +262,9 @@ class Settings(BaseSettings):
     # E-mails that no ACL file covers are readable by their sender and recipients only (ingest/acl.py).
     email_recipient_acls: bool = False
     # An ingestion job ends by building its partition's HNSW index on the embedded store. Off by default:
-    # the engine then searches its segments exactly (recall 1.0; ~7 ms a filtered query at 100k chunks,
-    # growing with size), while its filtered HNSW search lost recall where a filter matches many small
-    # corpora (bench/search_scale.py: recall@10 0.065 at 250k chunks), which is not solved yet.
+    # the engine holds the GIL for the whole build (minutes at 100k+ chunks), so the service answers
+    # nothing meanwhile; `govrag store optimize` builds it with the service stopped. Unbuilt, segments are
+    # searched exactly (recall 1.0; ~7 ms a filtered query at 100k chunks, ~100 ms at 1M).
     optimize_after_ingest: bool = False
     policy: PolicySettings = Field(default_factory=PolicySettings)
     residency: ResidencySettings = Field(default_factory=ResidencySettings)
