@@ -33,6 +33,7 @@ import hashlib
 import hmac
 import logging
 import multiprocessing
+import os
 import signal
 import string
 import threading
@@ -477,9 +478,25 @@ _pools_lock = threading.Lock()
 
 
 def _start_helper() -> None:
-    """First in each helper process: ignore Ctrl-C (the parent decides when to stop), build the analyzer."""
+    """First in each helper process: ignore Ctrl-C (the parent decides when to stop), exit when the parent
+    is gone, build the analyzer."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
     _shared_analysis()
+
+
+def _exit_with_parent() -> None:
+    """Wait for the parent process to end, then end this helper.
+
+    A parent that dies without shutting its pool down (killed; or stopped by a signal whose default action
+    ends it, as uvicorn re-raises SIGTERM after a graceful shutdown) would otherwise leave its helpers
+    blocked on their task queue for ever, each holding a spaCy model.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:  # pragma: no cover - always set in a process the pool spawned
+        return
+    parent.join()
+    os._exit(0)
 
 
 def _helpers(processes: int) -> ProcessPoolExecutor:
@@ -512,6 +529,19 @@ def start_helpers(processes: int) -> None:
             helpers.submit(_start_helper_task)
     except (BrokenProcessPool, RuntimeError):
         _discard_helpers(processes, helpers)  # the next batch starts a new pool
+
+
+def stop_helpers() -> None:
+    """Shut every helper pool down and wait for its processes to exit; the next batch starts new ones.
+
+    For a process that is ending (the service, on shutdown). Helpers also exit by themselves when their
+    parent dies (`_exit_with_parent`).
+    """
+    with _pools_lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _start_helper_task() -> None:

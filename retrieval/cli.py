@@ -90,7 +90,13 @@ def serve(
         raise typer.Exit(3) from exc
     try:
         # access_log=False: the app logs one JSON access line per request, with its id and no query string.
-        uvicorn.run(create_app(settings, runtime), host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(
+            create_app(settings, runtime, stop_process=True),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
     finally:
         runtime.close()
 

@@ -111,6 +111,11 @@ def run_demo(*, host: str, port: int, serve: bool) -> None:
             from retrieval.api.app import create_app
 
             typer.echo(f"Serving on {base} (Ctrl-C stops)")
-            uvicorn.run(create_app(settings, runtime), host=host, port=port, log_level="warning")
+            uvicorn.run(
+                create_app(settings, runtime, stop_process=True),
+                host=host,
+                port=port,
+                log_level="warning",
+            )
     finally:
         runtime.close()

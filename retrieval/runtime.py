@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ingest.chunking import Chunker, default_tokenizer_file
 from ingest.corpus_masking import CorpusMaskers
@@ -50,11 +50,18 @@ class Runtime:
     planner: AccessPlanner
     policy_admin: PolicyAdministration
 
+    _closed: bool = field(default=False, init=False, repr=False)
+
     def close(self) -> None:
+        """Stop the scheduler and the jobs, close the stores. A second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         self.scheduler.stop()
         self.jobs.shutdown()
         self.store.close()
         self.db.dispose()
+        logger.info("runtime closed: jobs stopped, stores closed")
 
 
 def build_runtime(settings: Settings) -> Runtime:

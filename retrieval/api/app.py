@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from ingest.masking import stop_helpers
 from retrieval.api import audit, corpora, operations, policy, retrieve
 from retrieval.api.errors import install_error_handlers
 from retrieval.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -15,8 +16,16 @@ from retrieval.runtime import Runtime, build_runtime
 from retrieval.settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
-    """An app over `runtime` if given (tests, the demo), else over backends built from `settings`."""
+def create_app(
+    settings: Settings | None = None, runtime: Runtime | None = None, *, stop_process: bool = False
+) -> FastAPI:
+    """An app over `runtime` if given (tests, the demo), else over backends built from `settings`.
+
+    The app closes the runtime on shutdown if it built it. With `stop_process` (the server of a process
+    that ends with the app: `govrag serve`, the demo) it also closes a given runtime and stops the PII helper
+    processes: uvicorn ends its process by re-raising the stop signal after shutdown, so code after
+    `uvicorn.run` does not run then.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -25,8 +34,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         try:
             yield
         finally:
-            if owned:
+            if owned or stop_process:
                 app.state.runtime.close()
+            if stop_process:
+                stop_helpers()
 
     app = FastAPI(
         title="govrag",

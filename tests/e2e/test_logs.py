@@ -16,6 +16,7 @@ import pytest
 
 from tests.e2e.corpus_fixture import KEYS, PLANTED_PII, auth, write_principals, write_sources
 from tests.e2e.live_service import free_port, ingest, register_and_approve
+from tests.processes import alive, descendants
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -83,9 +84,16 @@ def test_logs_of_a_full_run_hold_no_secret_and_no_personal_data(tmp_path: Path) 
                 audited = http.get(f"/audit/events/{answered.json()['request_id']}", headers=auth("auditor"))
                 assert audited.status_code == 200
                 request_ids = {r.headers["X-Request-ID"] for r in (answered, refused, invalid, audited)}
+                helpers = descendants(process.pid)
+                assert helpers, "the service started no PII helper process"
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
+    # A stopped service leaves no process behind (its PII helpers and their resource tracker).
+    deadline = time.monotonic() + 20
+    while (left := [pid for pid in helpers if alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left == [], f"processes of the stopped service still running: {left}"
 
     text = log_path.read_text(encoding="utf-8", errors="replace")
     secrets = [*KEYS.values(), UNKNOWN_KEY, TOKEN, QUERY, *PLANTED_PII, *QUERY_PII]
@@ -107,3 +115,5 @@ def test_logs_of_a_full_run_hold_no_secret_and_no_personal_data(tmp_path: Path) 
         assert "?" not in record["path"]
     statuses = {r["request_id"]: r["status"] for r in access}
     assert sorted(statuses[i] for i in request_ids) == [200, 200, 401, 422]
+    # SIGTERM shut the service down through its lifespan: jobs stopped and stores closed.
+    assert any(r["message"].startswith("runtime closed") for r in records)

@@ -504,3 +504,43 @@ def test_batches_are_split_by_characters_with_a_minimum_per_helper(
     slices = _split(texts, parts)
     assert [len(s) for s in slices] == sizes
     assert [t for s in slices for t in s] == texts
+
+
+_KILLED_PARENT = """
+import multiprocessing, sys, time
+from ingest.masking import _helpers, start_helpers
+
+start_helpers(2)
+for future in [_helpers(2).submit(int) for _ in range(4)]:
+    future.result()  # the helpers are up
+print(*(child.pid for child in multiprocessing.active_children()), flush=True)
+time.sleep(600)
+"""
+
+
+def test_helpers_exit_when_their_parent_is_killed() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.processes import alive, descendants
+
+    repo = Path(__file__).resolve().parents[2]
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_PARENT], cwd=repo, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        helpers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(helpers) == 2
+        below = descendants(parent.pid)  # the helpers and multiprocessing's resource tracker
+        assert set(helpers) <= set(below)
+    finally:
+        os.kill(parent.pid, signal.SIGKILL)  # no shutdown, no atexit
+        parent.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while (left := [pid for pid in below if alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left == [], f"still running after their parent was killed: {left}"
