@@ -52,6 +52,38 @@ def free_port() -> int:
 def running_service(env: dict[str, str], log_path: Path, *, ready: str = "/readyz") -> Iterator[str]:
     """`govrag serve` on a free local port with the `GOVRAG_*` settings in `env` (none inherited), its
     output in `log_path`; yields its URL once `ready` answers 200, and stops it (SIGTERM) afterwards."""
+    with service_process(env, log_path, ready=ready) as (url, _pid):
+        yield url
+
+
+def process_tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by `pid` and every live process below it (its helper
+    processes), read from /proc."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats.get(current, (0, 0.0))[1]
+        todo += [child for child, (parent, _) in stats.items() if parent == current]
+    return total
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def service_process(
+    env: dict[str, str], log_path: Path, *, ready: str = "/readyz"
+) -> Iterator[tuple[str, int]]:
+    """`running_service`, yielding the URL and the server's process id."""
     port = free_port()
     settings = {**{k: v for k, v in os.environ.items() if not k.startswith("GOVRAG_")}, **env}
     command = [
@@ -78,7 +110,7 @@ def running_service(env: dict[str, str], log_path: Path, *, ready: str = "/ready
                 if time.monotonic() > deadline:
                     raise SystemExit(f"govrag serve was not ready after 300 s; see {log_path}")
                 time.sleep(0.5)
-            yield url
+            yield url, server.pid
         finally:
             server.send_signal(signal.SIGTERM)
             try:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import os
 import random
@@ -38,6 +39,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +51,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from harness import ms_summary as summary  # noqa: E402
-from harness import running_service, timed  # noqa: E402
+from harness import process_tree_cpu_s, service_process, timed  # noqa: E402
 
 from retrieval.catalog import CorpusSpec  # noqa: E402
 from retrieval.domain import ChunkPoint, Principal, SearchMode, Sensitivity  # noqa: E402
 from retrieval.evaluation.beir import load_corpus, load_queries  # noqa: E402
 from retrieval.identity import hash_api_key  # noqa: E402
+from retrieval.protocols import VectorStore  # noqa: E402
 from retrieval.runtime import Runtime, build_runtime  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
+from retrieval.vectorstore.edge import EdgeVectorStore  # noqa: E402
 
 SCIFACT = REPO.parent / "shared" / "data" / "scifact"
 PARTITION = "eu.internal"
@@ -64,6 +68,63 @@ TOP_K = 10
 READER = Principal(
     "bench-reader", frozenset({"reader"}), clearance=Sensitivity.internal, regions=frozenset({"eu"})
 )
+
+
+class BareSearch:
+    """The bare cost of one query: `embed_query` + one `search` (the service's default mode and filter: both
+    corpora, the model's weights), no HTTP, no policy, no masking, no audit. Returns the seconds of each."""
+
+    def __init__(self, store: VectorStore, runtime: Runtime, mode: SearchMode) -> None:
+        self.store = store
+        self.embedder = runtime.retrieval._embedder
+        self.sparse = runtime.retrieval._sparse
+        self.corpora = [ref.id for ref in runtime.catalog.refs()]
+        self.mode = mode
+        self.candidates = runtime.settings.retrieval.hybrid_candidates
+
+    def on(self, store: VectorStore) -> BareSearch:
+        other = copy.copy(self)
+        other.store = store
+        return other
+
+    def __call__(self, query: str) -> tuple[float, float]:
+        started = time.perf_counter()
+        vector = self.embedder.embed_query(query)
+        embedded = time.perf_counter()
+        self.store.search(
+            PARTITION,
+            vector,
+            corpus_ids=self.corpora,
+            limit=TOP_K,
+            weights_sha256=self.embedder.weights_sha256,
+            mode=self.mode,
+            sparse=self.sparse.encode_query(query) if self.mode is not SearchMode.dense else None,
+            candidates=self.candidates,
+        )
+        return embedded - started, time.perf_counter() - embedded
+
+
+class Paired:
+    """A bare search run beside each HTTP request, with the seconds and CPU it took."""
+
+    def __init__(self, search: BareSearch) -> None:
+        self.search = search
+        self.seconds: list[float] = []
+        self.cpu_s = 0.0
+        self.wall_s = 0.0
+
+    def __call__(self, query: str) -> None:
+        cpu, wall = _cpu_s(), time.perf_counter()
+        embedded, searched = self.search(query)
+        self.cpu_s += _cpu_s() - cpu
+        self.wall_s += time.perf_counter() - wall
+        self.seconds.append(embedded + searched)
+
+
+def _cpu_s() -> float:
+    """CPU seconds this process has used, every thread included."""
+    times = os.times()
+    return times.user + times.system
 
 
 class Bench:
@@ -195,41 +256,49 @@ class Bench:
     # -- measurements ----------------------------------------------------------------------------------------
 
     def bare(self, runtime: Runtime, mode: SearchMode) -> dict[str, Any]:
-        service, store = runtime.retrieval, runtime.store
-        embedder, sparse = service._embedder, service._sparse
-        corpora = [ref.id for ref in runtime.catalog.refs()]
+        service = runtime.retrieval
+        search = BareSearch(runtime.store, runtime, mode)
+        self.bare_search = search
         embed_s: list[float] = []
         search_s: list[float] = []
         total_s: list[float] = []
         mask_s: list[float] = []
         for n, query in enumerate(self.queries[: self.args.bare + 10]):
-            started = time.perf_counter()
-            vector = embedder.embed_query(query)
-            embedded = time.perf_counter()
-            store.search(
-                PARTITION,
-                vector,
-                corpus_ids=corpora,
-                limit=TOP_K,
-                weights_sha256=embedder.weights_sha256,
-                mode=mode,
-                sparse=sparse.encode_query(query) if mode is not SearchMode.dense else None,
-                candidates=runtime.settings.retrieval.hybrid_candidates,
-            )
-            done = time.perf_counter()
+            embedded, searched = search(query)
             masking = time.perf_counter()
             service._masker.mask(query)
             masked = time.perf_counter()
             if n >= 10:  # the first ten warm the model, the graph and the caches
-                embed_s.append(embedded - started)
-                search_s.append(done - embedded)
-                total_s.append(done - started)
+                embed_s.append(embedded)
+                search_s.append(searched)
+                total_s.append(embedded + searched)
                 mask_s.append(masked - masking)
         return {
             "embed_plus_search": summary(total_s),
             "embed": summary(embed_s),
             "search": summary(search_s),
             "query_masking_alone": summary(mask_s),
+            "embedding_cpu_batched": self.embedding_cpu(runtime),
+        }
+
+    def embedding_cpu(self, runtime: Runtime, batch: int = 16, rounds: int = 8) -> dict[str, Any]:
+        """CPU per query when `batch` queries share one forward pass (the service's best case under
+        concurrency), and what that alone allows on this machine's cores."""
+        embedder = runtime.retrieval._embedder
+        queries = self.queries[: batch * (rounds + 1)]
+        embedder.embed_documents(queries[:batch])  # warm
+        started, wall = _cpu_s(), time.perf_counter()
+        for n in range(1, rounds + 1):
+            embedder.embed_documents(queries[n * batch : (n + 1) * batch])
+        cpu_ms = (_cpu_s() - started) / (batch * rounds) * 1000
+        cores = os.cpu_count() or 1
+        max_rps = cores * 1000 / cpu_ms
+        return {
+            "batch": batch,
+            "cpu_ms_per_query": round(cpu_ms, 1),
+            "wall_ms_per_batch": round((time.perf_counter() - wall) / rounds * 1000, 1),
+            "max_answers_per_s_for_embedding_alone": round(max_rps, 1),
+            "c16_mean_latency_floor_ms_for_embedding_alone": round(16 / max_rps * 1000, 1),
         }
 
     def breakdown(self, runtime: Runtime, mode: SearchMode) -> dict[str, Any]:
@@ -289,24 +358,55 @@ class Bench:
         result["searches_per_retrieve"] = round(len(steps["store_search"]) / max(1, len(total)), 2)
         return result
 
-    def http(self) -> dict[str, Any]:
+    def http(self, paired: BareSearch) -> dict[str, Any]:
+        """Each concurrency level over HTTP. At concurrency 1 every request is paired with a bare search of
+        the same query on a copy of the index in this process, in alternating order, so that both sides of
+        the ratio are measured in the same minutes of this shared machine. Each level also reports the CPU
+        the server (with its helper processes) and this client used per answer."""
         results: dict[str, Any] = {}
-        with running_service(self.env, self.work / "service.log") as url:
+        with service_process(self.env, self.work / "service.log") as (url, pid):
             asyncio.run(self.drive(url, 1, 20))  # warm-up
+            for _ in range(10):
+                paired(self.queries[0])
             for concurrency in self.args.concurrency:
                 load = os.getloadavg()[0]
+                pair = Paired(paired) if concurrency == 1 else None
+                server_cpu, client_cpu = process_tree_cpu_s(pid), _cpu_s()
                 started = time.perf_counter()
-                latencies, statuses = asyncio.run(self.drive(url, concurrency, self.args.requests))
+                latencies, statuses = asyncio.run(self.drive(url, concurrency, self.args.requests, pair))
                 elapsed = time.perf_counter() - started
-                results[f"c{concurrency}"] = {
+                server_cpu = process_tree_cpu_s(pid) - server_cpu
+                client_cpu = _cpu_s() - client_cpu - (pair.cpu_s if pair is not None else 0.0)
+                answers = max(1, len(latencies))
+                per_answer = (server_cpu + client_cpu) / answers
+                cores = os.cpu_count() or 1
+                level: dict[str, Any] = {
                     **summary(latencies),
-                    "throughput_rps": round(len(latencies) / elapsed, 1),
+                    "throughput_rps": round(
+                        len(latencies) / (elapsed - (pair.wall_s if pair is not None else 0.0)), 1
+                    ),
                     "statuses": {str(k): v for k, v in sorted(statuses.items())},
                     "load_average_before": round(load, 2),
+                    "cpu_ms_per_answer": {
+                        "server_and_helpers": round(server_cpu / answers * 1000, 1),
+                        "client": round(client_cpu / answers * 1000, 1),
+                    },
+                    # With every core busy, answers/s cannot exceed cores / CPU per answer; by Little's law
+                    # the mean latency at this concurrency is then at least concurrency / that rate.
+                    "cpu_bound_answers_per_s": round(cores / per_answer, 1),
                 }
+                if concurrency > 1:
+                    level["mean_latency_floor_ms"] = round(concurrency * per_answer / cores * 1000, 1)
+                if pair is not None:
+                    level["paired_bare"] = summary(pair.seconds)
+                results[f"c{concurrency}"] = level
         return results
 
-    async def drive(self, url: str, concurrency: int, total: int) -> tuple[list[float], Counter[int]]:
+    async def drive(
+        self, url: str, concurrency: int, total: int, pair: Callable[[str], None] | None = None
+    ) -> tuple[list[float], Counter[int]]:
+        """`total` requests from `concurrency` workers; `pair` (concurrency 1 only) runs beside each
+        request on the same query, before it on even requests and after it on odd ones."""
         latencies: list[float] = []
         statuses: Counter[int] = Counter()
         issued = 0
@@ -319,9 +419,13 @@ class Bench:
                 while issued < total:
                     query = self.queries[issued % len(self.queries)]
                     issued += 1
+                    if pair is not None and issued % 2 == 0:
+                        pair(query)
                     started = time.perf_counter()
                     response = await client.post("/retrieve", json={"query": query, "top_k": TOP_K})
                     elapsed = time.perf_counter() - started
+                    if pair is not None and issued % 2 == 1:
+                        pair(query)
                     statuses[response.status_code] += 1
                     if response.status_code == 200:
                         latencies.append(elapsed)
@@ -364,10 +468,22 @@ def main() -> int:
                 entry["breakdown"] = bench.breakdown(runtime, mode)
             finally:
                 runtime.close()  # the service process opens the same shard next
-            entry["http"] = bench.http()
-            bare_p95 = entry["bare"]["embed_plus_search"]["p95_ms"]
+            # The paired bare searches run on a copy: one process at a time may open a shard.
+            copied = work / f"bare-qdrant-{size}"
+            shutil.copytree(bench.settings.qdrant_dir, copied)
+            bare_store = EdgeVectorStore(copied)
+            try:
+                entry["http"] = bench.http(bench.bare_search.on(bare_store))
+            finally:
+                bare_store.close()
+                shutil.rmtree(copied, ignore_errors=True)
             if "c1" in entry["http"]:
-                entry["c1_p95_over_bare_p95"] = round(entry["http"]["c1"]["p95_ms"] / bare_p95, 2)
+                c1 = entry["http"]["c1"]
+                # The target: both sides from the same minutes (the paired run).
+                entry["c1_p95_over_bare_p95"] = round(c1["p95_ms"] / c1["paired_bare"]["p95_ms"], 2)
+                entry["c1_p95_over_bare_p95_measured_before"] = round(
+                    c1["p95_ms"] / entry["bare"]["embed_plus_search"]["p95_ms"], 2
+                )
             result[f"size_{size}"] = entry
             print(json.dumps({f"size_{size}": entry}), file=sys.stderr)
         result["load_average_end"] = round(os.getloadavg()[0], 2)

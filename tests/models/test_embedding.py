@@ -92,6 +92,20 @@ def test_batch_equals_individual(embedder: SentenceTransformerEmbedder) -> None:
         assert _close(batch_vector, query)
 
 
+def test_the_query_path_gives_the_vectors_of_sentence_transformers_encode(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    # Queries skip `encode`'s per-call set-up (`_forward`); the vectors must be the ones `encode` gives,
+    # for one query (bit for bit), for several sharing a pass, and for a text past the 256-token limit.
+    texts = [*PASSAGES, "leave?", " ".join(PASSAGES * 12)]
+    model = embedder._model
+    for text in texts:
+        expected = model.encode([text], convert_to_numpy=True, normalize_embeddings=True)[0].tolist()
+        assert embedder.embed_query(text) == expected
+    batch = model.encode(texts, convert_to_numpy=True, normalize_embeddings=True).tolist()
+    assert all(_close(a, b, 1e-6) for a, b in zip(embedder._encode_queries(texts), batch, strict=True))
+
+
 def test_batches_split_across_calls_give_the_same_vectors(embedder: SentenceTransformerEmbedder) -> None:
     small_batches = SentenceTransformerEmbedder(batch_size=2)
     vectors = small_batches.embed_documents(PASSAGES)
