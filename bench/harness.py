@@ -56,6 +56,9 @@ def running_service(env: dict[str, str], log_path: Path, *, ready: str = "/ready
         yield url
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 def process_tree_cpu_s(pid: int) -> float:
     """CPU seconds (user + system) used so far by `pid` and every live process below it (its helper
     processes), read from /proc."""
@@ -74,9 +77,6 @@ def process_tree_cpu_s(pid: int) -> float:
         total += stats.get(current, (0, 0.0))[1]
         todo += [child for child, (parent, _) in stats.items() if parent == current]
     return total
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager

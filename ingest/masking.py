@@ -698,10 +698,6 @@ class PresidioMasker:
     def mask(self, text: str) -> MaskedText:
         return self.mask_batch([text])[0]
 
-    def start_helpers(self) -> None:
-        """`start_helpers` for this masker's helper processes."""
-        start_helpers(self._workers)
-
     @property
     def workers(self) -> int:
         return self._workers

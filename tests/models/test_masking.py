@@ -478,8 +478,8 @@ def test_a_single_text_is_analysed_in_a_helper_with_the_same_findings() -> None:
     for query in queries:
         assert helped.mask(query) == here.mask(query)
     assert 3 in masking._pools
-    helped.start_helpers()  # returns at once, and again
-    helped.start_helpers()
+    masking.start_helpers(3)  # returns at once, and again
+    masking.start_helpers(3)
     assert helped.mask("   ") == here.mask("   ")
     assert helped.mask_batch(queries[:4]) == here.mask_batch(queries[:4])  # a small batch: analysed here
 
