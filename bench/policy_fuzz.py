@@ -5,7 +5,8 @@
 Runs the hypothesis property of tests/domain/test_access_property.py (harness: tests/domain/access_fuzz.py)
 until at least `--trials` retrievals were checked, on the real service (Cedar policy, access planner,
 qdrant-edge with the ACL filter, SQLite audit log). Prints one JSON object: trials, examples (random worlds),
-leaks (chunks the oracle forbids), unfindable (allowed exact matches not returned), inexact (with top_k above
+leaks (chunks the oracle forbids), unfindable (allowed exact matches not returned
+where top_k covers the first hit of each partition searched), inexact (with top_k above
 the world's size, a result set other than exactly the allowed chunks), chunks the service had to drop because
 the store's filter let them through, and audit events that do not match their answer. All must be 0.
 """

@@ -1,5 +1,6 @@
-"""Property: no chunk outside the policy's grant is ever returned, and every allowed exact match is found,
-over random corpora, documents with ACLs, callers, end users and queries (see tests/domain/access_fuzz.py).
+"""Property: no chunk outside the policy's grant is ever returned, and every allowed exact match is found
+(once top_k covers the first hit of each partition searched), over random corpora, documents with ACLs,
+callers, end users and queries (see tests/domain/access_fuzz.py).
 
 A CI-sized run; `bench/policy_fuzz.py --trials 10000` runs the same property at benchmark size.
 """
