@@ -20,10 +20,13 @@ RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 # The dependencies before the code, so a code change does not reinstall them. The editable install keeps
 # `policies/` and `migrations/` where the code looks for them (beside the packages, under /app).
 COPY pyproject.toml constraints.txt README.md ./
+COPY govrag/__init__.py govrag/__init__.py
 COPY retrieval/__init__.py retrieval/__init__.py
 COPY ingest/__init__.py ingest/__init__.py
-RUN pip install -c constraints.txt -e .
+COPY clients/python clients/python
+RUN pip install -c constraints.txt -e ./clients/python -e .
 COPY alembic.ini ./
+COPY govrag govrag
 COPY retrieval retrieval
 COPY ingest ingest
 COPY migrations migrations

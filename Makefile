@@ -8,11 +8,11 @@ STAMP := $(VENV)/.govrag-installed
 
 .PHONY: install demo test lint typecheck check clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
-	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[test,dev]'
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e ./clients/python -e '.[test,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,8 +24,8 @@ test: install ## run the whole test suite (SQLite and PostgreSQL)
 	$(VENV)/bin/pytest
 
 lint: install
-	$(VENV)/bin/ruff check retrieval ingest tests policies migrations
-	$(VENV)/bin/ruff format --check retrieval ingest tests policies
+	$(VENV)/bin/ruff check govrag retrieval ingest clients tests policies migrations bench
+	$(VENV)/bin/ruff format --check govrag retrieval ingest clients tests policies
 
 typecheck: install
 	$(VENV)/bin/mypy

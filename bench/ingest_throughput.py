@@ -40,13 +40,13 @@ configure_offline_runtime()  # before any import of transformers or sentence-tra
 
 from cputime import cpu_seconds  # noqa: E402  (bench/, the script's own directory)
 
+from govrag.runtime import build_runtime  # noqa: E402
 from ingest.chunking import Chunker, default_tokenizer_file  # noqa: E402
 from ingest.parsing import parse_file  # noqa: E402
 from retrieval.catalog import CorpusSpec  # noqa: E402
 from retrieval.domain import Sensitivity  # noqa: E402
 from retrieval.errors import IngestionError  # noqa: E402
 from retrieval.identity import hash_api_key  # noqa: E402
-from retrieval.runtime import build_runtime  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STEWARD_KEY = "bench-steward-key"
@@ -208,7 +208,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     texts, documents = chunk_texts(settings("rederive"), corpus)
     breakdown = {"parse_and_chunk_seconds": round(time.perf_counter() - start, 2)}
     if args.breakdown:
-        from ingest.masking import load_masker
+        from retrieval.pii.masker import load_masker
 
         start = time.perf_counter()
         load_masker().mask_batch(texts)

@@ -41,8 +41,8 @@ configure_offline_runtime()
 
 from cputime import cpu_seconds  # noqa: E402  (bench/, the script's own directory)
 
-from ingest.corpus_masking import CorpusMaskers  # noqa: E402
-from ingest.masking import LANGUAGE, SPACY_MODEL  # noqa: E402
+from retrieval.pii.masker import LANGUAGE, SPACY_MODEL  # noqa: E402
+from retrieval.pii.profiles import CorpusMaskers  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "pii-synth" / "dev.json"

@@ -31,10 +31,10 @@ from fastapi.testclient import TestClient
 from harness import timed
 from pydantic import SecretStr
 
-import retrieval.runtime as runtime_module
-from retrieval.api.app import create_app
+import govrag.runtime as runtime_module
+from govrag.api.app import create_app
+from govrag.runtime import build_runtime
 from retrieval.identity import hash_api_key
-from retrieval.runtime import build_runtime
 from retrieval.settings import EndUserSettings, Settings
 from tests.ingest.pipeline_fixture import HashEmbedder, NoMasking
 

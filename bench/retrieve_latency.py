@@ -56,12 +56,12 @@ sys.path.insert(0, str(REPO))
 from harness import ms_summary as summary  # noqa: E402
 from harness import process_tree_cpu_s, service_process, timed  # noqa: E402
 
+from govrag.evaluation.beir import load_corpus, load_queries  # noqa: E402
+from govrag.runtime import Runtime, build_runtime  # noqa: E402
 from retrieval.catalog import CorpusSpec  # noqa: E402
 from retrieval.domain import ChunkPoint, Principal, SearchMode, Sensitivity  # noqa: E402
-from retrieval.evaluation.beir import load_corpus, load_queries  # noqa: E402
 from retrieval.identity import hash_api_key  # noqa: E402
 from retrieval.protocols import VectorStore  # noqa: E402
-from retrieval.runtime import Runtime, build_runtime  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 from retrieval.vectorstore.edge import EdgeVectorStore  # noqa: E402
 

@@ -125,7 +125,7 @@ class IngestionPipeline:
         sparse_encoder: SparseEncoder | None = None,
         optimize_after_job: bool = False,
     ) -> None:
-        """`masker_for` gives the masker of a corpus's masking profile (`ingest.corpus_masking`); without
+        """`masker_for` gives the masker of a corpus's masking profile (`retrieval.pii.profiles`); without
         it, every corpus is masked by the processor's own masker. `optimize_after_job`: a job ends by
         building its partition's HNSW index (`VectorStore.optimize`; see the setting of that name)."""
         self._optimize_after_job = optimize_after_job

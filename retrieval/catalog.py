@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ingest.corpus_masking import parse_profile
 from retrieval.db import Database
 from retrieval.domain import (
     REGION_PATTERN,
@@ -25,6 +24,7 @@ from retrieval.domain import (
 )
 from retrieval.errors import BackendUnavailable, Conflict, InvalidRequest, NotFound
 from retrieval.models import ChunkRow, CorpusRow, DocumentRow, JobRow
+from retrieval.pii.profiles import parse_profile
 
 # A job left running by a crash is retried this many times in all before it stays failed.
 MAX_JOB_ATTEMPTS = 3
@@ -43,7 +43,7 @@ class CorpusSpec:
     source_path: str
     description: str = ""
     refresh_interval_seconds: int | None = None
-    # PII masking of the corpus's text (see ingest.corpus_masking): checked by `Catalog.register`.
+    # PII masking of the corpus's text (see retrieval.pii.profiles): checked by `Catalog.register`.
     masking_strategy: str = "replace"
     pii_allow_list: frozenset[str] = frozenset()
 

@@ -113,7 +113,7 @@ class Principal:
 @dataclass(frozen=True, slots=True)
 class MaskingProfile:
     """How a corpus's text is masked: the strategy (`replace`, `redact` or `pseudonymize`, see
-    `ingest.masking.MaskingStrategy`) and the entity types it keeps (`ingest.corpus_masking`)."""
+    `retrieval.pii.masker.MaskingStrategy`) and the entity types it keeps (`retrieval.pii.profiles`)."""
 
     strategy: str = "replace"
     allow_list: frozenset[str] = frozenset()

@@ -71,7 +71,7 @@ class PiiSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="forbid")
 
-    # Findings scored below this are dropped (ingest.masking.DEFAULT_SCORE_THRESHOLD; tuned on the dev set).
+    # Findings scored below this are dropped (pii.masker.DEFAULT_SCORE_THRESHOLD; tuned on the dev set).
     score_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
     # The HMAC key of pseudonyms (`GOVRAG_PII__PSEUDONYM_KEY`). Without it no corpus may use `pseudonymize`
     # and the service refuses to start if an approved one exists. Changing it changes every pseudonym: the

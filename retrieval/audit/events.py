@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from retrieval.domain import Principal, Sensitivity
 
 # Actions. `retrieve` is an answer; the others are governance events, each logged `requested` before the
-# change and `succeeded` / `failed` after it (`denied` when the policy refused), see retrieval/governance.py.
+# change and `succeeded` / `failed` after it (`denied` when the policy refused), see govrag/governance/.
 RETRIEVE = "retrieve"
 CORPUS_REGISTER = "corpus.register"
 CORPUS_APPROVE = "corpus.approve"

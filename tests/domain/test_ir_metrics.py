@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from retrieval.evaluation.metrics import evaluate, mrr_at_k, ndcg_at_k, recall_at_k
+from govrag.evaluation.metrics import evaluate, mrr_at_k, ndcg_at_k, recall_at_k
 
 pytestmark = pytest.mark.unit
 

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import uvicorn
 
-from retrieval.api.app import create_app
-from retrieval.runtime import Runtime, build_runtime
+from govrag.api.app import create_app
+from govrag.runtime import Runtime, build_runtime
 from retrieval.settings import Settings
 from tests.e2e.corpus_fixture import auth
 

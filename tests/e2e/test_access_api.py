@@ -20,9 +20,9 @@ import yaml
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from retrieval.api.app import create_app
+from govrag.api.app import create_app
+from govrag.runtime import build_runtime
 from retrieval.identity import hash_api_key
-from retrieval.runtime import build_runtime
 from retrieval.settings import REPO_ROOT, EndUserSettings, PolicySettings, ResidencySettings, Settings
 from tests.ingest.pipeline_fixture import HashEmbedder, NoMasking
 
@@ -108,8 +108,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
         residency=ResidencySettings.model_validate({"endpoints": {"us": {"path": str(root / "us-store")}}}),
     )
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("retrieval.runtime.load_embedder", lambda batch_size=32: HashEmbedder())
-        patch.setattr("ingest.corpus_masking.load_masker", lambda *a, **k: NoMasking())
+        patch.setattr("govrag.runtime.load_embedder", lambda batch_size=32: HashEmbedder())
+        patch.setattr("retrieval.pii.profiles.load_masker", lambda *a, **k: NoMasking())
         runtime = build_runtime(settings)
     try:
         with TestClient(create_app(settings, runtime)) as http:

@@ -19,9 +19,9 @@ import uvicorn
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from retrieval.api.app import create_app
-from retrieval.cli import app as cli
-from retrieval.runtime import build_runtime
+from govrag.api.app import create_app
+from govrag.cli import app as cli
+from govrag.runtime import build_runtime
 from retrieval.settings import AuditSettings, Settings, get_settings
 from tests.e2e.corpus_fixture import KEYS, auth, write_principals, write_sources
 

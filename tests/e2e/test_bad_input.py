@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from retrieval.api.app import create_app
-from retrieval.runtime import build_runtime
+from govrag.api.app import create_app
+from govrag.runtime import build_runtime
 from retrieval.settings import Settings
 from tests.e2e.corpus_fixture import auth, write_principals, write_sources
 

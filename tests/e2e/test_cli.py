@@ -19,10 +19,10 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from retrieval.api.app import create_app
-from retrieval.cli import app
+from govrag.api.app import create_app
+from govrag.cli import app
+from govrag.runtime import build_runtime
 from retrieval.domain import ChunkPoint
-from retrieval.runtime import build_runtime
 from retrieval.settings import REPO_ROOT, Settings, get_settings
 from retrieval.vectorstore import EdgeVectorStore
 from tests.e2e.corpus_fixture import KEYS, write_principals, write_sources
@@ -168,7 +168,7 @@ def test_serve_refuses_to_start_with_an_invalid_policy(tmp_path: Path) -> None:
     shutil.copytree(REPO_ROOT / "policies", policies, ignore=shutil.ignore_patterns("tests", "__pycache__"))
     (policies / "broken.cedar").write_text('permit (principal, action == Govrag::Action::"fly", resource);')
     result = subprocess.run(
-        [sys.executable, "-m", "retrieval.cli", "serve", "--port", str(free_port())],
+        [sys.executable, "-m", "govrag.cli", "serve", "--port", str(free_port())],
         env={
             "GOVRAG_POLICY_DIR": str(policies),
             "GOVRAG_DATA_DIR": str(tmp_path / "data"),

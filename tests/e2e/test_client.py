@@ -7,9 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from llama_index.core.schema import NodeRelationship, QueryBundle
-
-from retrieval.client import (
+from govrag_client._client import (
     AsyncGovragClient,
     AuditUnavailable,
     GovragClient,
@@ -18,8 +16,10 @@ from retrieval.client import (
     Unauthenticated,
     ValidationFailed,
 )
-from retrieval.llama_index import GovragRetriever
-from retrieval.runtime import Runtime
+from govrag_client.llama_index import GovragRetriever
+from llama_index.core.schema import NodeRelationship, QueryBundle
+
+from govrag.runtime import Runtime
 from retrieval.settings import Settings
 from tests.e2e.corpus_fixture import KEYS, PLANTED_PII, auth, write_principals, write_sources
 from tests.e2e.live_service import free_port, ingest, live_server, register_and_approve

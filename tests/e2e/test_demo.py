@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_demo_ingests_the_samples_and_prints_keys_and_a_curl_call(tmp_path: Path) -> None:
     env = {**os.environ, "GOVRAG_DATA_DIR": str(tmp_path / "data")}
     result = subprocess.run(
-        [sys.executable, "-m", "retrieval.cli", "demo", "--no-serve"],
+        [sys.executable, "-m", "govrag.cli", "demo", "--no-serve"],
         env=env,
         capture_output=True,
         text=True,

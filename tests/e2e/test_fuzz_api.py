@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from retrieval.api.app import create_app
+from govrag.api.app import create_app
 from retrieval.identity import hash_api_key
 from retrieval.settings import Settings
 from tests.e2e.corpus_fixture import KEYS, write_principals, write_sources

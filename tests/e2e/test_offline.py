@@ -23,7 +23,7 @@ SCRIPT = """
 import sys
 from pathlib import Path
 
-from retrieval.runtime import build_runtime
+from govrag.runtime import build_runtime
 from retrieval.settings import Settings
 from retrieval.catalog import CorpusSpec
 from retrieval.domain import Sensitivity

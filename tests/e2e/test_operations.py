@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from retrieval.api.app import create_app
+from govrag.api.app import create_app
+from govrag.runtime import Runtime, build_runtime
 from retrieval.db import Database
-from retrieval.runtime import Runtime, build_runtime
 from retrieval.settings import Settings
 from retrieval.telemetry import REGISTRY
 from retrieval.vectorstore import EdgeVectorStore

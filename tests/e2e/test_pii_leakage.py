@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from govrag.runtime import Runtime, build_runtime
 from retrieval.catalog import CorpusSpec
 from retrieval.domain import JobStatus, Principal, Sensitivity
-from retrieval.runtime import Runtime, build_runtime
 from retrieval.settings import PiiSettings, Settings
 from tests.e2e.pii_seed import Seeded, leaks, plant, seed_values
 

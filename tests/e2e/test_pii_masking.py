@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from retrieval.api.app import create_app
+from govrag.api.app import create_app
+from govrag.runtime import build_runtime
 from retrieval.errors import ConfigurationError
-from retrieval.runtime import build_runtime
 from retrieval.settings import PiiSettings, Settings
 from tests.e2e.corpus_fixture import auth, write_principals
 from tests.e2e.test_end_to_end import wait_for_job

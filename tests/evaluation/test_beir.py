@@ -10,8 +10,8 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import pytest
 
-from retrieval.evaluation.baselines import bm25_exact, dense_exact
-from retrieval.evaluation.beir import (
+from govrag.evaluation.baselines import bm25_exact, dense_exact
+from govrag.evaluation.beir import (
     BeirDocument,
     load_corpus,
     load_qrels,

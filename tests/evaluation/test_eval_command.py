@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from retrieval.cli import app
+from govrag.cli import app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.shared_data]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from retrieval.api.app import create_app
-from retrieval.runtime import Runtime, build_runtime
+from govrag.api.app import create_app
+from govrag.runtime import Runtime, build_runtime
 from retrieval.settings import Settings
 from tests.e2e.corpus_fixture import auth, write_principals, write_sources
 

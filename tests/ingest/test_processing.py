@@ -283,8 +283,8 @@ def test_a_failing_input_iterable_fails_after_the_results_before_it(
 @pytest.mark.integration
 @pytest.mark.slow
 def test_real_models_give_the_results_of_each_document_alone(tmp_path: Path) -> None:
-    from ingest.masking import load_masker
     from retrieval.embedding import load_embedder
+    from retrieval.pii.masker import load_masker
 
     texts = {
         "contact.txt": "Contact\n\nWrite to Hannah Schmidt (hannah.schmidt@example.eu), 212 555 0199.\n",

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 import pytest
 from pydantic import ValidationError
 
-from ingest.corpus_masking import CorpusMaskers, parse_profile
-from ingest.masking import DEFAULT_ENTITIES, MaskingStrategy, load_masker
 from retrieval.domain import CorpusRef, CorpusStatus, MaskingProfile, Sensitivity, VectorHit
 from retrieval.errors import ConfigurationError
+from retrieval.pii.masker import DEFAULT_ENTITIES, MaskingStrategy, load_masker
+from retrieval.pii.profiles import CorpusMaskers, parse_profile
 from retrieval.protocols import MaskedText
 from retrieval.query_texts import (
     PSEUDONYM_CANDIDATES,

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from presidio_analyzer import RecognizerResult
 
-from ingest.masking import (
+from retrieval.pii.masker import (
     DEFAULT_ENTITIES,
     PSEUDONYM_HEX_DIGITS,
     REDACTION_MARKER,
@@ -231,7 +231,7 @@ def test_netguard_records_a_lookup(tmp_path: Path) -> None:
 def test_models_load_and_run_without_touching_the_network(tmp_path: Path) -> None:
     result = run_guarded(
         """
-        from ingest.masking import load_masker
+        from retrieval.pii.masker import load_masker
         from retrieval.embedding import load_embedder
 
         vector = load_embedder().embed_query("Where is the retention policy?")
@@ -455,7 +455,7 @@ def test_a_helper_that_dies_costs_nothing_but_time(caplog: pytest.LogCaptureFixt
     assert helped.mask_batch(texts) == expected  # the pool is up
     for child in multiprocessing.active_children():
         os.kill(child.pid or 0, signal.SIGKILL)
-    with caplog.at_level(logging.WARNING, logger="ingest.masking"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.pii.masker"):
         assert helped.mask_batch(texts) == expected
     assert "PII analysis process" in caplog.text
     assert helped.mask_batch(texts) == expected  # a new pool
@@ -498,7 +498,7 @@ def test_a_single_text_is_analysed_in_a_helper_with_the_same_findings() -> None:
 def test_batches_are_split_by_characters_with_a_minimum_per_helper(
     lengths: list[int], parts: int, sizes: list[int]
 ) -> None:
-    from ingest.masking import _split
+    from retrieval.pii.masker import _split
 
     texts = ["x" * n for n in lengths]
     slices = _split(texts, parts)
@@ -508,7 +508,7 @@ def test_batches_are_split_by_characters_with_a_minimum_per_helper(
 
 _KILLED_PARENT = """
 import multiprocessing, sys, time
-from ingest.masking import _helpers, start_helpers
+from retrieval.pii.masker import _helpers, start_helpers
 
 start_helpers(2)
 for future in [_helpers(2).submit(int) for _ in range(4)]:

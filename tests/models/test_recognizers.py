@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 
-from ingest.recognizers import (
+from retrieval.pii.recognizers import (
     AgeRecognizer,
     CardNumberRecognizer,
     CountryRecognizer,
@@ -21,9 +21,9 @@ from ingest.recognizers import (
     custom_recognizers,
     national_id_recognizers,
 )
-from ingest.recognizers.name_propagation import PROPAGATED_SCORE, propagate_names
-from ingest.recognizers.name_shape import SCORE as NAME_SHAPE_SCORE
-from ingest.recognizers.name_shape import NameShapeRecognizer
+from retrieval.pii.recognizers.name_propagation import PROPAGATED_SCORE, propagate_names
+from retrieval.pii.recognizers.name_shape import SCORE as NAME_SHAPE_SCORE
+from retrieval.pii.recognizers.name_shape import NameShapeRecognizer
 
 pytestmark = pytest.mark.unit
 
@@ -234,7 +234,7 @@ NAME_SHAPE: list[Case] = [
 @pytest.mark.parametrize("case", NAME_SHAPE, ids=[case[0][:40] for case in NAME_SHAPE])
 def test_name_shape_case(case: Case) -> None:
     """With the model's entities, as the masker runs it (a span the model calls a place or a date is left)."""
-    from ingest.masking import LANGUAGE, _shared_analysis
+    from retrieval.pii.masker import LANGUAGE, _shared_analysis
 
     text, expected = case
     artifacts = _shared_analysis().analyzer.nlp_engine.process_text(text, LANGUAGE)

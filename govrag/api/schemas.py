@@ -1,0 +1,366 @@
+"""HTTP request and response bodies."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+# Control characters (other than tab and newline) have no place in a question or a name.
+_PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    type: str
+    detail: str
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI entries for the error statuses a router can answer, all with the `{type, detail}` body."""
+    return {status: {"model": ErrorBody} for status in (401, 403, 422, 503, *statuses)}
+
+
+class CorpusCreate(Strict):
+    name: Annotated[
+        str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
+    ]
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,15}$")]
+    sensitivity: Literal["public", "internal", "confidential", "restricted"]
+    source_path: Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=_PRINTABLE)]
+    description: Annotated[str, StringConstraints(max_length=2000, pattern=_PRINTABLE)] = ""
+    refresh_interval_seconds: int | None = Field(
+        default=None, ge=60, le=366 * 24 * 3600, description="Re-scan the source this often (incremental)."
+    )
+    masking_strategy: Literal["replace", "redact", "pseudonymize"] = Field(
+        default="replace",
+        description="What PII becomes: <PERSON>, [REDACTED], or a keyed pseudonym <PERSON_3f9a1c2b> "
+        "(needs GOVRAG_PII__PSEUDONYM_KEY).",
+    )
+    pii_allow_list: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=64, description="Entity types kept in the text, e.g. ORGANIZATION."
+    )
+
+    @field_validator("pii_allow_list")
+    @classmethod
+    def _known_entity_types(cls, value: list[str]) -> list[str]:
+        from retrieval.pii.profiles import parse_profile
+
+        parse_profile("replace", value)  # ValueError names the unknown types: a 422
+        return sorted(set(value))
+
+
+class CorpusOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    region: str
+    sensitivity: str
+    status: str
+    source_path: str
+    owner: str
+    created_at: datetime
+    approved_at: datetime | None = None
+    approved_by: str | None = None
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    refresh_interval_seconds: int | None = None
+    masking_strategy: str = "replace"
+    pii_allow_list: list[str] = Field(default_factory=list)
+
+
+class DocumentOut(BaseModel):
+    id: str
+    corpus_id: str
+    source_uri: str
+    title: str
+    content_sha256: str | None
+    version: int
+    status: str
+    error: str | None
+    chunk_count: int
+    embedding_model: str | None
+    embedding_weights_sha256: str | None
+    updated_at: datetime
+    acl_groups: list[str] | None = Field(default=None, description="Groups allowed to read it; null: no ACL.")
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+
+
+class JobError(BaseModel):
+    source_uri: str
+    reason: str
+
+
+class JobOut(BaseModel):
+    id: str
+    corpus_id: str
+    kind: str
+    status: str
+    requested_by: str
+    attempt: int
+    retry_of: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    documents_total: int
+    documents_seen: int
+    documents_ingested: int
+    documents_skipped: int
+    documents_failed: int
+    documents_removed: int
+    chunks_written: int
+    errors: list[JobError]
+    detail: str | None
+
+
+class RetrieveRequest(Strict):
+    query: Annotated[str, StringConstraints(min_length=1, max_length=4000, pattern=_PRINTABLE)]
+    top_k: int = Field(default=5, ge=1, le=50)
+    mode: Literal["dense", "sparse", "hybrid"] | None = Field(
+        default=None,
+        description="dense (embeddings), sparse (BM25 keywords) or hybrid (both, fused by reciprocal rank); "
+        "unset: the service's default (GOVRAG_RETRIEVAL__DEFAULT_MODE, hybrid unless configured).",
+    )
+    mmr: bool = Field(
+        default=False, description="Re-rank the best matches for diversity (maximal marginal relevance)."
+    )
+
+
+class CitationOut(BaseModel):
+    document_id: str
+    corpus_id: str
+    corpus_name: str
+    source_uri: str
+    title: str
+    page: int | None
+    start_char: int
+    end_char: int
+    content_sha256: str
+    document_version: int
+    region: str
+    sensitivity: str
+    embedding_model: str
+
+
+class ChunkOut(BaseModel):
+    chunk_id: str
+    text: str
+    score: float
+    citation: CitationOut
+
+
+class RetrieveResponse(BaseModel):
+    request_id: str
+    policy_version: str
+    chunks: list[ChunkOut]
+    unavailable_regions: list[str] = Field(
+        default=[], description="Regions the caller may read whose store could not be searched."
+    )
+
+
+class AuditChunkOut(BaseModel):
+    rank: int
+    score: float
+    chunk_id: str
+    document_id: str
+    document_version: int
+    corpus_id: str
+    content_sha256: str
+    embedding_model: str
+
+
+class PrincipalSnapshotOut(BaseModel):
+    roles: list[str]
+    clearance: str
+    regions: list[str]
+    groups: list[str]
+
+
+class PolicyDecisionOut(BaseModel):
+    corpus_id: str
+    allowed: bool
+    policy_ids: list[str]
+
+
+class AuditEventOut(BaseModel):
+    sequence: int | None
+    request_id: str
+    occurred_at: datetime
+    action: str
+    principal_id: str
+    end_user_id: str | None = None
+    principal: PrincipalSnapshotOut | None = None
+    query_masked: str | None
+    query_hmac: str | None = None
+    top_k: int | None
+    policy_version: str
+    decisions: list[PolicyDecisionOut] = []
+    allowed_corpora: list[str]
+    partitions: list[str]
+    regions: list[str] = []
+    unavailable: list[str] = []
+    outcome: str
+    latency_ms: float | None
+    chunks: list[AuditChunkOut]
+    corpus_id: str | None = Field(default=None, description="Governance events: the corpus concerned.")
+    document_id: str | None = Field(default=None, description="Governance events: the document concerned.")
+    details: dict[str, Any] | None = Field(default=None, description="Governance events: what was done.")
+    prev_hash: str | None = None
+    hash: str | None = None
+
+
+class AuditPageOut(BaseModel):
+    events: list[AuditEventOut]
+    next_cursor: str | None
+
+
+class DocumentUseOut(BaseModel):
+    """An answer that used the document, with the document's chunks in it."""
+
+    sequence: int | None
+    request_id: str
+    occurred_at: datetime
+    principal_id: str
+    end_user_id: str | None
+    outcome: str
+    policy_version: str
+    chunks: list[AuditChunkOut]
+
+
+class DocumentUsageOut(BaseModel):
+    document_id: str
+    uses: list[DocumentUseOut]
+    next_cursor: str | None
+
+
+class BrokenLinkOut(BaseModel):
+    sequence: int
+    reason: str
+    request_id: str | None
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    events_checked: int
+    first_broken: BrokenLinkOut | None
+    anchor_sequence: int = Field(description="Verification started after this sequence (0: the log's start).")
+    last_verified_sequence: int
+    checkpoints_checked: int
+
+
+class ChunkReplayOut(BaseModel):
+    rank: int
+    chunk_id: str
+    corpus_id: str
+    document_id: str
+    document_version: int
+    content_sha256: str
+    document_exists: bool
+    document_status: str | None
+    current_version: int | None
+    current_content_sha256: str | None
+    content_changed: bool | None
+    allowed_now: bool | None
+    policy_ids: list[str]
+
+
+class ReplayOut(BaseModel):
+    request_id: str
+    sequence: int | None
+    principal_id: str
+    policy_version_then: str
+    policy_version_now: str
+    chunks: list[ChunkReplayOut]
+
+
+class PruneRequest(Strict):
+    before: datetime | None = Field(
+        default=None, description="Delete events older than this; default: now minus the retention setting."
+    )
+
+
+class PruneOut(BaseModel):
+    pruned: int
+    anchor_sequence: int
+
+
+class PolicyStatusOut(BaseModel):
+    version: str
+    files: list[str]
+    last_error: str | None = Field(description="Why the last reload was refused (the old version stays).")
+    cache_hits: int
+    cache_misses: int
+
+
+class PolicyReloadOut(BaseModel):
+    changed: bool
+    version: str
+    previous: str
+
+
+class ExplainRequest(Strict):
+    principal_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@:-]+$")
+    ]
+    end_user_claims: dict[str, Any] | None = Field(
+        default=None,
+        description="Claims of an end user the principal acts for, mapped as a token's are (not verified).",
+    )
+
+    @field_validator("end_user_claims")
+    @classmethod
+    def _small(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(json.dumps(value)) > 16_384:
+            raise ValueError("end_user_claims is larger than 16 KiB")
+        return value
+
+
+class DocumentAccessOut(BaseModel):
+    unrestricted: bool
+    groups: list[str]
+    policy_ids: list[str]
+
+
+class CorpusExplanationOut(BaseModel):
+    corpus_id: str
+    name: str
+    region: str
+    sensitivity: str
+    status: str
+    allowed: bool
+    policy_ids: list[str]
+    documents: DocumentAccessOut | None
+
+
+class ExplainOut(BaseModel):
+    policy_version: str
+    catalog_version: str
+    principal_id: str
+    end_user_id: str | None
+    corpora: list[CorpusExplanationOut]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class StoreCheckOut(BaseModel):
+    ok: bool
+    seconds: float
+
+
+class Readiness(BaseModel):
+    """`/readyz`: 200 when every store answers; 503 (with `type` and `detail` too) when one does not."""
+
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, StoreCheckOut]
+    type: str | None = None
+    detail: str | None = None

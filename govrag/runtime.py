@@ -1,0 +1,156 @@
+"""Builds every backend from settings, once per process, and tears them down in order."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from govrag.governance.policy_admin import PolicyAdministration
+from govrag.governance.stewardship import AuditedIngestionPipeline, Auditing, Stewardship
+from ingest.chunking import Chunker, default_tokenizer_file
+from ingest.jobs import JobRunner, RefreshScheduler
+from ingest.processing import DocumentProcessor
+from retrieval.access import AccessPlanner
+from retrieval.audit import SqlAuditStore, load_keys
+from retrieval.catalog import Catalog
+from retrieval.db import Database, upgrade
+from retrieval.embedding import load_embedder
+from retrieval.end_user import EndUserVerifier
+from retrieval.errors import ConfigurationError
+from retrieval.identity import PrincipalDirectory
+from retrieval.pii.masker import start_helpers
+from retrieval.pii.profiles import CorpusMaskers
+from retrieval.policy import PolicyEngine
+from retrieval.protocols import VectorStore
+from retrieval.service import RetrievalService
+from retrieval.settings import Settings, configure_offline_runtime
+from retrieval.sparse import Bm25Encoder
+from retrieval.vectorstore import create_vector_store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """The process's backends; the HTTP routes and the CLI reach the domain only through these."""
+
+    settings: Settings
+    db: Database
+    catalog: Catalog
+    policy: PolicyEngine
+    principals: PrincipalDirectory
+    store: VectorStore
+    audit: SqlAuditStore
+    retrieval: RetrievalService
+    jobs: JobRunner
+    scheduler: RefreshScheduler
+    stewardship: Stewardship
+    auditing: Auditing
+    end_users: EndUserVerifier
+    planner: AccessPlanner
+    policy_admin: PolicyAdministration
+
+    _closed: bool = field(default=False, init=False, repr=False)
+
+    def close(self) -> None:
+        """Stop the scheduler and the jobs, close the stores. A second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        self.scheduler.stop()
+        self.jobs.shutdown()
+        self.store.close()
+        self.db.dispose()
+        logger.info("runtime closed: jobs stopped, stores closed")
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Validate configuration first (cheap, fails fast), then load models and open stores."""
+    configure_offline_runtime()
+    policy = PolicyEngine(settings.policy_dir, check_interval_s=settings.policy.reload_check_seconds)
+    principals = PrincipalDirectory.from_file(settings.principals_file)
+    end_users = EndUserVerifier(settings.end_user)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url
+    if settings.auto_migrate:
+        upgrade(url)
+    db = Database(url)
+    maskers = CorpusMaskers.from_settings(settings.pii)
+    catalog = Catalog(
+        db, settings.resolved_source_roots, pseudonymize_allowed=maskers.pseudonym_key_configured
+    )
+    try:
+        maskers.check_corpora(catalog.refs())  # an approved pseudonymizing corpus needs the key
+    except ConfigurationError:
+        db.dispose()
+        raise
+    embedder = load_embedder(settings.embedding_batch_size)
+    masker = maskers.default
+    start_helpers(settings.pii.workers)  # the PII helper processes build their analyzers while the rest loads
+    sparse_encoder = Bm25Encoder()
+    store = create_vector_store(settings)
+    audit = SqlAuditStore(db, load_keys(settings), checkpoint_every=settings.audit.checkpoint_every)
+    # Before anything is served: a policy whose version differs from the last one logged is a logged change.
+    audit.record_policy_version(policy.version, policy.files)
+    # …and so is every reload that changes it (the next answer's event carries the new version too).
+    policy.add_listener(audit.record_policy_version)
+    chunker = Chunker(
+        settings.chunking.chunk_size, settings.chunking.chunk_overlap, tokenizer_file=default_tokenizer_file()
+    )
+    processor = DocumentProcessor(
+        chunker=chunker, masker=masker, embedder=embedder, max_file_bytes=settings.max_file_bytes
+    )
+    pipeline = AuditedIngestionPipeline(
+        audit=audit,
+        policy_version=lambda: policy.version,
+        db=db,
+        catalog=catalog,
+        store=store,
+        processor=processor,
+        embedder=embedder,
+        masker_for=maskers.for_profile,
+        email_recipient_acls=settings.email_recipient_acls,
+        sparse_encoder=sparse_encoder,
+        optimize_after_job=settings.optimize_after_ingest,
+    )
+    planner = AccessPlanner(policy, settings.policy.decision_cache_size)
+    service = RetrievalService(
+        catalog=catalog,
+        policy=policy,
+        store=store,
+        embedder=embedder,
+        masker=masker,
+        audit=audit,
+        query_maskers=maskers.for_profile,
+        planner=planner,
+        fail_closed_regions=settings.residency.fail_closed,
+        sparse_encoder=sparse_encoder,
+        options=settings.retrieval,
+    )
+    jobs = JobRunner(pipeline)
+    resumed = catalog.recover_jobs()
+    for job_id in resumed:
+        jobs.submit(job_id)
+    if resumed:
+        logger.warning(
+            "resumed %d ingestion job(s) left queued or interrupted by the last stop", len(resumed)
+        )
+    scheduler = RefreshScheduler(catalog, jobs, settings.refresh_tick_seconds)
+    scheduler.start()
+    return Runtime(
+        settings=settings,
+        db=db,
+        catalog=catalog,
+        policy=policy,
+        principals=principals,
+        store=store,
+        audit=audit,
+        retrieval=service,
+        jobs=jobs,
+        scheduler=scheduler,
+        stewardship=Stewardship(catalog, policy, jobs, audit),
+        auditing=Auditing(audit, policy, catalog, settings.audit.retention_days),
+        end_users=end_users,
+        planner=planner,
+        policy_admin=PolicyAdministration(planner, catalog, principals, end_users),
+    )

@@ -1,0 +1,115 @@
+"""Finds PERSON names announced by the words around them: "my name is Siiri", "Dear Ms Novak", "said Maslin".
+
+The spaCy model finds names it has seen in similar company; these cues find the others, whatever their
+language. Three strengths, each a lookbehind (or lookahead) so that the span is the name alone:
+
+- introductions and labels ("my name is", "call me", "Name:", "signed by"): strong enough to accept a
+  lower-case name ("my name is vitoria"), as typed in chats and queries;
+- address and kinship ("Dear", "Hello", "my son", "my colleague"): a capitalised name only;
+- speech verbs and verbs whose subject is a person ("said Maslin", "Enrico shouted at", "Jacob lives on",
+  "add Irenke Sörös as a beneficiary"): capitalised, and the words that start sentences ("The", "This",
+  ...) are never names (`_fragments.NOT_A_NAME`);
+- layout: a line of two to four capitalised words heading a contact block (a "Phone:"/"E-mail:"/"Address"
+  line, a house-number line or a country line within the next five lines), and the speakers of a dialogue
+  ("Ubul: What a day.\nNicole: ..."; two consecutive speaker lines, each followed by a sentence).
+
+Names run to the end of the line at most, so that a "Name:" label never swallows the next field. Scores
+0.65 to 0.85, above the spaCy recognizer's 0.6, so that a cue wins where the model calls the name a place.
+A capitalised company name in the same place ("Microsoft said") is taken for a person: over-masking, the
+cheaper error.
+"""
+
+from __future__ import annotations
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+from retrieval.pii.recognizers._fragments import CAP_WORD, FLAGS, LOWER_NAME, NAME
+from retrieval.pii.recognizers.country import country_alternation
+
+_INTRODUCTION = (
+    r"(?:my[ ]+name[ ]+is|name[ ]+is|names?[ ]+on[ ]+the[ ]+account[ ]+is|i[ ]+am[ ]+called|"
+    r"call[ ]+me|calls[ ]+me|known[ ]+as|named|"
+    r"(?:signed|approved|prepared|authored|written|reviewed|submitted|requested|reported|sent|created)[ ]+by|"
+    r"contact[ ]+person:?|attn:?|attention:?|c/o|"
+    r"(?:full[ ]+|first[ ]+|last[ ]+|sur|given[ ]+|customer[ ]+|patient[ ]+|employee[ ]+|user[ ]+)?name:)"
+)
+_ADDRESS = (
+    r"(?:dear|hello|hi|hey|thanks|thank[ ]+you|regards|sincerely|cheers|"
+    r"my[ ]+(?:son|daughter|kid|child|wife|husband|partner|father|mother|dad|mom|mum|brother|sister|friend|"
+    r"colleague|boss|manager|uncle|aunt|cousin|grandfather|grandmother|grandson|granddaughter|fianc[ée]e?|"
+    r"neighbou?r|tenant|landlord|lawyer|doctor|patient|client)|"
+    r"(?:follow[ ]+up|meet|meeting|spoke|speak|talk|talked|met)[ ]+with|according[ ]+to|"
+    r"(?:i'm|i[ ]+am|this[ ]+is)(?=[ ]+\p{Lu}\p{Ll}))"
+)
+_SPEECH_VERB = r"(?:said|says|asked|asks|told|tells|replied|shouted|whispered|wrote|answered|added|explained)"
+# Verbs whose subject is a person: "Jacob lives on ...", "Walker began writing ...".
+_PERSON_VERB = (
+    r"(?:lives|lived|works|worked|studied|studies|married|died|was[ ]born|began[ ]writing|wrote|writes|"
+    r"thinks|thought|believes|feels|felt|wants|wanted|loves|loved|hates|joined|retired|resigned|graduated|"
+    r"smiled|laughed|cried|(?:had|has)[ ]given|gave|will[ ]be[ ](?:talking|speaking|presenting|joining))"
+)
+# Field labels that open the lines of a contact block or a signature.
+_CONTACT_FIELD = r"(?i:phone|mobile|tel|telephone|e-?mail|address|fax|website|personal[ ]info)"
+
+
+class NameCueRecognizer(PatternRecognizer):
+    """PERSON announced by an introduction, a form of address or a speech verb."""
+
+    PATTERNS = [
+        Pattern("name after introduction", rf"(?=\p{{Lu}})(?<=\b(?i:{_INTRODUCTION})[ \t]*){NAME}", 0.85),
+        Pattern(
+            "lower-case name after introduction",
+            rf"(?=\p{{Ll}})(?<=\b(?i:{_INTRODUCTION})[ \t]*){LOWER_NAME}",
+            0.65,
+        ),
+        Pattern("name after address or kinship", rf"(?=\p{{Lu}})(?<=\b(?i:{_ADDRESS}),?[ ]+){NAME}", 0.75),
+        Pattern(
+            "name after speech verb",
+            rf"(?=\p{{Lu}})(?<=\b(?i:{_SPEECH_VERB})(?:[ ]+(?:at|to))?[ ]+){NAME}",
+            0.7,
+        ),
+        Pattern(
+            "second name after speech verb",
+            rf"(?=\p{{Lu}})(?<=\b(?i:{_SPEECH_VERB})[ ]+{NAME}[ ]+(?:to|at)[ ]+){NAME}",
+            0.7,
+        ),
+        Pattern(
+            "name before speech verb",
+            rf"(?=\p{{Lu}})(?<![\p{{L}}'’]){NAME}(?=[ ]+(?i:{_SPEECH_VERB})\b)",
+            0.65,
+        ),
+        Pattern(
+            "name before a verb of people",
+            rf"(?=\p{{Lu}})(?<![\p{{L}}'’]){NAME}(?=[ ]+{_PERSON_VERB}\b)",
+            0.65,
+        ),
+        Pattern(
+            "name added as a party",
+            rf"(?=\p{{Lu}})(?<=\b(?i:add)[ ]+){NAME}(?=[ ]+as[ ]+(?:a|an|the|my|our)?\b)",
+            0.7,
+        ),
+        Pattern(
+            "name line of a contact block",
+            rf"(?=\p{{Lu}}[^\n]*?\p{{L}}[ ]+\p{{Lu}})(?<=^[ \t>?]*){NAME}"
+            rf"(?=[ \t]*\n(?:[^\n]*\n){{0,5}}[ \t>?]*"
+            rf"(?:{_CONTACT_FIELD}\b|\d{{1,6}}[ ]+(?:\d{{1,5}}[ ]+)?\p{{L}}|"
+            rf"{country_alternation()}[ \t]*$))",
+            0.65,
+        ),
+        Pattern(
+            "speaker of a dialogue line",
+            rf"(?=\p{{Lu}})(?<=^[ \t]*){NAME}(?=:[ ]+\p{{Lu}}[^\n]*[ ][^\n]*[.?!]\n[ \t]*{CAP_WORD}:[ ])"
+            rf"|(?=\p{{Lu}})(?<=^[ \t]*{CAP_WORD}:[ ]+\p{{Lu}}[^\n]*[ ][^\n]*[.?!]\n[ \t]*){NAME}(?=:[ ])",
+            0.65,
+        ),
+    ]
+    CONTEXT: list[str] = []
+
+    def __init__(self, supported_language: str = "en", supported_entity: str = "PERSON") -> None:
+        super().__init__(
+            supported_entity=supported_entity,
+            patterns=self.PATTERNS,
+            context=self.CONTEXT,
+            supported_language=supported_language,
+            global_regex_flags=FLAGS,
+        )

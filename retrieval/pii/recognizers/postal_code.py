@@ -1,0 +1,48 @@
+"""Finds postal codes (POSTAL_CODE): "ZIP: 3520", "my zip code is 90010-170", "postcode SW1A 1AA".
+
+A bare number of four or five digits is a postal code as often as a price or a year, so numeric codes are
+taken only after a word that names them (a lookbehind: "zip", "postal code", "PLZ", "CAP", "code postal"),
+in the formats of the regions we serve: 3-5 digits with an optional extension ("1234-567", "394 13") or
+letters ("7412 SL"). UK postcodes ("SW1A 1AA") have a shape of their own and are taken without a cue, at a
+lower score. A postal code inside a full address is the address recognizer's.
+"""
+
+from __future__ import annotations
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+from retrieval.pii.recognizers._fragments import FLAGS
+
+_CUE = (
+    r"(?:zip|zip[ ]?code|zipcode|postal[ ]?code|postcode|post[ ]?code|plz|postleitzahl|cap|code[ ]postal|"
+    r"c[oó]digo[ ]postal|postnummer|postinumero|irányítószám|kod[ ]pocztowy)"
+)
+_NUMERIC = r"\d{3,5}(?:[- ]\d{2,4})?(?:[ ]?\p{Lu}{2})?"
+_UK = (
+    r"(?:GIR[ ]?0AA|[A-PR-UWYZ][0-9][A-HJKPSTUW0-9]?[ ]?[0-9][ABD-HJLNP-UW-Z]{2}|"
+    r"[A-PR-UWYZ][A-HK-Y][0-9][ABEHMNPRVWXY0-9]?[ ]?[0-9][ABD-HJLNP-UW-Z]{2})"
+)
+
+
+class PostalCodeRecognizer(PatternRecognizer):
+    """POSTAL_CODE after a word that names it, and UK postcodes."""
+
+    PATTERNS = [
+        Pattern(
+            "postal code after its name",
+            rf"(?=[\dA-Z])(?<=\b(?i:{_CUE})(?:[ ]+(?i:is|was|of|no\.?|number))?[ ]*[:#]?[ ]*)"
+            rf"(?:{_UK}|{_NUMERIC})\b",
+            0.9,
+        ),
+        Pattern("UK postcode", rf"\b{_UK}\b", 0.5),
+    ]
+    CONTEXT: list[str] = []
+
+    def __init__(self, supported_language: str = "en", supported_entity: str = "POSTAL_CODE") -> None:
+        super().__init__(
+            supported_entity=supported_entity,
+            patterns=self.PATTERNS,
+            context=self.CONTEXT,
+            supported_language=supported_language,
+            global_regex_flags=FLAGS,
+        )
