@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from govrag.governance.policy_admin import PolicyAdministration
-from govrag.governance.stewardship import AuditedIngestionPipeline, Auditing, Stewardship
+from govrag.governance import Auditing, GovernanceJobObserver, PolicyAdministration, Stewardship
 from ingest.chunking import Chunker, default_tokenizer_file
 from ingest.jobs import JobRunner, RefreshScheduler
+from ingest.pipeline import IngestionPipeline
 from ingest.processing import DocumentProcessor
 from retrieval.access import AccessPlanner
 from retrieval.audit import SqlAuditStore, load_keys
@@ -100,9 +100,7 @@ def build_runtime(settings: Settings) -> Runtime:
     processor = DocumentProcessor(
         chunker=chunker, masker=masker, embedder=embedder, max_file_bytes=settings.max_file_bytes
     )
-    pipeline = AuditedIngestionPipeline(
-        audit=audit,
-        policy_version=lambda: policy.version,
+    pipeline = IngestionPipeline(
         db=db,
         catalog=catalog,
         store=store,
@@ -127,7 +125,7 @@ def build_runtime(settings: Settings) -> Runtime:
         sparse_encoder=sparse_encoder,
         options=settings.retrieval,
     )
-    jobs = JobRunner(pipeline)
+    jobs = JobRunner(pipeline, GovernanceJobObserver(audit, lambda: policy.version))
     resumed = catalog.recover_jobs()
     for job_id in resumed:
         jobs.submit(job_id)

@@ -143,6 +143,10 @@ class IngestionPipeline:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
     def request_stop(self) -> None:
         """Ask a running job to stop after its current document (the service is shutting down)."""
         self._stopping.set()

@@ -13,95 +13,36 @@ themselves, and a revocation or a document deletion also changes the vector inde
 transaction covers. Writing ahead keeps what an auditor needs — no change the log does not know of — at the
 price of a `requested` event without its completion if the process dies in between. Refusals by the policy are
 logged as `denied` when the log can take them (the refusal stands either way). Ingestion jobs log
-`job.started` and `job.finished` from the worker (`AuditedIngestionPipeline`), whoever queued them (steward,
-scheduler, recovery); the service logs a `policy.change` at start when the policy files' version differs from
-the last one logged.
+`job.started` and `job.finished` from the job runner (`GovernanceJobObserver` in `jobs.py`), whoever queued
+them (steward, scheduler, recovery); the service logs a `policy.change` at start when the policy files'
+version differs from the last one logged.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+from govrag.governance.log import GovernanceLog
 from ingest.jobs import JobRunner
-from ingest.pipeline import IngestionPipeline
 from retrieval.audit import (
     CORPUS_APPROVE,
     CORPUS_INGEST,
     CORPUS_REGISTER,
     CORPUS_REVOKE,
     DOCUMENT_DELETE,
-    JOB_FINISHED,
-    JOB_STARTED,
-    RETRIEVE,
-    AuditEvent,
-    AuditPage,
-    AuditQuery,
     AuditStore,
-    ExportFormat,
-    PrincipalSnapshot,
-    PruneReport,
-    ReplayReport,
-    VerifyReport,
-    export,
-    replay,
 )
-from retrieval.catalog import Catalog, CorpusSpec, to_ref, utcnow
-from retrieval.domain import CorpusRef, JobKind, JobStatus, Principal
-from retrieval.errors import AuditUnavailable, InvalidRequest, PermissionDenied
+from retrieval.catalog import Catalog, CorpusSpec, to_ref
+from retrieval.domain import CorpusRef, JobKind, Principal
+from retrieval.errors import AuditUnavailable, PermissionDenied
 from retrieval.models import CorpusRow, DocumentRow, JobRow
 from retrieval.policy import PolicyEngine
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class GovernanceLog:
-    """Writes governance events; `record` raises `AuditUnavailable`, `try_record` only logs the failure."""
-
-    def __init__(self, audit: AuditStore, policy_version: str | Callable[[], str]) -> None:
-        self._audit = audit
-        # A callable gives the version in force at each event (the policy may be reloaded meanwhile).
-        self._policy_version = policy_version
-
-    def record(
-        self,
-        principal_id: str,
-        action: str,
-        outcome: str,
-        *,
-        principal: Principal | None = None,
-        corpus_id: str | None = None,
-        document_id: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> AuditEvent:
-        return self._audit.record(
-            AuditEvent(
-                request_id=str(uuid.uuid4()),
-                occurred_at=datetime.now(UTC),
-                action=action,
-                principal_id=principal_id,
-                principal=PrincipalSnapshot.of(principal) if principal is not None else None,
-                policy_version=(
-                    self._policy_version() if callable(self._policy_version) else self._policy_version
-                ),
-                outcome=outcome,
-                corpus_id=corpus_id,
-                document_id=document_id,
-                details=details,
-            )
-        )
-
-    def try_record(self, principal_id: str, action: str, outcome: str, **kwargs: Any) -> None:
-        try:
-            self.record(principal_id, action, outcome, **kwargs)
-        except AuditUnavailable:
-            logger.error("could not log %s %s by %s", action, outcome, principal_id)
 
 
 class Stewardship:
@@ -297,116 +238,3 @@ class Stewardship:
                 f"{request.request_id}); check its state before trying again"
             ) from exc
         return result
-
-
-class AuditedIngestionPipeline(IngestionPipeline):
-    """The ingestion pipeline, with each job's start and end in the provenance log.
-
-    A job whose start cannot be logged does not run: it is marked failed with the reason.
-    """
-
-    def __init__(self, *, audit: AuditStore, policy_version: str | Callable[[], str], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._log = GovernanceLog(audit, policy_version)
-
-    def run(self, job_id: str) -> None:
-        job = self._catalog.get_job(job_id)
-        try:
-            self._log.record(
-                job.requested_by,
-                JOB_STARTED,
-                "started",
-                details={
-                    "job_id": job_id,
-                    "kind": job.kind,
-                    "attempt": job.attempt,
-                    "retry_of": job.retry_of,
-                },
-                corpus_id=job.corpus_id,
-            )
-        except AuditUnavailable:
-            logger.error("job %s not run: its start could not be logged", job_id, extra={"job_id": job_id})
-            self._catalog.update_job(
-                job_id,
-                status=JobStatus.failed.value,
-                finished_at=utcnow(),
-                detail="not run: the provenance log is unavailable",
-            )
-            return
-        super().run(job_id)
-        done = self._catalog.get_job(job_id)
-        self._log.try_record(
-            job.requested_by,
-            JOB_FINISHED,
-            done.status,
-            details={
-                "job_id": job_id,
-                "status": done.status,
-                "documents_seen": done.documents_seen,
-                "documents_ingested": done.documents_ingested,
-                "documents_skipped": done.documents_skipped,
-                "documents_failed": done.documents_failed,
-                "documents_removed": done.documents_removed,
-                "chunks_written": done.chunks_written,
-                "detail": done.detail,
-            },
-            corpus_id=job.corpus_id,
-        )
-
-
-class Auditing:
-    """Read, verify, export, replay and prune the provenance log."""
-
-    def __init__(
-        self, audit: AuditStore, policy: PolicyEngine, catalog: Catalog, retention_days: int | None = None
-    ) -> None:
-        self._audit = audit
-        self._policy = policy
-        self._catalog = catalog
-        self._retention_days = retention_days
-
-    def events(self, principal: Principal, query: AuditQuery) -> AuditPage:
-        self._policy.require(principal, "read_audit")
-        return self._audit.query(query)
-
-    def event(self, principal: Principal, request_id: str) -> AuditEvent:
-        self._policy.require(principal, "read_audit")
-        return self._audit.get(request_id)
-
-    def document_usage(self, principal: Principal, document_id: str, query: AuditQuery) -> AuditPage:
-        """The answers that used a document, newest first, each with only that document's chunks."""
-        self._policy.require(principal, "read_audit")
-        page = self._audit.query(replace(query, document_id=document_id, action=RETRIEVE))
-        events = [
-            replace(e, chunks=tuple(c for c in e.chunks if c.document_id == document_id)) for e in page.events
-        ]
-        return AuditPage(events=events, next_cursor=page.next_cursor)
-
-    def export(self, principal: Principal, query: AuditQuery, fmt: ExportFormat) -> Iterator[str]:
-        """The matching events, oldest first, as text pieces; the policy is checked before the first one."""
-        self._policy.require(principal, "read_audit")
-        return export(self._audit, query, fmt)
-
-    def verify(self, principal: Principal) -> VerifyReport:
-        self._policy.require(principal, "read_audit")
-        return self._audit.verify()
-
-    def replay(self, principal: Principal, request_id: str) -> ReplayReport:
-        self._policy.require(principal, "read_audit")
-        event = self._audit.get(request_id)
-        if event.action != RETRIEVE:
-            raise InvalidRequest(f"{request_id} is a {event.action} event; only answers can be replayed")
-        return replay(event, self._catalog, self._policy)
-
-    def prune(self, principal: Principal, before: datetime | None = None) -> PruneReport:
-        """Delete events older than `before` (default: the retention setting's cut)."""
-        # `prune_audit` must be declared in the policy schema; until it is, the policy denies it to everyone.
-        self._policy.require(principal, "prune_audit")
-        return self._audit.prune(self.retention_cut(before), principal_id=principal.id)
-
-    def retention_cut(self, before: datetime | None = None) -> datetime:
-        if before is not None:
-            return before
-        if self._retention_days is None:
-            raise InvalidRequest("no retention is configured (GOVRAG_AUDIT__RETENTION_DAYS); give a cut")
-        return datetime.now(UTC) - timedelta(days=self._retention_days)

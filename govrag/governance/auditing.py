@@ -1,0 +1,83 @@
+"""Auditor use cases: read, verify, export, replay and prune the provenance log, each behind the policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from retrieval.audit import (
+    RETRIEVE,
+    AuditEvent,
+    AuditPage,
+    AuditQuery,
+    AuditStore,
+    ExportFormat,
+    PruneReport,
+    ReplayReport,
+    VerifyReport,
+    export,
+    replay,
+)
+from retrieval.catalog import Catalog
+from retrieval.domain import Principal
+from retrieval.errors import InvalidRequest
+from retrieval.policy import PolicyEngine
+
+
+class Auditing:
+    """Read, verify, export, replay and prune the provenance log."""
+
+    def __init__(
+        self, audit: AuditStore, policy: PolicyEngine, catalog: Catalog, retention_days: int | None = None
+    ) -> None:
+        self._audit = audit
+        self._policy = policy
+        self._catalog = catalog
+        self._retention_days = retention_days
+
+    def events(self, principal: Principal, query: AuditQuery) -> AuditPage:
+        self._policy.require(principal, "read_audit")
+        return self._audit.query(query)
+
+    def event(self, principal: Principal, request_id: str) -> AuditEvent:
+        self._policy.require(principal, "read_audit")
+        return self._audit.get(request_id)
+
+    def document_usage(self, principal: Principal, document_id: str, query: AuditQuery) -> AuditPage:
+        """The answers that used a document, newest first, each with only that document's chunks."""
+        self._policy.require(principal, "read_audit")
+        page = self._audit.query(replace(query, document_id=document_id, action=RETRIEVE))
+        events = [
+            replace(e, chunks=tuple(c for c in e.chunks if c.document_id == document_id)) for e in page.events
+        ]
+        return AuditPage(events=events, next_cursor=page.next_cursor)
+
+    def export(self, principal: Principal, query: AuditQuery, fmt: ExportFormat) -> Iterator[str]:
+        """The matching events, oldest first, as text pieces; the policy is checked before the first one."""
+        self._policy.require(principal, "read_audit")
+        return export(self._audit, query, fmt)
+
+    def verify(self, principal: Principal) -> VerifyReport:
+        self._policy.require(principal, "read_audit")
+        return self._audit.verify()
+
+    def replay(self, principal: Principal, request_id: str) -> ReplayReport:
+        self._policy.require(principal, "read_audit")
+        event = self._audit.get(request_id)
+        if event.action != RETRIEVE:
+            raise InvalidRequest(f"{request_id} is a {event.action} event; only answers can be replayed")
+        return replay(event, self._catalog, self._policy)
+
+    def prune(self, principal: Principal, before: datetime | None = None) -> PruneReport:
+        """Delete events older than `before` (default: the retention setting's cut)."""
+        # `prune_audit` must be declared in the policy schema; until it is, the policy denies it to everyone.
+        self._policy.require(principal, "prune_audit")
+        return self._audit.prune(self.retention_cut(before), principal_id=principal.id)
+
+    def retention_cut(self, before: datetime | None = None) -> datetime:
+        if before is not None:
+            return before
+        if self._retention_days is None:
+            raise InvalidRequest("no retention is configured (GOVRAG_AUDIT__RETENTION_DAYS); give a cut")
+        return datetime.now(UTC) - timedelta(days=self._retention_days)
