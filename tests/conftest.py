@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.strict import STRICT
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
@@ -18,6 +20,8 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if SHARED_DATA.is_dir():
         return
+    if STRICT:
+        raise pytest.UsageError(f"GOVRAG_TEST_STRICT=1 (CI) needs the shared data at {SHARED_DATA}")
     skip = pytest.mark.skip(reason=f"shared evaluation data not found at {SHARED_DATA} (a user's clone)")
     for item in items:
         if "shared_data" in item.keywords:

@@ -16,8 +16,7 @@ import yaml
 from sqlalchemy import create_engine, text
 
 from retrieval.settings import REPO_ROOT, Settings
-
-pytestmark = pytest.mark.unit
+from tests.strict import require
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "compose.yaml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
@@ -38,6 +37,7 @@ def _environment(service: str) -> dict[str, str]:
     return {key: str(value) for key, value in env.items()}
 
 
+@pytest.mark.unit
 def test_three_services_with_pinned_images() -> None:
     assert set(SERVICES) == {"qdrant", "postgres", "govrag"}
     qdrant = SERVICES["qdrant"]["image"]
@@ -50,6 +50,7 @@ def test_three_services_with_pinned_images() -> None:
     assert SERVICES["govrag"]["build"] == "."
 
 
+@pytest.mark.unit
 def test_every_service_has_a_health_check_and_govrag_waits_for_them() -> None:
     for name, service in SERVICES.items():
         check = service.get("healthcheck")
@@ -64,6 +65,7 @@ def test_every_service_has_a_health_check_and_govrag_waits_for_them() -> None:
     }
 
 
+@pytest.mark.unit
 def test_state_lives_in_named_volumes() -> None:
     declared = set(COMPOSE["volumes"])
 
@@ -93,6 +95,7 @@ def _settings_field(variable: str) -> bool:
     return True
 
 
+@pytest.mark.unit
 def test_every_govrag_variable_is_a_setting_and_secrets_come_from_files() -> None:
     env = _environment("govrag")
     service_secrets = set(SERVICES["govrag"]["secrets"])
@@ -114,6 +117,7 @@ def test_every_govrag_variable_is_a_setting_and_secrets_come_from_files() -> Non
         assert "password" not in value.lower() or value.startswith("/run/secrets/"), value
 
 
+@pytest.mark.unit
 def test_the_service_points_at_the_other_two(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     env = _environment("govrag")
     for variable in list(os.environ):
@@ -141,6 +145,7 @@ def test_the_service_points_at_the_other_two(monkeypatch: pytest.MonkeyPatch, tm
     assert settings.auto_migrate is False  # the entrypoint migrates, once, before the service
 
 
+@pytest.mark.unit
 def test_dockerfile_installs_the_pinned_cpu_stack_then_migrates_before_serving() -> None:
     assert DOCKERFILE.splitlines()[2] == "FROM python:3.11-slim"
     torch = DOCKERFILE.index(
@@ -199,8 +204,9 @@ def test_entrypoint_exports_secret_files_and_migrates_before_the_command(tmp_pat
     assert failed.returncode == 2 and "cannot be read" in failed.stderr
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose is not installed")
+@pytest.mark.unit
 def test_docker_compose_accepts_the_file() -> None:
+    require(shutil.which("docker-compose"), "Debian's docker-compose is not installed")
     result = subprocess.run(
         ["docker-compose", "-f", str(REPO_ROOT / "compose.yaml"), "config", "-q"],
         capture_output=True,

@@ -17,7 +17,7 @@ from retrieval.audit.export import csv_text
 from retrieval.audit.rows import CHUNKS, EVENTS, event_values
 from retrieval.db import Database, upgrade
 from retrieval.errors import Conflict
-from tests.domain.test_audit_store import T0, make_event
+from tests.factories import T0, make_event
 
 pytestmark = pytest.mark.integration
 

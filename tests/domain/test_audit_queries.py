@@ -20,7 +20,7 @@ from retrieval.audit import AuditEvent, AuditKeys, AuditQuery, SqlAuditStore, ev
 from retrieval.audit.export import _quoted, csv_text
 from retrieval.db import Database, upgrade
 from retrieval.settings import AuditSettings, Settings
-from tests.domain.test_audit_store import make_event
+from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from retrieval.audit import AuditChunk, AuditEvent, AuditQuery, SqlAuditStore
+from retrieval.audit import AuditQuery, SqlAuditStore
 from retrieval.db import Database, upgrade
 from retrieval.errors import AuditUnavailable, InvalidRequest, NotFound
+from tests.factories import T0, make_event
 
 pytestmark = pytest.mark.integration
-
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -22,37 +21,6 @@ def store(database_url: str) -> Iterator[SqlAuditStore]:
     db = Database(database_url)
     yield SqlAuditStore(db)
     db.dispose()
-
-
-def make_event(
-    n: int, principal: str = "alice", docs: tuple[str, ...] = ("doc-a",), corpus: str = "c1"
-) -> AuditEvent:
-    return AuditEvent(
-        request_id=f"00000000-0000-0000-0000-{n:012d}",
-        occurred_at=T0 + timedelta(minutes=n),
-        action="retrieve",
-        principal_id=principal,
-        policy_version="p" * 64,
-        outcome="answered" if docs else "empty",
-        query_masked=f"question {n} about <PERSON>",
-        top_k=5,
-        allowed_corpora=(corpus,),
-        partitions=("eu.internal",),
-        latency_ms=12.5,
-        chunks=tuple(
-            AuditChunk(
-                rank=rank,
-                score=0.9 - rank / 10,
-                chunk_id=f"chunk-{n}-{rank}",
-                document_id=doc,
-                document_version=1,
-                corpus_id=corpus,
-                content_sha256="a" * 64,
-                embedding_model="m",
-            )
-            for rank, doc in enumerate(docs, start=1)
-        ),
-    )
 
 
 def test_record_then_get_round_trips(store: SqlAuditStore) -> None:

@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from tests.e2e.live_service import free_port
+from tests.strict import skip_or_fail
 
 
 def _bin_dir() -> Path | None:
@@ -55,7 +54,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     """A running private server; skips where one cannot be made (not root, no PostgreSQL binaries)."""
     bin_dir = _bin_dir()
     if bin_dir is None or shutil.which("runuser") is None or os.geteuid() != 0:
-        pytest.skip("a private PostgreSQL server needs root, runuser and the PostgreSQL binaries")
+        skip_or_fail("a private PostgreSQL server needs root, runuser and the PostgreSQL binaries")
     data = Path(tempfile.mkdtemp(prefix="govrag-pg-"))
     shutil.chown(data, "postgres", "postgres")
     server = PrivatePostgres(bin_dir, data, free_port())

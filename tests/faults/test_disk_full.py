@@ -20,6 +20,7 @@ from retrieval.errors import BackendUnavailable
 from tests.e2e.corpus_fixture import auth
 from tests.e2e.live_service import ingest, register_and_approve
 from tests.faults.service import retrieve, serve, settings_for, stop
+from tests.strict import skip_or_fail
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -89,7 +90,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         ["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", str(mount_point)], capture_output=True, text=True
     )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+        skip_or_fail(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
     try:
         yield mount_point
     finally:

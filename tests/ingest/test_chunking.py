@@ -268,7 +268,7 @@ def test_a_table_row_longer_than_a_chunk_is_split_within_the_limit(chunker: Chun
 
 @pytest.mark.integration
 def test_chunks_of_a_parsed_slide_deck_follow_slides(tmp_path: Path, chunker: Chunker) -> None:
-    from tests.ingest.test_parsing import make_pptx
+    from tests.factories import make_pptx
 
     document = parse_file(make_pptx(tmp_path / "deck.pptx"), max_bytes=1_000_000)
     chunks = chunker.chunk(document)

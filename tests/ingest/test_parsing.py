@@ -15,7 +15,9 @@ import pytest
 from ingest.chunking import Chunker, default_tokenizer_file
 from ingest.parsing import SUPPORTED_SUFFIXES, ParsedDocument, parse_file
 from retrieval.errors import IngestionError, ParseError, UnsupportedFormat
+from tests.factories import make_pptx
 from tests.netguard import run_guarded
+from tests.strict import require
 
 MAX_BYTES = 10 * 1024 * 1024
 
@@ -442,26 +444,6 @@ def make_docx_with_table_and_page(path: Path) -> Path:
     paragraph.add_run()._r.append(OxmlElement("w:lastRenderedPageBreak"))
     paragraph.add_run("The second page lists the findings of the auditors.")
     document.save(str(path))
-    return path
-
-
-def make_pptx(path: Path) -> Path:
-    """Two slides: a title with a bullet and speaker notes, then a title with a 3-row table."""
-    from pptx import Presentation
-    from pptx.util import Inches
-
-    presentation = Presentation()
-    first = presentation.slides.add_slide(presentation.slide_layouts[1])
-    first.shapes.title.text = "Retention Schedule"
-    first.placeholders[1].text = "Records are kept for seven years after closure."
-    first.notes_slide.notes_text_frame.text = "Mention the audit exception for tax records."
-    second = presentation.slides.add_slide(presentation.slide_layouts[5])
-    second.shapes.title.text = "Owners by Region"
-    table = second.shapes.add_table(3, 2, Inches(1), Inches(2), Inches(6), Inches(2)).table
-    for row, cells in enumerate([("Region", "Owner"), ("North", "Alice"), ("South", "Bob")]):
-        for column, value in enumerate(cells):
-            table.cell(row, column).text = value
-    presentation.save(str(path))
     return path
 
 
@@ -996,8 +978,8 @@ def test_legacy_doc_without_catdoc_names_the_missing_converter(
 
 @pytest.mark.integration
 @pytest.mark.shared_data
-@pytest.mark.skipif(shutil.which("catdoc") is None, reason="catdoc is not installed (apt-get install catdoc)")
 def test_legacy_doc_is_read_with_catdoc(shared_data: Path) -> None:
+    require(shutil.which("catdoc"), "catdoc is not installed (apt-get install catdoc)")
     document = parse_file(shared_data / "mixed-docs" / "fake-doc-emphasized-text.doc", max_bytes=MAX_BYTES)
 
     texts = [document.text[s.start : s.end] for s in document.sections]
@@ -1067,6 +1049,7 @@ def test_batched_classification_gives_the_same_elements(
     assert {s.category for s in batched.sections} >= {"Title", "NarrativeText"}
 
 
+@pytest.mark.integration
 def test_heuristics_run_the_sentence_recognizer_not_the_parser(tmp_path: Path) -> None:
     """unstructured's title/narrative heuristics need tags and sentence boundaries: the cheap `senter`
     gives the boundaries, so neither the dependency parser nor the entity recognizer runs while parsing."""

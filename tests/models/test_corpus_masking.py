@@ -23,6 +23,9 @@ from retrieval.query_texts import (
 )
 from retrieval.settings import PiiSettings, Settings
 
+# The maskers load the spaCy model.
+pytestmark = pytest.mark.integration
+
 KEY = b"k" * 32
 PSEUDO = MaskingProfile("pseudonymize")
 
