@@ -14,7 +14,7 @@ from govrag.api.schemas import (
     error_responses,
 )
 from retrieval.catalog import CorpusSpec
-from retrieval.domain import JobKind, Sensitivity
+from retrieval.domain import JobKind
 
 router = APIRouter(tags=["corpora"], responses=error_responses(400, 404, 409))
 
@@ -24,7 +24,7 @@ def register_corpus(body: CorpusCreate, principal: CurrentPrincipal, runtime: Ru
     spec = CorpusSpec(
         name=body.name,
         region=body.region,
-        sensitivity=Sensitivity.parse(body.sensitivity),
+        sensitivity=body.sensitivity,
         source_path=body.source_path,
         description=body.description,
         refresh_interval_seconds=body.refresh_interval_seconds,

@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from govrag.api.deps import CurrentRequester, RuntimeDep
 from govrag.api.schemas import ChunkOut, RetrieveRequest, RetrieveResponse, error_responses
 from retrieval import telemetry
-from retrieval.domain import SearchMode
 
 router = APIRouter(tags=["retrieval"], responses=error_responses())
 
@@ -17,7 +16,7 @@ router = APIRouter(tags=["retrieval"], responses=error_responses())
 @router.post("/retrieve", response_model=RetrieveResponse)
 def retrieve(body: RetrieveRequest, requester: CurrentRequester, runtime: RuntimeDep) -> RetrieveResponse:
     """Search what the caller (or the end user named by `X-End-User-Token`, through the caller) may read."""
-    mode = SearchMode(body.mode) if body.mode is not None else runtime.retrieval.default_mode
+    mode = body.mode if body.mode is not None else runtime.retrieval.default_mode
     result = runtime.retrieval.retrieve(
         requester.caller, body.query, body.top_k, end_user=requester.end_user, mode=mode, mmr=body.mmr
     )

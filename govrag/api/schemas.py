@@ -6,10 +6,38 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
+
+from retrieval.domain import SearchMode, Sensitivity
 
 # Control characters (other than tab and newline) have no place in a question or a name.
 _PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def _sensitivity(value: object) -> Sensitivity:
+    if isinstance(value, Sensitivity):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("sensitivity must be a string")
+    return Sensitivity.parse(value)
+
+
+# The domain's ordered enum, written and read by its names ("internal"), so the labels are defined once.
+SensitivityName = Annotated[
+    Sensitivity,
+    BeforeValidator(_sensitivity),
+    PlainSerializer(lambda value: value.name, return_type=str),
+    WithJsonSchema({"type": "string", "enum": list(Sensitivity.__members__)}),
+]
 
 
 class Strict(BaseModel):
@@ -31,7 +59,7 @@ class CorpusCreate(Strict):
         str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
     ]
     region: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,15}$")]
-    sensitivity: Literal["public", "internal", "confidential", "restricted"]
+    sensitivity: SensitivityName
     source_path: Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=_PRINTABLE)]
     description: Annotated[str, StringConstraints(max_length=2000, pattern=_PRINTABLE)] = ""
     refresh_interval_seconds: int | None = Field(
@@ -124,7 +152,7 @@ class JobOut(BaseModel):
 class RetrieveRequest(Strict):
     query: Annotated[str, StringConstraints(min_length=1, max_length=4000, pattern=_PRINTABLE)]
     top_k: int = Field(default=5, ge=1, le=50)
-    mode: Literal["dense", "sparse", "hybrid"] | None = Field(
+    mode: SearchMode | None = Field(
         default=None,
         description="dense (embeddings), sparse (BM25 keywords) or hybrid (both, fused by reciprocal rank); "
         "unset: the service's default (GOVRAG_RETRIEVAL__DEFAULT_MODE, hybrid unless configured).",
