@@ -72,25 +72,20 @@ from retrieval.vectorstore.common import (
     DENSE_VECTOR,
     INTEGER_INDEX_FIELDS,
     PAYLOAD_INDEX_FIELDS,
-    RRF_K,
     SPARSE_VECTOR,
     SPLIT_MAX_CORPORA,
     VERSION_FIELD,
     WEIGHTS_FIELD,
-    acl_groups,
     check_page_size,
     check_partition,
     check_point_ids,
-    check_search,
     check_split,
     check_versions,
     distinct_corpus_ids,
     is_partition_name,
-    prefetch_limit,
-    search_scope,
-    split_by_corpus,
     warn_dense_only,
 )
+from retrieval.vectorstore.plan import Filters, Ranking, SearchPlan, Stage, plan_search, search_request
 
 _LOCKED_MARKER = "WouldBlock"
 # ACORN for filtered graph searches whose filter keeps at most this share of a shard (see `bench/README.md`:
@@ -122,19 +117,67 @@ _INDEXES: dict[str, PayloadSchemaType] = {
 }
 
 
-def _corpus_filter(
-    corpus_ids: list[str], weights_sha256: str | None = None, groups: list[str] | None = None
-) -> Filter:
-    conditions: list[Any] = [FieldCondition(key="corpus_id", match=MatchAny(any=corpus_ids))]
-    if weights_sha256 is not None:
-        conditions.append(FieldCondition(key=WEIGHTS_FIELD, match=MatchValue(weights_sha256)))
-    if groups is not None:
+def _filter(filters: Filters) -> Filter:
+    conditions: list[Any] = [FieldCondition(key="corpus_id", match=MatchAny(any=list(filters.corpus_ids)))]
+    if filters.weights_sha256 is not None:
+        conditions.append(FieldCondition(key=WEIGHTS_FIELD, match=MatchValue(filters.weights_sha256)))
+    if filters.groups is not None:
         # No document ACL, or one that names one of the groups.
         either: list[Any] = [IsEmptyCondition(ACL_FIELD)]
-        if groups:
-            either.append(FieldCondition(key=ACL_FIELD, match=MatchAny(any=groups)))
+        if filters.groups:
+            either.append(FieldCondition(key=ACL_FIELD, match=MatchAny(any=list(filters.groups))))
         conditions.append(Filter(should=either))
     return Filter(must=conditions)
+
+
+class _EdgeQuery:
+    """A `SearchPlan` as one qdrant-edge `QueryRequest`: each stage below the top becomes a `Prefetch`."""
+
+    def __init__(self, plan: SearchPlan, params: SearchParams, corpus_params: SearchParams) -> None:
+        self._plan = plan
+        self._params = params
+        self._corpus_params = corpus_params
+
+    def request(self) -> QueryRequest:
+        top = self._plan.top
+        return QueryRequest(
+            limit=top.limit,
+            query=self._query(top),
+            prefetches=self._prefetches(top),
+            filter=_filter(top.filters),
+            params=self._params,
+            with_payload=True,
+            with_vector=[DENSE_VECTOR] if self._plan.with_vectors else False,
+        )
+
+    def _query(self, stage: Stage) -> Any:
+        if stage.ranking is Ranking.rrf:
+            assert stage.rrf_k is not None
+            return Fusion.Rrf(k=stage.rrf_k)
+        if stage.ranking is Ranking.sparse:
+            assert self._plan.sparse is not None
+            return Query.Nearest(_edge_sparse(self._plan.sparse), using=SPARSE_VECTOR)
+        return Query.Nearest(list(self._plan.dense), using=DENSE_VECTOR)
+
+    def _prefetches(self, stage: Stage) -> list[Prefetch] | None:
+        return [self._prefetch(below) for below in stage.prefetches] or None
+
+    def _prefetch(self, stage: Stage) -> Prefetch:
+        return Prefetch(
+            limit=stage.limit,
+            query=self._query(stage),
+            filter=_filter(stage.filters),
+            params=self._stage_params(stage),
+            prefetches=self._prefetches(stage),
+        )
+
+    def _stage_params(self, stage: Stage) -> SearchParams | None:
+        # A search of one corpus needs no ACORN: a corpus too big to scan has links of its own in the graph
+        # (module docstring), and ACORN's two-hop walk only costs there (1M points, grants of three corpora:
+        # p95 51 ms with it, 12 ms without; recall@10 1.0 and 0.999). BM25 stages search no graph.
+        if stage.per_corpus:
+            return self._corpus_params
+        return self._params if stage.ranking is Ranking.dense else None
 
 
 def _document_filter(
@@ -181,9 +224,7 @@ class EdgeVectorStore:
             if acorn_max_selectivity is not None
             else None,
         )
-        # A search of one corpus needs no ACORN: a corpus too big to scan has links of its own in the graph
-        # (module docstring), and ACORN's two-hop walk only costs there (1M points, grants of three corpora:
-        # p95 51 ms with it, 12 ms without; recall@10 1.0 and 0.999).
+        # A search of one corpus of a split grant: without ACORN (`_EdgeQuery._stage_params`).
         self._corpus_params = SearchParams(hnsw_ef=hnsw_ef)
         self._root = Path(root)
         self._shards: dict[str, EdgeShard] = {}
@@ -294,77 +335,30 @@ class EdgeVectorStore:
         candidates: int | None = None,
         with_vectors: bool = False,
     ) -> list[VectorHit]:
-        mode = check_search(mode, sparse, candidates)
-        allowed = search_scope(corpus_ids, limit)
-        readable_groups = acl_groups(groups)
-        if not allowed:
+        request = search_request(
+            partition,
+            vector,
+            corpus_ids=corpus_ids,
+            limit=limit,
+            weights_sha256=weights_sha256,
+            groups=groups,
+            mode=mode,
+            sparse=sparse,
+            candidates=candidates,
+            with_vectors=with_vectors,
+            split_max_corpora=self._split_max_corpora,
+        )
+        if not request.corpus_ids:
             return []
         shard = self._get(partition)
         if shard is None:
             return []
-        if mode is not SearchMode.dense and not self._sparse.get(partition, False):
-            warn_dense_only(partition)
-            mode = SearchMode.dense
-        # The grant filter goes on every stage that selects points: the top-level query and each prefetch.
-        selector = _corpus_filter(allowed, weights_sha256, readable_groups)
-        dense_query = Query.Nearest([float(x) for x in vector], using=DENSE_VECTOR)
-        # A grant of a few corpora: each is searched on its own, and their candidates scored together by the
-        # same query (a stage over stages; why: `SPLIT_MAX_CORPORA`). Each stage keeps as many candidates
-        # as the stage above asks for, so the merged top is what one search over the grant would give if it
-        # found every neighbour.
-        split = split_by_corpus(allowed, self._split_max_corpora)
-
-        def per_corpus(stage: int) -> list[Prefetch] | None:
-            if not split:
-                return None
-            return [
-                Prefetch(
-                    limit=stage,
-                    query=dense_query,
-                    filter=_corpus_filter([corpus], weights_sha256, readable_groups),
-                    params=self._corpus_params,
-                )
-                for corpus in allowed
-            ]
-
-        shape: dict[str, Any]
-        if mode is SearchMode.dense:
-            shape = {"query": dense_query, "prefetches": per_corpus(limit)}
-        elif mode is SearchMode.sparse:
-            assert sparse is not None
-            if not sparse.indices:
-                return []  # a query of stop words only matches nothing by keyword
-            shape = {"query": Query.Nearest(_edge_sparse(sparse), using=SPARSE_VECTOR)}
-        else:
-            assert sparse is not None
-            stage = prefetch_limit(limit, candidates)
-            dense_stage = Prefetch(
-                limit=stage,
-                query=dense_query,
-                filter=selector,
-                params=self._params,
-                prefetches=per_corpus(stage),
-            )
-            prefetches = [dense_stage]
-            if sparse.indices:
-                prefetches.append(
-                    Prefetch(
-                        limit=stage,
-                        query=Query.Nearest(_edge_sparse(sparse), using=SPARSE_VECTOR),
-                        filter=selector,
-                    )
-                )
-            shape = {"prefetches": prefetches, "query": Fusion.Rrf(k=RRF_K)}
-        request = QueryRequest(
-            limit=limit,
-            filter=selector,
-            params=self._params,
-            with_payload=True,
-            with_vector=[DENSE_VECTOR] if with_vectors else False,
-            **shape,
-        )
+        plan = plan_search(request, lambda: self._sparse.get(partition, False))
+        if plan is None:
+            return []
+        query = _EdgeQuery(plan, self._params, self._corpus_params)
         try:
-            scored = shard.query(request)
+            scored = shard.query(query.request())
         except ValueError:
             raise
         except Exception as exc:
@@ -422,7 +416,7 @@ class EdgeVectorStore:
             allowed = distinct_corpus_ids(corpus_ids)
             if not allowed:
                 return 0
-            flt = _corpus_filter(allowed)
+            flt = _filter(Filters(tuple(allowed)))
         shard = self._get(partition)
         if shard is None:
             return 0

@@ -25,24 +25,19 @@ from retrieval.vectorstore.common import (
     DENSE_VECTOR,
     INTEGER_INDEX_FIELDS,
     PAYLOAD_INDEX_FIELDS,
-    RRF_K,
     SPARSE_VECTOR,
     SPLIT_MAX_CORPORA,
     VERSION_FIELD,
     WEIGHTS_FIELD,
-    acl_groups,
     check_page_size,
     check_partition,
     check_point_ids,
-    check_search,
     check_split,
     check_versions,
     distinct_corpus_ids,
-    prefetch_limit,
-    search_scope,
-    split_by_corpus,
     warn_dense_only,
 )
+from retrieval.vectorstore.plan import Filters, Ranking, SearchPlan, Stage, plan_search, search_request
 
 T = TypeVar("T")
 
@@ -79,23 +74,41 @@ def _match(key: str, value: str | int) -> models.FieldCondition:
     return models.FieldCondition(key=key, match=models.MatchValue(value=value))
 
 
-def _corpus_filter(
-    corpus_ids: list[str], weights_sha256: str | None = None, groups: list[str] | None = None
-) -> models.Filter:
+def _filter(filters: Filters) -> models.Filter:
     conditions: list[models.Condition] = [
-        models.FieldCondition(key="corpus_id", match=models.MatchAny(any=corpus_ids))
+        models.FieldCondition(key="corpus_id", match=models.MatchAny(any=list(filters.corpus_ids)))
     ]
-    if weights_sha256 is not None:
-        conditions.append(_match(WEIGHTS_FIELD, weights_sha256))
-    if groups is not None:
+    if filters.weights_sha256 is not None:
+        conditions.append(_match(WEIGHTS_FIELD, filters.weights_sha256))
+    if filters.groups is not None:
         # No document ACL, or one that names one of the groups.
         either: list[models.Condition] = [
             models.IsEmptyCondition(is_empty=models.PayloadField(key=ACL_FIELD))
         ]
-        if groups:
-            either.append(models.FieldCondition(key=ACL_FIELD, match=models.MatchAny(any=groups)))
+        if filters.groups:
+            readable = models.MatchAny(any=list(filters.groups))
+            either.append(models.FieldCondition(key=ACL_FIELD, match=readable))
         conditions.append(models.Filter(should=either))
     return models.Filter(must=conditions)
+
+
+def _query(plan: SearchPlan, stage: Stage) -> dict[str, Any]:
+    """A stage's query arguments, as `query_points` and `Prefetch` both take them."""
+    prefetch = [
+        models.Prefetch(filter=_filter(below.filters), limit=below.limit, **_query(plan, below))
+        for below in stage.prefetches
+    ]
+    arguments: dict[str, Any] = {"prefetch": prefetch or None}
+    if stage.ranking is Ranking.rrf:
+        assert stage.rrf_k is not None
+        arguments["query"] = models.RrfQuery(rrf=models.Rrf(k=stage.rrf_k))
+    elif stage.ranking is Ranking.sparse:
+        assert plan.sparse is not None
+        keywords = models.SparseVector(indices=list(plan.sparse.indices), values=list(plan.sparse.values))
+        arguments.update(query=keywords, using=SPARSE_VECTOR)
+    else:
+        arguments.update(query=list(plan.dense), using=DENSE_VECTOR)
+    return arguments
 
 
 def _document_filter(
@@ -238,70 +251,37 @@ class QdrantServerVectorStore:
         candidates: int | None = None,
         with_vectors: bool = False,
     ) -> list[VectorHit]:
-        mode = check_search(mode, sparse, candidates)
-        allowed = search_scope(corpus_ids, limit)
-        readable_groups = acl_groups(groups)
-        if not allowed:
+        request = search_request(
+            partition,
+            vector,
+            corpus_ids=corpus_ids,
+            limit=limit,
+            weights_sha256=weights_sha256,
+            groups=groups,
+            mode=mode,
+            sparse=sparse,
+            candidates=candidates,
+            with_vectors=with_vectors,
+            split_max_corpora=self._split_max_corpora,
+        )
+        if not request.corpus_ids:
             return []
         name = self.collection_name(partition)
-        dense = [float(x) for x in vector]
-        # The grant filter goes on every stage that selects points: the top-level query and each prefetch.
-        selector = _corpus_filter(allowed, weights_sha256, readable_groups)
-
-        split = split_by_corpus(allowed, self._split_max_corpora)
-
-        def per_corpus(stage: int) -> list[models.Prefetch] | None:
-            """A grant of a few corpora, each searched on its own (why: `SPLIT_MAX_CORPORA`); the stage
-            above scores their candidates together with the same query."""
-            if not split:
-                return None
-            return [
-                models.Prefetch(
-                    query=dense,
-                    using=DENSE_VECTOR,
-                    filter=_corpus_filter([corpus], weights_sha256, readable_groups),
-                    limit=stage,
-                )
-                for corpus in allowed
-            ]
-
-        def shape() -> dict[str, Any] | None:
-            """The query's arguments for `mode`; None when it can match nothing."""
-            chosen = mode
-            if chosen is not SearchMode.dense and not self._has_sparse(name):
-                warn_dense_only(partition)
-                chosen = SearchMode.dense
-            if chosen is SearchMode.dense:
-                return {"query": dense, "using": DENSE_VECTOR, "prefetch": per_corpus(limit)}
-            assert sparse is not None
-            keywords = models.SparseVector(indices=list(sparse.indices), values=list(sparse.values))
-            if chosen is SearchMode.sparse:
-                if not sparse.indices:
-                    return None  # a query of stop words only matches nothing by keyword
-                return {"query": keywords, "using": SPARSE_VECTOR}
-            stage = prefetch_limit(limit, candidates)
-            prefetch = [
-                models.Prefetch(
-                    query=dense, using=DENSE_VECTOR, filter=selector, limit=stage, prefetch=per_corpus(stage)
-                )
-            ]
-            if sparse.indices:
-                prefetch.append(
-                    models.Prefetch(query=keywords, using=SPARSE_VECTOR, filter=selector, limit=stage)
-                )
-            return {"prefetch": prefetch, "query": models.RrfQuery(rrf=models.Rrf(k=RRF_K))}
 
         def run() -> list[VectorHit]:
-            arguments = shape()
-            if arguments is None:
+            # Planned inside `_unless_missing`: asking whether the collection has BM25 vectors is a request
+            # that fails like the query on a missing collection.
+            plan = plan_search(request, lambda: self._has_sparse(name))
+            if plan is None:
                 return []
+            top = plan.top
             response = self._client.query_points(
                 name,
-                query_filter=selector,
-                limit=limit,
+                limit=top.limit,
+                query_filter=_filter(top.filters),
                 with_payload=True,
                 with_vectors=[DENSE_VECTOR] if with_vectors else False,
-                **arguments,
+                **_query(plan, top),
             )
             return [
                 VectorHit(
@@ -357,7 +337,7 @@ class QdrantServerVectorStore:
             allowed = distinct_corpus_ids(corpus_ids)
             if not allowed:
                 return 0
-            flt = _corpus_filter(allowed)
+            flt = _filter(Filters(tuple(allowed)))
         name = self.collection_name(partition)
         return self._unless_missing(
             name,

@@ -1,21 +1,11 @@
-"""Fixtures of the vector-store contract: every test that takes `store` or `backend` runs on both stores."""
+"""Fixtures of the vector-store contract: a binding (test_stores.py) gives `backend`; `store` opens one."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from retrieval.protocols import VectorStore
 from tests.vectorstore.contract_fixture import Backend
-
-
-@pytest.fixture(params=["edge", "server"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    backend = Backend(request.param, tmp_path)
-    yield backend
-    backend.close_all()
 
 
 @pytest.fixture

@@ -10,13 +10,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck
 from qdrant_client import QdrantClient, models
 from qdrant_edge import Distance, EdgeConfig, EdgeShard, EdgeVectorParams
 
 from retrieval.domain import ChunkPoint, VectorHit, chunk_id_for, document_id_for
 from retrieval.protocols import VectorStore
-from retrieval.vectorstore import EdgeVectorStore, QdrantServerVectorStore
+from retrieval.vectorstore import EdgeVectorStore, QdrantServerVectorStore, RegionalVectorStore
 from retrieval.vectorstore.common import DENSE_VECTOR
+from retrieval.vectorstore.diskguard import DiskSpaceGuard
 
 DIM = 8
 PART = "eu.internal"
@@ -24,11 +26,25 @@ PART = "eu.internal"
 MODEL_A = "a" * 64
 MODEL_B = "b" * 64
 _ordinals = itertools.count()
+# The health checks the contract's property tests turn off. Each example makes its own corpora
+# (`fresh_corpora`) or its own store, so sharing a test's store across examples changes no answer; and each
+# binding of a mixin is another executor of the same method, with a store of its own.
+CONTRACT_HEALTH_CHECKS = (HealthCheck.function_scoped_fixture, HealthCheck.differing_executors)
+
+
+# How a binding of the contract (test_stores.py) builds the store under test.
+EDGE = "edge"  # an EdgeVectorStore
+SERVER = "server"  # a QdrantServerVectorStore on qdrant-client's local mode: no Qdrant server installs here
+GUARDED = "guarded"  # the edge store behind a DiskSpaceGuard, as the factory builds the embedded store
+# A RegionalVectorStore as production composes one: the guarded edge store by default, and the region "eu"
+# (that of PART) on a server store of its own; partitions of other regions ("us.", "eu-west.") stay local.
+REGIONAL = "regional"
+KINDS = (EDGE, SERVER, GUARDED, REGIONAL)
 
 
 @dataclass
 class Backend:
-    """Opens stores of one implementation on one location, so a test can close one and open another."""
+    """Opens stores of one kind on one location, so a test can close one and open another."""
 
     kind: str
     location: Path
@@ -37,34 +53,63 @@ class Backend:
 
     def open(self, *, persistent: bool = False) -> VectorStore:
         store: VectorStore
-        if self.kind == "edge":
+        if self.kind == EDGE:
             store = EdgeVectorStore(self.location / "qdrant")
-        else:
-            client = (
-                QdrantClient(path=str(self.location / "local")) if persistent else QdrantClient(":memory:")
+        elif self.kind == SERVER:
+            store = self._server("local", persistent=persistent)
+        elif self.kind == GUARDED:
+            store = self._guarded("qdrant")
+        elif self.kind == REGIONAL:
+            store = RegionalVectorStore(
+                self._guarded("qdrant"), {"eu": self._server("local-eu", persistent=persistent)}
             )
-            store = QdrantServerVectorStore(client, collection_prefix="test_")
-            self.clients[id(store)] = client
+        else:
+            raise ValueError(f"unknown store kind {self.kind!r}")
         self.opened.append(store)
         return store
+
+    def sibling(self, name: str) -> Backend:
+        """A backend of the same kind on a location of its own."""
+        return Backend(self.kind, self.location / name)
+
+    def engine(self, store: VectorStore, partition: str) -> VectorStore:
+        """The bare store that holds `partition` behind `store`'s wrappers."""
+        while True:
+            if isinstance(store, RegionalVectorStore):
+                store = store.store_for(partition)
+            elif isinstance(store, DiskSpaceGuard):
+                store = store.inner
+            else:
+                return store
 
     def close_all(self) -> None:
         for store in self.opened:
             store.close()
 
+    def _server(self, where: str, *, persistent: bool) -> QdrantServerVectorStore:
+        client = QdrantClient(path=str(self.location / where)) if persistent else QdrantClient(":memory:")
+        store = QdrantServerVectorStore(client, collection_prefix="test_")
+        self.clients[id(store)] = client
+        return store
+
+    def _guarded(self, where: str) -> DiskSpaceGuard:
+        # One byte: the guard checks the free space on every write but never refuses one here.
+        return DiskSpaceGuard(EdgeVectorStore(self.location / where), self.location, min_free_bytes=1)
+
 
 def create_dense_only_partition(backend: Backend, store: VectorStore, partition: str) -> None:
     """A partition as the stores created them before sparse vectors: the dense vector only."""
-    if isinstance(store, EdgeVectorStore):
+    engine = backend.engine(store, partition)
+    if isinstance(engine, EdgeVectorStore):
         shard = EdgeShard.create(
-            str(store.root / partition),
+            str(engine.root / partition),
             EdgeConfig(vectors={DENSE_VECTOR: EdgeVectorParams(size=DIM, distance=Distance.Cosine)}),
         )
         shard.close()
     else:
-        assert isinstance(store, QdrantServerVectorStore)
-        backend.clients[id(store)].create_collection(
-            store.collection_name(partition),
+        assert isinstance(engine, QdrantServerVectorStore)
+        backend.clients[id(engine)].create_collection(
+            engine.collection_name(partition),
             vectors_config={DENSE_VECTOR: models.VectorParams(size=DIM, distance=models.Distance.COSINE)},
         )
 

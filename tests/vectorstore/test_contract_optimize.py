@@ -1,4 +1,7 @@
-"""`VectorStore.optimize`: after a bulk load the index is built, and searches answer as before."""
+"""`VectorStore.optimize`: after a bulk load the index is built, and searches answer as before.
+
+`OptimizeContract` runs on every store (bound in test_stores.py); the HNSW test is qdrant-edge's own.
+"""
 
 from __future__ import annotations
 
@@ -14,25 +17,6 @@ from retrieval.vectorstore import EdgeVectorStore
 from tests.vectorstore.contract_fixture import DIM, PART, ids, point, random_points
 
 pytestmark = pytest.mark.integration
-
-
-def test_optimize_keeps_every_point_and_every_answer(store: VectorStore) -> None:
-    rng = np.random.default_rng(7)
-    store.ensure_partition(PART, DIM)
-    store.upsert(PART, random_points(rng, ["c1", "c2"], 300))
-    query = rng.normal(size=DIM).tolist()
-    before = store.search(PART, query, corpus_ids=["c1"], limit=10)
-    assert isinstance(store.optimize(PART), bool)
-    assert store.count(PART) == 300
-    after = store.search(PART, query, corpus_ids=["c1"], limit=10)
-    assert [hit.chunk_id for hit in after] == [hit.chunk_id for hit in before]
-    assert store.optimize(PART) is False  # nothing left to do
-
-
-def test_optimize_of_a_missing_partition_does_nothing(store: VectorStore) -> None:
-    assert store.optimize("eu.nothing") is False
-    with pytest.raises(ValueError):
-        store.optimize("../escape")
 
 
 def test_edge_optimize_builds_the_hnsw_index_and_filtered_search_still_finds_neighbours(
@@ -76,3 +60,24 @@ def test_edge_optimize_builds_the_hnsw_index_and_filtered_search_still_finds_nei
         store.upsert(PART, [point("c1", vectors[0].tolist())])  # still writable after optimizing
     finally:
         store.close()
+
+
+class OptimizeContract:
+    """Optimizing a partition keeps every point and every answer."""
+
+    def test_optimize_keeps_every_point_and_every_answer(self, store: VectorStore) -> None:
+        rng = np.random.default_rng(7)
+        store.ensure_partition(PART, DIM)
+        store.upsert(PART, random_points(rng, ["c1", "c2"], 300))
+        query = rng.normal(size=DIM).tolist()
+        before = store.search(PART, query, corpus_ids=["c1"], limit=10)
+        assert isinstance(store.optimize(PART), bool)
+        assert store.count(PART) == 300
+        after = store.search(PART, query, corpus_ids=["c1"], limit=10)
+        assert [hit.chunk_id for hit in after] == [hit.chunk_id for hit in before]
+        assert store.optimize(PART) is False  # nothing left to do
+
+    def test_optimize_of_a_missing_partition_does_nothing(self, store: VectorStore) -> None:
+        assert store.optimize("eu.nothing") is False
+        with pytest.raises(ValueError):
+            store.optimize("../escape")
