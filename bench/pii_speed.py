@@ -41,7 +41,7 @@ configure_offline_runtime()
 
 from cputime import cpu_seconds  # noqa: E402  (bench/, the script's own directory)
 
-from retrieval.pii.masker import LANGUAGE, SPACY_MODEL  # noqa: E402
+from retrieval.pii.engine import LANGUAGE, SPACY_MODEL  # noqa: E402
 from retrieval.pii.profiles import CorpusMaskers  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from retrieval.embedding import load_embedder
 from retrieval.end_user import EndUserVerifier
 from retrieval.errors import ConfigurationError
 from retrieval.identity import PrincipalDirectory
-from retrieval.pii.masker import start_helpers
+from retrieval.pii.helpers import start_helpers
 from retrieval.pii.profiles import CorpusMaskers
 from retrieval.policy import PolicyEngine
 from retrieval.protocols import VectorStore

@@ -20,6 +20,7 @@ from retrieval.domain import (
     JobKind,
     JobStatus,
     MaskingProfile,
+    MaskingStrategy,
     Sensitivity,
 )
 from retrieval.errors import BackendUnavailable, Conflict, InvalidRequest, NotFound
@@ -44,7 +45,7 @@ class CorpusSpec:
     description: str = ""
     refresh_interval_seconds: int | None = None
     # PII masking of the corpus's text (see retrieval.pii.profiles): checked by `Catalog.register`.
-    masking_strategy: str = "replace"
+    masking_strategy: str = MaskingStrategy.REPLACE
     pii_allow_list: frozenset[str] = frozenset()
 
 
@@ -56,7 +57,7 @@ def to_ref(row: CorpusRow) -> CorpusRef:
         sensitivity=Sensitivity.parse(row.sensitivity),
         status=CorpusStatus(row.status),
         owner=row.owner,
-        masking=MaskingProfile(row.masking_strategy, frozenset(row.pii_allow_list or ())),
+        masking=MaskingProfile(MaskingStrategy(row.masking_strategy), frozenset(row.pii_allow_list or ())),
     )
 
 
@@ -85,7 +86,7 @@ def check_masking(strategy: str, allow_list: frozenset[str], pseudonymize_allowe
         profile = parse_profile(strategy, allow_list)
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
-    if profile.strategy == "pseudonymize" and not pseudonymize_allowed:
+    if profile.strategy is MaskingStrategy.PSEUDONYMIZE and not pseudonymize_allowed:
         raise Conflict(
             "the pseudonymize masking strategy needs a pseudonym key, and the service has none "
             "(set GOVRAG_PII__PSEUDONYM_KEY, at least 16 bytes, and restart); or choose replace or redact"
@@ -122,7 +123,7 @@ class Catalog:
             owner=owner,
             created_at=utcnow(),
             refresh_interval_seconds=spec.refresh_interval_seconds,
-            masking_strategy=masking.strategy,
+            masking_strategy=masking.strategy.value,
             pii_allow_list=sorted(masking.allow_list),
         )
         try:

@@ -110,13 +110,32 @@ class Principal:
     regions: frozenset[str] = frozenset()
 
 
+class MaskingStrategy(enum.StrEnum):
+    """What a PII finding becomes in the masked text (a corpus setting; `retrieval.pii.anonymizer`).
+
+    - `replace`: its type, `<PERSON>`; the default.
+    - `redact`: `[REDACTED]`, the same for every type, so that not even the kind of value is kept.
+    - `pseudonymize`: its type and a keyed digest of its normalised value, `<PERSON_3f9a1c2b>`: the same value
+      gets the same token in every text masked with the same key, so "who" questions still retrieve the
+      chunks about one person without the name being stored.
+    """
+
+    REPLACE = "replace"
+    REDACT = "redact"
+    PSEUDONYMIZE = "pseudonymize"
+
+
 @dataclass(frozen=True, slots=True)
 class MaskingProfile:
-    """How a corpus's text is masked: the strategy (`replace`, `redact` or `pseudonymize`, see
-    `retrieval.pii.masker.MaskingStrategy`) and the entity types it keeps (`retrieval.pii.profiles`)."""
+    """How a corpus's text is masked: the strategy and the entity types it keeps (`retrieval.pii.profiles`).
 
-    strategy: str = "replace"
+    A strategy given as its string is taken as the member (`ValueError` for an unknown one)."""
+
+    strategy: MaskingStrategy = MaskingStrategy.REPLACE
     allow_list: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "strategy", MaskingStrategy(self.strategy))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,11 +29,10 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from retrieval.domain import CorpusRef, MaskingProfile, VectorHit
+from retrieval.domain import CorpusRef, MaskingProfile, MaskingStrategy, VectorHit
 from retrieval.protocols import PiiMasker
 
 __all__ = [
-    "PSEUDONYMIZE",
     "PSEUDONYM_CANDIDATES",
     "PSEUDONYM_MATCH_BONUS",
     "QueryText",
@@ -42,7 +41,6 @@ __all__ = [
     "search_by_query_text",
 ]
 
-PSEUDONYMIZE = "pseudonymize"
 # Candidates per kept hit for a query that carries pseudonyms, and the most a chunk that holds all of them
 # gains. Cosine scores of related chunks lie around 0.3-0.7 with this model, so 0.3 puts a chunk naming the
 # person asked about above chunks that only share the question's wording.
@@ -73,7 +71,7 @@ def group_by_query_text(
     groups: dict[str, tuple[frozenset[str], list[CorpusRef]]] = {}
     for corpus in sorted(corpora, key=lambda corpus: corpus.id):
         profile = corpus.masking
-        if masker_for is None or profile.strategy != PSEUDONYMIZE:
+        if masker_for is None or profile.strategy is not MaskingStrategy.PSEUDONYMIZE:
             text, pseudonyms = query, frozenset[str]()
         else:
             if profile not in masked:

@@ -12,7 +12,7 @@ from govrag.api.errors import install_error_handlers
 from govrag.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from govrag.api.schemas import Health
 from govrag.runtime import Runtime, build_runtime
-from retrieval.pii.masker import stop_helpers
+from retrieval.pii.helpers import stop_helpers
 from retrieval.settings import Settings, get_settings
 
 

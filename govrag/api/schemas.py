@@ -19,6 +19,8 @@ from pydantic import (
 
 from retrieval.domain import SearchMode, Sensitivity
 
+from retrieval.domain import MaskingStrategy
+
 # Control characters (other than tab and newline) have no place in a question or a name.
 _PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
@@ -65,8 +67,8 @@ class CorpusCreate(Strict):
     refresh_interval_seconds: int | None = Field(
         default=None, ge=60, le=366 * 24 * 3600, description="Re-scan the source this often (incremental)."
     )
-    masking_strategy: Literal["replace", "redact", "pseudonymize"] = Field(
-        default="replace",
+    masking_strategy: MaskingStrategy = Field(
+        default=MaskingStrategy.REPLACE,
         description="What PII becomes: <PERSON>, [REDACTED], or a keyed pseudonym <PERSON_3f9a1c2b> "
         "(needs GOVRAG_PII__PSEUDONYM_KEY).",
     )
@@ -98,7 +100,7 @@ class CorpusOut(BaseModel):
     revoked_at: datetime | None = None
     revoked_by: str | None = None
     refresh_interval_seconds: int | None = None
-    masking_strategy: str = "replace"
+    masking_strategy: MaskingStrategy = MaskingStrategy.REPLACE
     pii_allow_list: list[str] = Field(default_factory=list)
 
 

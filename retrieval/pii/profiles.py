@@ -11,20 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from retrieval.domain import CorpusRef, CorpusStatus, MaskingProfile
+from retrieval.domain import CorpusRef, CorpusStatus, MaskingProfile, MaskingStrategy
 from retrieval.errors import ConfigurationError
-from retrieval.pii.masker import (
-    DEFAULT_ENTITIES,
-    DEFAULT_SCORE_THRESHOLD,
-    MaskingStrategy,
-    PresidioMasker,
-    load_masker,
-)
+from retrieval.pii.engine import DEFAULT_ENTITIES, DEFAULT_SCORE_THRESHOLD
+from retrieval.pii.masker import PresidioMasker, load_masker
 from retrieval.settings import PiiSettings
 
 __all__ = ["ALLOWABLE_ENTITY_TYPES", "NEVER_MASKED", "CorpusMaskers", "parse_profile"]
 
-# Entity types the analyzer knows but never masks (see retrieval.pii.masker.DEFAULT_ENTITIES): keeping one is
+# Entity types the analyzer knows but never masks (see retrieval.pii.engine.DEFAULT_ENTITIES): keeping one is
 # accepted, so that a press-release corpus may say it keeps ORGANIZATION, and changes nothing.
 NEVER_MASKED: frozenset[str] = frozenset({"ORGANIZATION", "DATE_TIME", "NRP", "URL"})
 ALLOWABLE_ENTITY_TYPES: frozenset[str] = frozenset(DEFAULT_ENTITIES) | NEVER_MASKED
@@ -44,7 +39,7 @@ def parse_profile(strategy: str, allow_list: Iterable[str]) -> MaskingProfile:
             f"unknown PII entity type(s) {', '.join(unknown)} in the allow-list "
             f"(valid: {', '.join(sorted(ALLOWABLE_ENTITY_TYPES))})"
         )
-    return MaskingProfile(strategy=chosen.value, allow_list=kept)
+    return MaskingProfile(strategy=chosen, allow_list=kept)
 
 
 class CorpusMaskers:
@@ -83,12 +78,12 @@ class CorpusMaskers:
 
     def for_profile(self, profile: MaskingProfile) -> PresidioMasker:
         """The masker for `profile`; `ConfigurationError` for `pseudonymize` without a key."""
-        if profile.strategy == MaskingStrategy.PSEUDONYMIZE and self._pseudonym_key is None:
+        if profile.strategy is MaskingStrategy.PSEUDONYMIZE and self._pseudonym_key is None:
             raise ConfigurationError(_MISSING_KEY)
         return load_masker(
             self._score_threshold,
             strategy=profile.strategy,
-            pseudonym_key=self._pseudonym_key if profile.strategy == MaskingStrategy.PSEUDONYMIZE else None,
+            pseudonym_key=self._pseudonym_key if profile.strategy is MaskingStrategy.PSEUDONYMIZE else None,
             allow_list=profile.allow_list,
             workers=self._workers,
         )
@@ -101,7 +96,7 @@ class CorpusMaskers:
             corpus.name
             for corpus in corpora
             if corpus.status is CorpusStatus.approved
-            and corpus.masking.strategy == MaskingStrategy.PSEUDONYMIZE
+            and corpus.masking.strategy is MaskingStrategy.PSEUDONYMIZE
         )
         if needing:
             raise ConfigurationError(

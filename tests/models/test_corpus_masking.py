@@ -8,9 +8,10 @@ from collections.abc import Sequence
 import pytest
 from pydantic import ValidationError
 
-from retrieval.domain import CorpusRef, CorpusStatus, MaskingProfile, Sensitivity, VectorHit
+from retrieval.domain import CorpusRef, CorpusStatus, MaskingProfile, MaskingStrategy, Sensitivity, VectorHit
 from retrieval.errors import ConfigurationError
-from retrieval.pii.masker import DEFAULT_ENTITIES, MaskingStrategy, load_masker
+from retrieval.pii.engine import DEFAULT_ENTITIES
+from retrieval.pii.masker import load_masker
 from retrieval.pii.profiles import CorpusMaskers, parse_profile
 from retrieval.protocols import MaskedText
 from retrieval.query_texts import (

@@ -12,17 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from presidio_analyzer import RecognizerResult
 
-from retrieval.pii.masker import (
-    DEFAULT_ENTITIES,
-    PSEUDONYM_HEX_DIGITS,
-    REDACTION_MARKER,
-    MaskingStrategy,
-    PresidioMasker,
-    _resolve_overlaps,
-    _restore_case,
-    load_masker,
-    normalize_for_pseudonym,
-)
+from retrieval.domain import MaskingStrategy
+from retrieval.pii.analyzer import _resolve_overlaps, _restore_case
+from retrieval.pii.anonymizer import PSEUDONYM_HEX_DIGITS, REDACTION_MARKER, normalize_for_pseudonym
+from retrieval.pii.engine import DEFAULT_ENTITIES
+from retrieval.pii.masker import PresidioMasker, load_masker
 from retrieval.protocols import MaskedText, PiiMasker
 from tests.netguard import run_guarded
 
@@ -447,7 +441,7 @@ def test_a_helper_that_dies_costs_nothing_but_time(caplog: pytest.LogCaptureFixt
     import os
     import signal
 
-    from ingest import masking
+    from retrieval.pii import helpers as masking
 
     texts = _dev_texts(32)
     helped = load_masker(workers=2)
@@ -455,7 +449,7 @@ def test_a_helper_that_dies_costs_nothing_but_time(caplog: pytest.LogCaptureFixt
     assert helped.mask_batch(texts) == expected  # the pool is up
     for child in multiprocessing.active_children():
         os.kill(child.pid or 0, signal.SIGKILL)
-    with caplog.at_level(logging.WARNING, logger="retrieval.pii.masker"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.pii.helpers"):
         assert helped.mask_batch(texts) == expected
     assert "PII analysis process" in caplog.text
     assert helped.mask_batch(texts) == expected  # a new pool
@@ -463,7 +457,7 @@ def test_a_helper_that_dies_costs_nothing_but_time(caplog: pytest.LogCaptureFixt
 
 
 def test_a_single_text_is_analysed_in_a_helper_with_the_same_findings() -> None:
-    from ingest import masking
+    from retrieval.pii import helpers as masking
 
     # A query masked for the log: one text, sent to a helper so that the caller's GIL stays free. Three
     # helpers: a pool of its own, so that it is this call that starts it.
@@ -498,7 +492,7 @@ def test_a_single_text_is_analysed_in_a_helper_with_the_same_findings() -> None:
 def test_batches_are_split_by_characters_with_a_minimum_per_helper(
     lengths: list[int], parts: int, sizes: list[int]
 ) -> None:
-    from retrieval.pii.masker import _split
+    from retrieval.pii.helpers import _split
 
     texts = ["x" * n for n in lengths]
     slices = _split(texts, parts)
@@ -508,7 +502,7 @@ def test_batches_are_split_by_characters_with_a_minimum_per_helper(
 
 _KILLED_PARENT = """
 import multiprocessing, sys, time
-from retrieval.pii.masker import _helpers, start_helpers
+from retrieval.pii.helpers import _helpers, start_helpers
 
 start_helpers(2)
 for future in [_helpers(2).submit(int) for _ in range(4)]:

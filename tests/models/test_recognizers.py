@@ -234,10 +234,10 @@ NAME_SHAPE: list[Case] = [
 @pytest.mark.parametrize("case", NAME_SHAPE, ids=[case[0][:40] for case in NAME_SHAPE])
 def test_name_shape_case(case: Case) -> None:
     """With the model's entities, as the masker runs it (a span the model calls a place or a date is left)."""
-    from retrieval.pii.masker import LANGUAGE, _shared_analysis
+    from retrieval.pii.engine import LANGUAGE, shared_analysis
 
     text, expected = case
-    artifacts = _shared_analysis().analyzer.nlp_engine.process_text(text, LANGUAGE)
+    artifacts = shared_analysis().analyzer.nlp_engine.process_text(text, LANGUAGE)
     results = [r for r in NameShapeRecognizer().analyze(text, ["PERSON"], artifacts) if r.score >= 0.4]
     assert [text[r.start : r.end] for r in results] == expected
 
