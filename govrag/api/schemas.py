@@ -17,9 +17,7 @@ from pydantic import (
     field_validator,
 )
 
-from retrieval.domain import SearchMode, Sensitivity
-
-from retrieval.domain import MaskingStrategy
+from retrieval.domain import MaskingStrategy, SearchMode, Sensitivity
 
 # Control characters (other than tab and newline) have no place in a question or a name.
 _PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
