@@ -34,7 +34,9 @@ DONE = {
 def _corpora_page(user: CurrentUser, **context: Any) -> Response:
     status_code = int(context.pop("status_code", 200))
     lines = queries.corpus_lines(user.runtime, user.principal)
-    rates = queries.job_throughput(user.runtime, user.principal) if user.can("ingest_corpus") else []
+    # Jobs are the business of those who may ingest a corpus (the policy asks per corpus, as `GET /jobs` does).
+    manages = any(line.can_manage for line in lines)
+    rates = queries.job_throughput(user.runtime, user.principal) if manages else []
     throughput = charts.horizontal_bars(
         "Ingestion throughput per job (chunks per second)",
         [(f"{rate.corpus_name} · job {rate.job_id[:8]}", round(rate.per_second, 1)) for rate in rates],
@@ -46,7 +48,7 @@ def _corpora_page(user: CurrentUser, **context: Any) -> Response:
         "corpora.html",
         {
             "lines": lines,
-            "throughput": throughput,
+            "throughput": throughput if manages else None,
             "can_register": user.can("register_corpus"),
             "sensitivities": [s.name for s in Sensitivity],
             **context,

@@ -2,8 +2,8 @@
 cookies, CSRF tokens, and the key that signs them.
 
 A session is a signed cookie, not a server-side record: `base64url(JSON payload) "." base64url(HMAC-SHA256)`.
-The payload names the principal, the session's random id, its expiry and a *binding*: what must still hold
-for the session to stay valid (for an API key, a keyed hash of the key's sha256 as the principals file has it).
+The payload names the principal, the session's random id, its expiry and a *binding*: what must still
+hold for the session to stay valid (for an API key, a keyed hash of the key's sha256 in the principals file).
 Every request re-checks the binding against the principal directory in force, so a key that is removed or
 replaced ends the sessions it opened. Sign-out adds the session id to an in-process list of ended sessions
 until its expiry (one service process holds the console; with several, sign-out still clears the browser's
