@@ -34,7 +34,7 @@ DONE = {
 def _corpora_page(user: CurrentUser, **context: Any) -> Response:
     status_code = int(context.pop("status_code", 200))
     lines = queries.corpus_lines(user.runtime, user.principal)
-    # Jobs are the business of those who may ingest a corpus (the policy asks per corpus, as `GET /jobs` does).
+    # Jobs are for those who may ingest a corpus (the policy asks per corpus, as `GET /jobs` does).
     manages = any(line.can_manage for line in lines)
     rates = queries.job_throughput(user.runtime, user.principal) if manages else []
     throughput = charts.horizontal_bars(
