@@ -39,7 +39,7 @@ def horizontal_bars(label: str, values: Sequence[tuple[str, float]], unit: str =
     if not values:
         return Markup('<p class="empty">No data in this period.</p>')
     top = max(value for _, value in values) or 1.0
-    span = WIDTH - LABEL_WIDTH - 90
+    span = WIDTH - LABEL_WIDTH - 130  # room for the value written after the longest bar
     body = []
     for row, (name, value) in enumerate(values):
         y = row * (BAR_HEIGHT + 6) + 4

@@ -186,6 +186,7 @@ def test_an_auditor_filters_opens_replays_verifies_and_exports(
     expect(events).to_contain_text("reader_none")
     expect(events).not_to_contain_text("reader_us")
     assert "outcome=denied" in page.url
+    page.screenshot(path=str(tmp_path / "console-log.png"), full_page=True)
     events.get_by_role("link").first.click()
     decisions = page.get_by_role("table", name="Policy decisions per corpus")
     expect(decisions).to_contain_text("denied")
