@@ -4,8 +4,12 @@ that end when the key goes, inline validation, and that its actions are the API'
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from govrag.api.app import create_app
 from govrag.runtime import Runtime, build_runtime
-from retrieval.audit import AuditQuery
+from retrieval.audit import AuditEvent, AuditQuery
 from retrieval.catalog import CorpusSpec
 from retrieval.domain import Sensitivity
 from retrieval.identity import PrincipalDirectory, PrincipalEntry, hash_api_key
@@ -260,3 +264,73 @@ def test_registration_errors_are_shown_beside_their_fields(client: TestClient) -
         },
     )
     assert outside.status_code == 400 and 'id="source_path-error"' in outside.text
+
+
+def test_an_answer_page_shows_the_apps_verification_events(
+    client: TestClient, served: tuple[FastAPI, Runtime, Settings, Path]
+) -> None:
+    _, runtime, _, root = served
+    created = client.post(
+        "/corpora",
+        headers=auth("steward"),
+        json={
+            "name": "zebra",
+            "region": "eu",
+            "sensitivity": "internal",
+            "source_path": str(root / "sources/eu-pending"),
+        },
+    )
+    corpus_id = created.json()["id"]
+    assert client.post(f"/corpora/{corpus_id}/approve", headers=auth("steward")).status_code == 200
+    job = client.post(f"/corpora/{corpus_id}/ingest", headers=auth("steward")).json()["job_id"]
+    runtime.jobs.wait(job)
+    answer = client.post(
+        "/retrieve", headers=auth("reader_eu"), json={"query": "zebra migration", "top_k": 2}
+    ).json()
+    other = client.post(
+        "/retrieve", headers=auth("reader_eu"), json={"query": "zebra herds", "top_k": 2}
+    ).json()
+    assert answer["chunks"]
+
+    def verification(request_id: str, verdict: str) -> None:
+        # The shape of an app's answer event is not fixed yet: the page shows any event of the same caller
+        # that names the answer's request id in its details.
+        runtime.audit.record(
+            AuditEvent(
+                request_id=str(uuid.uuid4()),
+                occurred_at=datetime.now(UTC),
+                action="answer.verify",
+                principal_id="reader_eu",
+                policy_version=runtime.policy.version,
+                outcome=verdict,
+                details={"answer_of": request_id, "verdict": verdict, "unsupported": ["sentence 2"]},
+            )
+        )
+
+    verification(answer["request_id"], "supported")
+    verification(other["request_id"], "unsupported")
+    sign_in(client, "auditor")
+    page = client.get(f"/console/audit/{answer['request_id']}")
+    assert page.status_code == 200
+    section = page.text.split("<h2>Answer verification</h2>")[1]
+    assert "answer.verify" in section and "supported" in section and "sentence 2" in section
+    assert section.count("answer.verify") == 1  # the other answer's verification is not this one's
+    assert "zebra" in page.text  # the corpus of the decision, by name
+    replayed = client.get(f"/console/audit/{answer['request_id']}", params={"replay": "true"})
+    assert 'id="replay"' in replayed.text and "unchanged" in replayed.text
+
+
+def test_export_and_insights_over_http(client: TestClient) -> None:
+    sign_in(client, "auditor")
+    export = client.get("/console/audit/export", params={"format": "csv", "action": "corpus.*"})
+    assert export.status_code == 200
+    assert export.headers["content-disposition"] == 'attachment; filename="govrag-audit.csv"'
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert rows and {row["action"] for row in rows} <= {"corpus.register", "corpus.approve", "corpus.ingest"}
+    assert client.get("/console/audit/export", params={"format": "xml"}).status_code == 422
+    assert client.get("/console/audit", params={"since": "yesterday"}).status_code == 422
+    insights = client.get("/console/audit/insights")
+    assert insights.status_code == 200 and insights.text.count('<svg class="chart"') >= 1
+    client.cookies.clear()
+    sign_in(client, "steward")
+    assert client.get("/console/audit/export").status_code == 403
