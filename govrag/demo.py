@@ -104,6 +104,7 @@ def run_demo(*, host: str, port: int, serve: bool) -> None:
             f"  curl -s {base}/audit/events -H 'Authorization: Bearer {keys['audrey']}'\n"
             f"  GOVRAG_API_KEY={keys['sam']} govrag corpus list --url {base}\n"
             f"  API docs: {base}/docs\n"
+            f"\nConsole: {base}/console/ (sign in with sam's key as a steward, audrey's as an auditor)\n"
         )
         if serve:
             import uvicorn

@@ -258,6 +258,14 @@ class Catalog:
             raise NotFound(f"job {job_id} not found")
         return row
 
+    def jobs(self, corpus_id: str | None = None, limit: int = 50) -> list[JobRow]:
+        """The latest jobs, newest first: of one corpus, or of every corpus."""
+        query = select(JobRow).order_by(JobRow.created_at.desc(), JobRow.id).limit(limit)
+        if corpus_id is not None:
+            query = query.where(JobRow.corpus_id == corpus_id)
+        with self._db.session() as session:
+            return list(session.scalars(query))
+
     def update_job(self, job_id: str, **values: Any) -> None:
         with self._db.session() as session:
             session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))

@@ -72,6 +72,7 @@ class PrincipalDirectory:
             raise ConfigurationError("principals file: two principals share an API key")
         self._by_hash = {entry.api_key_sha256: entry.to_principal() for entry in entries}
         self._by_id = {principal.id: principal for principal in self._by_hash.values()}
+        self._digest_by_id = {entry.id: entry.api_key_sha256 for entry in entries}
 
     @classmethod
     def from_file(cls, path: Path | None) -> PrincipalDirectory:
@@ -95,6 +96,14 @@ class PrincipalDirectory:
         if principal is None:
             raise NotFound(f"no principal {principal_id!r} in the principals file")
         return principal
+
+    def key_digest(self, principal_id: str) -> str | None:
+        """The sha256 of the principal's key as the file has it now; None once the principal is gone.
+
+        A sign-in session keeps what this returned at sign-in and compares it on every request, so a key that
+        is removed or replaced ends the sessions it opened.
+        """
+        return self._digest_by_id.get(principal_id)
 
     def authenticate(self, authorization: str | None) -> Principal:
         """The principal of an `Authorization: Bearer <key>` header; `AuthenticationError` otherwise."""

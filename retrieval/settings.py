@@ -238,6 +238,23 @@ class RetrievalSettings(BaseSettings):
     mmr_diversity: float = Field(default=0.3, ge=0.0, le=1.0)
 
 
+class ConsoleSettings(BaseModel):
+    """The browser console (`/console`): how long a sign-in lasts and the key that signs its cookie."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Unset: a random key kept in <data_dir>/console-secret (embedded mode); several hosts share one.
+    session_secret: SecretStr | None = None
+
+    @field_validator("session_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("the console session secret needs at least 32 characters")
+        return value
+
+
 class Settings(BaseSettings):
     """govrag's configuration. Nested groups use `__`, e.g. `GOVRAG_CHUNKING__CHUNK_SIZE=384`."""
 
@@ -269,6 +286,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     residency: ResidencySettings = Field(default_factory=ResidencySettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
     # How often the service looks for corpora whose refresh interval is due.
     refresh_tick_seconds: float = Field(default=30.0, gt=0, le=3600)

@@ -11,6 +11,7 @@ from govrag.api import audit, corpora, operations, policy, retrieve
 from govrag.api.errors import install_error_handlers
 from govrag.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from govrag.api.schemas import Health
+from govrag.console import mount_console
 from govrag.runtime import Runtime, build_runtime
 from retrieval.pii.helpers import stop_helpers
 from retrieval.settings import Settings, get_settings
@@ -56,6 +57,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(policy.router)
     app.include_router(operations.router)
+    mount_console(app)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     def healthz() -> Health:

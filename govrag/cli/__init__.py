@@ -88,6 +88,7 @@ def serve(
     except ConfigurationError as exc:
         typer.echo(f"govrag cannot start: {exc.detail}", err=True)
         raise typer.Exit(3) from exc
+    typer.echo(f"govrag serving on http://{host}:{port} (console: http://{host}:{port}/console/)", err=True)
     try:
         # access_log=False: the app logs one JSON access line per request, with its id and no query string.
         uvicorn.run(

@@ -30,5 +30,6 @@ def test_demo_ingests_the_samples_and_prints_keys_and_a_curl_call(tmp_path: Path
     keys = dict(re.findall(r"^  (alice|bob|sam|audrey)\s+(\S+)", out, flags=re.M))
     assert set(keys) == {"alice", "bob", "sam", "audrey"}
     assert f"Authorization: Bearer {keys['alice']}" in out and "curl -s http://127.0.0.1:8000/retrieve" in out
+    assert "Console: http://127.0.0.1:8000/console/" in out
     principals = (tmp_path / "data" / "demo-principals.yaml").read_text()
     assert all(key not in principals for key in keys.values()), "a plaintext key was stored"
