@@ -33,7 +33,6 @@ ALL_COMMANDS = list(_commands(typer.main.get_command(app)))
 
 
 def test_the_tree_has_every_audience() -> None:
-    assert len(ALL_COMMANDS) == 32
     for command in (("corpus", "register"), ("job", "show"), ("audit", "export"), ("store", "optimize")):
         assert command in ALL_COMMANDS
     assert ("reindex",) in ALL_COMMANDS and ("eval", "retrieval") in ALL_COMMANDS
