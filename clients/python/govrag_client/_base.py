@@ -137,8 +137,7 @@ class BaseClient:
         if response.status_code != call.expect:
             if response.is_success:
                 raise ProtocolError(
-                    f"{call.method} {call.path.split('?')[0]} answered {response.status_code}, "
-                    f"expected {call.expect}"
+                    f"{call.method} {call.path} answered {response.status_code}, expected {call.expect}"
                 )
             raise error_from_response(response)
         try:
