@@ -86,7 +86,7 @@ def register(user: CurrentUser, form: Form) -> Response:
     spec = CorpusSpec(
         name=body.name,
         region=body.region,
-        sensitivity=Sensitivity.parse(body.sensitivity),
+        sensitivity=body.sensitivity,
         source_path=body.source_path,
         description=body.description,
         refresh_interval_seconds=body.refresh_interval_seconds,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from govrag_client._client import (
+from govrag_client import (
     AsyncGovragClient,
     AuditUnavailable,
     GovragClient,

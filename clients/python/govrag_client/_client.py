@@ -1,221 +1,57 @@
-"""A typed Python client for govrag's `POST /retrieve` (httpx), for chat apps and the LlamaIndex retriever.
-
-It imports nothing of the service: only httpx and pydantic, so a chat app needs no models or stores.
+"""`GovragClient` (blocking) and `AsyncGovragClient` (asyncio): each sends the calls `BaseClient` builds.
 
     from govrag_client import GovragClient
     with GovragClient("https://govrag.internal", api_key) as govrag:
         answer = govrag.retrieve("How long is parental leave?", top_k=5)
 
-Errors (every one carries the service's `type` and `detail` where it sent them):
-
-GovragClientError
-├── TransportError              the service could not be reached or did not answer in time
-├── ProtocolError               an answer that is not govrag's (not JSON, or not the documented shape)
-└── ApiError                    an error answer `{type, detail}`; `.status`, `.type`, `.detail`, `.request_id`
-    ├── BadRequest              400
-    ├── Unauthenticated         401  no key, or a key the service does not know
-    ├── Forbidden               403
-    ├── NotFound                404
-    ├── Conflict                409
-    ├── PayloadTooLarge         413
-    ├── ValidationFailed        422  e.g. an empty or too long query, top_k out of range
-    ├── ServerError             other 5xx
-    └── ServiceUnavailable      503  a store is down; no chunks were returned
-        └── AuditUnavailable    503  the provenance log could not record, so nothing was answered
+Every method raises a `GovragClientError` (see `_errors`) and nothing else of its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = [
-    "ApiError",
-    "AsyncGovragClient",
-    "AuditUnavailable",
-    "BadRequest",
-    "Chunk",
-    "Citation",
-    "Conflict",
-    "Forbidden",
-    "GovragClient",
-    "GovragClientError",
-    "NotFound",
-    "PayloadTooLarge",
-    "ProtocolError",
-    "RetrieveResult",
-    "ServerError",
-    "ServiceUnavailable",
-    "TransportError",
-    "Unauthenticated",
-    "ValidationFailed",
-]
+from govrag_client._base import (
+    BaseClient,
+    Call,
+    ExportFormat,
+    SearchMode,
+    transport_error,
+)
+from govrag_client._models import (
+    AnswerCitation,
+    AnswerVerification,
+    AuditEvent,
+    AuditFilter,
+    AuditPage,
+    Corpus,
+    Document,
+    DocumentUsage,
+    ExportResult,
+    Job,
+    JobAccepted,
+    PolicyReload,
+    PolicyStatus,
+    PruneReport,
+    Replay,
+    RetrieveResult,
+    VerifyReport,
+)
 
-USER_AGENT = "govrag-client/0.1.0"
-REQUEST_ID_HEADER = "X-Request-ID"
+__all__ = ["AsyncGovragClient", "GovragClient"]
 
-
-# -- results ------------------------------------------------------------------------------------------------
-
-
-class _Model(BaseModel):
-    # Fields the service adds later are ignored, so an older client keeps working against a newer service.
-    model_config = ConfigDict(frozen=True, extra="ignore")
+T = TypeVar("T")
 
 
-class Citation(_Model):
-    """Where a chunk comes from: enough to cite it, link to it and check it is the version that was read."""
-
-    document_id: str
-    corpus_id: str
-    corpus_name: str
-    source_uri: str
-    title: str
-    page: int | None
-    start_char: int
-    end_char: int
-    content_sha256: str
-    document_version: int
-    region: str
-    sensitivity: str
-    embedding_model: str
-
-
-class Chunk(_Model):
-    chunk_id: str
-    text: str  # personal data already masked by the service
-    score: float
-    citation: Citation
-
-
-class RetrieveResult(_Model):
-    request_id: str  # the audit event's id: an auditor finds this answer's record by it
-    policy_version: str
-    chunks: tuple[Chunk, ...]
-
-
-# -- errors -------------------------------------------------------------------------------------------------
-
-
-class GovragClientError(Exception):
-    """Root of every error this client raises."""
-
-
-class TransportError(GovragClientError):
-    pass
-
-
-class ProtocolError(GovragClientError):
-    pass
-
-
-class ApiError(GovragClientError):
-    def __init__(self, status: int, type_: str, detail: str, request_id: str | None = None) -> None:
-        super().__init__(f"{status} {type_}: {detail}")
-        self.status = status
-        self.type = type_
-        self.detail = detail
-        self.request_id = request_id
-
-
-class BadRequest(ApiError):
-    pass
-
-
-class Unauthenticated(ApiError):
-    pass
-
-
-class Forbidden(ApiError):
-    pass
-
-
-class NotFound(ApiError):
-    pass
-
-
-class Conflict(ApiError):
-    pass
-
-
-class PayloadTooLarge(ApiError):
-    pass
-
-
-class ValidationFailed(ApiError):
-    pass
-
-
-class ServerError(ApiError):
-    pass
-
-
-class ServiceUnavailable(ApiError):
-    pass
-
-
-class AuditUnavailable(ServiceUnavailable):
-    pass
-
-
-_ERROR_BY_STATUS: dict[int, type[ApiError]] = {
-    400: BadRequest,
-    401: Unauthenticated,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    413: PayloadTooLarge,
-    422: ValidationFailed,
-    503: ServiceUnavailable,
-}
-
-
-def _error(response: httpx.Response) -> ApiError:
-    request_id = response.headers.get(REQUEST_ID_HEADER)
-    try:
-        body = response.json()
-        type_, detail = str(body["type"]), str(body["detail"])
-    except (ValueError, KeyError, TypeError):
-        type_, detail = "http_error", response.text[:500] or response.reason_phrase
-    if response.status_code == 503 and type_ == "audit_unavailable":
-        return AuditUnavailable(503, type_, detail, request_id)
-    default = ServerError if response.status_code >= 500 else ApiError
-    cls = _ERROR_BY_STATUS.get(response.status_code, default)
-    return cls(response.status_code, type_, detail, request_id)
-
-
-def _result(response: httpx.Response) -> RetrieveResult:
-    if response.status_code != 200:
-        raise _error(response)
-    try:
-        return RetrieveResult.model_validate_json(response.content)
-    except ValidationError as exc:
-        raise ProtocolError(f"/retrieve answered something that is not a govrag answer: {exc}") from exc
-
-
-def _request_body(query: str, top_k: int) -> dict[str, Any]:
-    return {"query": query, "top_k": top_k}
-
-
-def _headers(api_key: str, extra: dict[str, str] | None) -> dict[str, str]:
-    if not api_key:
-        raise ValueError("an API key is required")
-    return {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT, **(extra or {})}
-
-
-def _transport_error(exc: httpx.TransportError) -> TransportError:
-    # The message names the kind of failure, never the request (whose headers hold the key).
-    return TransportError(f"govrag could not be reached: {type(exc).__name__}")
-
-
-# -- clients ------------------------------------------------------------------------------------------------
-
-
-class GovragClient:
-    """Blocking client. Pass `http_client` to reuse a configured `httpx.Client` (proxies, TLS, tests)."""
+class GovragClient(BaseClient):
+    """Blocking client. Pass `http_client` to reuse a configured `httpx.Client` (proxies, TLS, tests); it is
+    then yours to close. `headers` are sent with every call."""
 
     def __init__(
         self,
@@ -223,27 +59,188 @@ class GovragClient:
         api_key: str,
         *,
         timeout: float = 30.0,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
+        super().__init__(base_url, api_key, timeout=timeout, headers=headers)
         self._owned = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout)
-        self._base_url = base_url.rstrip("/")
-        self._headers = _headers(api_key, headers)
-        self._timeout = timeout
 
-    def retrieve(self, query: str, top_k: int = 5) -> RetrieveResult:
-        """The chunks the caller may read that best match `query`, cited and masked."""
+    def _send(self, call: Call[T]) -> T:
+        request = self._build(self._http, call)
         try:
-            response = self._http.post(
-                f"{self._base_url}/retrieve",
-                json=_request_body(query, top_k),
-                headers=self._headers,
-                timeout=self._timeout,
+            response = self._http.send(request)
+        except httpx.RequestError as exc:
+            raise transport_error(exc) from exc
+        return self._finish(call, response)
+
+    # -- chat apps ------------------------------------------------------------------------------------------
+
+    def retrieve(
+        self,
+        query: str,
+        top_k: int = 5,
+        *,
+        mode: SearchMode | None = None,
+        mmr: bool = False,
+        end_user_token: str | None = None,
+    ) -> RetrieveResult:
+        """The chunks the caller (or the end user of `end_user_token`, through the caller) may read that best
+        match `query`, cited and masked. `mode`: the service's default unless given."""
+        return self._send(self._retrieve(query, top_k, mode, mmr, end_user_token))
+
+    def verify_answer(
+        self, request_id: str, answer: str, citations: Iterable[AnswerCitation | str]
+    ) -> AnswerVerification:
+        """Have the service check a generated `answer` against the chunks of the retrieval `request_id` it
+        cites (a chunk id, or an `AnswerCitation` with the quoted words and where the answer cites them)."""
+        return self._send(self._verify_answer(request_id, answer, citations))
+
+    # -- stewards -------------------------------------------------------------------------------------------
+
+    def register_corpus(
+        self,
+        name: str,
+        *,
+        region: str,
+        sensitivity: str,
+        source_path: str,
+        description: str = "",
+        refresh_interval_seconds: int | None = None,
+        masking_strategy: str = "replace",
+        pii_allow_list: Iterable[str] = (),
+    ) -> Corpus:
+        """Register a corpus (status `registered`). `source_path` is a directory on the service's machine;
+        `masking_strategy`: replace, redact or pseudonymize; `pii_allow_list`: entity types left unmasked."""
+        return self._send(
+            self._register_corpus(
+                name,
+                region,
+                sensitivity,
+                source_path,
+                description,
+                refresh_interval_seconds,
+                masking_strategy,
+                pii_allow_list,
             )
-        except httpx.TransportError as exc:
-            raise _transport_error(exc) from exc
-        return _result(response)
+        )
+
+    def approve_corpus(self, corpus_id: str) -> Corpus:
+        return self._send(self._corpus_action(corpus_id, "approve"))
+
+    def revoke_corpus(self, corpus_id: str) -> Corpus:
+        """Unsearchable at once; its chunks leave the index."""
+        return self._send(self._corpus_action(corpus_id, "revoke"))
+
+    def ingest_corpus(self, corpus_id: str) -> JobAccepted:
+        """Start an incremental ingestion job (the corpus must be approved: `Conflict` otherwise)."""
+        return self._send(self._start_job(corpus_id, "ingest"))
+
+    def reindex_corpus(self, corpus_id: str) -> JobAccepted:
+        """Start re-embedding the documents embedded by another model than the service's."""
+        return self._send(self._start_job(corpus_id, "reindex"))
+
+    def corpora(self) -> tuple[Corpus, ...]:
+        return self._send(self._corpora())
+
+    def corpus(self, corpus_id: str) -> Corpus:
+        return self._send(self._corpus(corpus_id))
+
+    def documents(self, corpus_id: str) -> tuple[Document, ...]:
+        return self._send(self._documents(corpus_id))
+
+    def delete_document(self, corpus_id: str, document_id: str) -> Document:
+        """The document leaves the index; later scans of the source leave it out."""
+        return self._send(self._delete_document(corpus_id, document_id))
+
+    def job(self, job_id: str) -> Job:
+        return self._send(self._job(job_id))
+
+    # -- auditors -------------------------------------------------------------------------------------------
+
+    def audit_events(
+        self, filters: AuditFilter | None = None, *, limit: int = 100, cursor: str | None = None
+    ) -> AuditPage:
+        """One page of events, newest first (answers unless `filters.action` says otherwise)."""
+        return self._send(self._audit_events(filters, limit, cursor))
+
+    def iter_audit_events(
+        self, filters: AuditFilter | None = None, *, page_size: int = 100
+    ) -> Iterator[AuditEvent]:
+        """Every matching event, newest first, following the cursors page by page."""
+        cursor: str | None = None
+        while True:
+            page = self.audit_events(filters, limit=page_size, cursor=cursor)
+            yield from page.events
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def audit_event(self, request_id: str) -> AuditEvent:
+        return self._send(self._audit_event(request_id))
+
+    def replay(self, request_id: str) -> Replay:
+        """The answer's chunks against today's catalog and policy."""
+        return self._send(self._replay(request_id))
+
+    def document_usage(
+        self,
+        document_id: str,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> DocumentUsage:
+        """The answers that used a document, newest first."""
+        return self._send(self._document_usage(document_id, since, until, limit, cursor))
+
+    def verify_log(self) -> VerifyReport:
+        """Walk the log's hash chain and signed checkpoints; `ok` is False at the first broken link."""
+        return self._send(self._verify_log())
+
+    def prune_audit(self, before: datetime | str | None = None) -> PruneReport:
+        """Delete events older than `before` (default: the service's retention), leaving a signed anchor."""
+        return self._send(self._prune(before))
+
+    def export_audit(
+        self, output: str | Path, filters: AuditFilter | None = None, *, format: ExportFormat = "jsonl"
+    ) -> ExportResult:
+        """Stream every matching event, oldest first, into `output` (replaced only once it is complete)."""
+        output = Path(output)
+        call = self._export(filters, format)
+        request = self._build(self._http, call, self._export_timeout(self._timeout))
+        partial = self._partial(output)
+        written = 0
+        try:
+            response = self._http.send(request, stream=True)
+            try:
+                if response.status_code != 200:
+                    response.read()
+                    self._finish(call, response)  # raises the answer's error
+                with partial.open("wb") as handle:
+                    for block in response.iter_bytes():
+                        handle.write(block)
+                        written += len(block)
+            finally:
+                response.close()
+            partial.replace(output)
+        except httpx.RequestError as exc:
+            raise transport_error(exc) from exc
+        finally:
+            partial.unlink(missing_ok=True)
+        return ExportResult(output, format, written)
+
+    # -- administrators -------------------------------------------------------------------------------------
+
+    def policy_status(self) -> PolicyStatus:
+        return self._send(self._policy_status())
+
+    def reload_policy(self) -> PolicyReload:
+        """Load the policy files again; invalid files: `Conflict`, and the version in force stays."""
+        return self._send(self._reload_policy())
+
+    # -- lifetime -------------------------------------------------------------------------------------------
 
     def close(self) -> None:
         if self._owned:
@@ -258,8 +255,8 @@ class GovragClient:
         self.close()
 
 
-class AsyncGovragClient:
-    """The same as `GovragClient`, for asyncio applications."""
+class AsyncGovragClient(BaseClient):
+    """The same calls as `GovragClient`, for asyncio applications."""
 
     def __init__(
         self,
@@ -267,26 +264,162 @@ class AsyncGovragClient:
         api_key: str,
         *,
         timeout: float = 30.0,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
+        super().__init__(base_url, api_key, timeout=timeout, headers=headers)
         self._owned = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
-        self._base_url = base_url.rstrip("/")
-        self._headers = _headers(api_key, headers)
-        self._timeout = timeout
 
-    async def retrieve(self, query: str, top_k: int = 5) -> RetrieveResult:
+    async def _send(self, call: Call[T]) -> T:
+        request = self._build(self._http, call)
         try:
-            response = await self._http.post(
-                f"{self._base_url}/retrieve",
-                json=_request_body(query, top_k),
-                headers=self._headers,
-                timeout=self._timeout,
+            response = await self._http.send(request)
+        except httpx.RequestError as exc:
+            raise transport_error(exc) from exc
+        return self._finish(call, response)
+
+    async def retrieve(
+        self,
+        query: str,
+        top_k: int = 5,
+        *,
+        mode: SearchMode | None = None,
+        mmr: bool = False,
+        end_user_token: str | None = None,
+    ) -> RetrieveResult:
+        return await self._send(self._retrieve(query, top_k, mode, mmr, end_user_token))
+
+    async def verify_answer(
+        self, request_id: str, answer: str, citations: Iterable[AnswerCitation | str]
+    ) -> AnswerVerification:
+        return await self._send(self._verify_answer(request_id, answer, citations))
+
+    async def register_corpus(
+        self,
+        name: str,
+        *,
+        region: str,
+        sensitivity: str,
+        source_path: str,
+        description: str = "",
+        refresh_interval_seconds: int | None = None,
+        masking_strategy: str = "replace",
+        pii_allow_list: Iterable[str] = (),
+    ) -> Corpus:
+        return await self._send(
+            self._register_corpus(
+                name,
+                region,
+                sensitivity,
+                source_path,
+                description,
+                refresh_interval_seconds,
+                masking_strategy,
+                pii_allow_list,
             )
-        except httpx.TransportError as exc:
-            raise _transport_error(exc) from exc
-        return _result(response)
+        )
+
+    async def approve_corpus(self, corpus_id: str) -> Corpus:
+        return await self._send(self._corpus_action(corpus_id, "approve"))
+
+    async def revoke_corpus(self, corpus_id: str) -> Corpus:
+        return await self._send(self._corpus_action(corpus_id, "revoke"))
+
+    async def ingest_corpus(self, corpus_id: str) -> JobAccepted:
+        return await self._send(self._start_job(corpus_id, "ingest"))
+
+    async def reindex_corpus(self, corpus_id: str) -> JobAccepted:
+        return await self._send(self._start_job(corpus_id, "reindex"))
+
+    async def corpora(self) -> tuple[Corpus, ...]:
+        return await self._send(self._corpora())
+
+    async def corpus(self, corpus_id: str) -> Corpus:
+        return await self._send(self._corpus(corpus_id))
+
+    async def documents(self, corpus_id: str) -> tuple[Document, ...]:
+        return await self._send(self._documents(corpus_id))
+
+    async def delete_document(self, corpus_id: str, document_id: str) -> Document:
+        return await self._send(self._delete_document(corpus_id, document_id))
+
+    async def job(self, job_id: str) -> Job:
+        return await self._send(self._job(job_id))
+
+    async def audit_events(
+        self, filters: AuditFilter | None = None, *, limit: int = 100, cursor: str | None = None
+    ) -> AuditPage:
+        return await self._send(self._audit_events(filters, limit, cursor))
+
+    async def iter_audit_events(
+        self, filters: AuditFilter | None = None, *, page_size: int = 100
+    ) -> AsyncIterator[AuditEvent]:
+        cursor: str | None = None
+        while True:
+            page = await self.audit_events(filters, limit=page_size, cursor=cursor)
+            for event in page.events:
+                yield event
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def audit_event(self, request_id: str) -> AuditEvent:
+        return await self._send(self._audit_event(request_id))
+
+    async def replay(self, request_id: str) -> Replay:
+        return await self._send(self._replay(request_id))
+
+    async def document_usage(
+        self,
+        document_id: str,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> DocumentUsage:
+        return await self._send(self._document_usage(document_id, since, until, limit, cursor))
+
+    async def verify_log(self) -> VerifyReport:
+        return await self._send(self._verify_log())
+
+    async def prune_audit(self, before: datetime | str | None = None) -> PruneReport:
+        return await self._send(self._prune(before))
+
+    async def export_audit(
+        self, output: str | Path, filters: AuditFilter | None = None, *, format: ExportFormat = "jsonl"
+    ) -> ExportResult:
+        # The file is written with blocking calls between network reads: pieces are small, disks are fast.
+        output = Path(output)
+        call = self._export(filters, format)
+        request = self._build(self._http, call, self._export_timeout(self._timeout))
+        partial = self._partial(output)
+        written = 0
+        try:
+            response = await self._http.send(request, stream=True)
+            try:
+                if response.status_code != 200:
+                    await response.aread()
+                    self._finish(call, response)
+                with partial.open("wb") as handle:
+                    async for block in response.aiter_bytes():
+                        handle.write(block)
+                        written += len(block)
+            finally:
+                await response.aclose()
+            partial.replace(output)
+        except httpx.RequestError as exc:
+            raise transport_error(exc) from exc
+        finally:
+            partial.unlink(missing_ok=True)
+        return ExportResult(output, format, written)
+
+    async def policy_status(self) -> PolicyStatus:
+        return await self._send(self._policy_status())
+
+    async def reload_policy(self) -> PolicyReload:
+        return await self._send(self._reload_policy())
 
     async def aclose(self) -> None:
         if self._owned:

@@ -1,0 +1,181 @@
+"""Auditor commands (`govrag audit …`): read, verify and export the provenance log through the service's API
+with the typed client; `audit prune` is the operator's, run against the database itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, cast
+
+import typer
+from govrag_client import AuditFilter, TransportError
+
+from govrag.cli._shared import DEFAULT_URL, KeyOption, UrlOption, fail, print_json, service
+
+audit_app = typer.Typer(help="Read the provenance log (auditor).", no_args_is_help=True)
+
+PrincipalFilter = Annotated[str | None, typer.Option(help="Only this caller's events.")]
+EndUserFilter = Annotated[str | None, typer.Option(help="Only this end user's events.")]
+DocumentFilter = Annotated[
+    str | None, typer.Option(help="Only answers that used this document (and events that concerned it).")
+]
+CorpusFilter = Annotated[
+    str | None, typer.Option(help="Only answers that used this corpus (and events that concerned it).")
+]
+RegionFilter = Annotated[str | None, typer.Option(help="Only answers that searched this region.")]
+OutcomeFilter = Annotated[
+    str | None, typer.Option(help="answered, empty, denied, error, succeeded, failed …")
+]
+SinceFilter = Annotated[str | None, typer.Option(help="ISO 8601 time, inclusive.")]
+UntilFilter = Annotated[str | None, typer.Option(help="ISO 8601 time, exclusive.")]
+CursorOption = Annotated[str | None, typer.Option(help="next_cursor of the previous page.")]
+
+
+@audit_app.command("events")
+def audit_events(
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = "",
+    principal_id: PrincipalFilter = None,
+    end_user_id: EndUserFilter = None,
+    document_id: DocumentFilter = None,
+    corpus_id: CorpusFilter = None,
+    region: RegionFilter = None,
+    outcome: OutcomeFilter = None,
+    action: Annotated[
+        str | None, typer.Option(help="retrieve (the default), corpus.register, corpus.* or * for all.")
+    ] = None,
+    since: SinceFilter = None,
+    until: UntilFilter = None,
+    limit: Annotated[int, typer.Option(help="Events per page (1-1000).")] = 100,
+    cursor: CursorOption = None,
+) -> None:
+    """List provenance events, newest first."""
+    filters = AuditFilter(
+        principal_id=principal_id,
+        end_user_id=end_user_id,
+        document_id=document_id,
+        corpus_id=corpus_id,
+        region=region,
+        outcome=outcome,
+        action=action,
+        since=since,
+        until=until,
+    )
+    with service(url, api_key) as govrag:
+        print_json(govrag.audit_events(filters, limit=limit, cursor=cursor).raw)
+
+
+@audit_app.command("event")
+def audit_event(request_id: str, url: UrlOption = DEFAULT_URL, api_key: KeyOption = "") -> None:
+    """Show the provenance event of one request."""
+    with service(url, api_key) as govrag:
+        print_json(govrag.audit_event(request_id).raw)
+
+
+@audit_app.command("usage")
+def audit_usage(
+    document_id: str,
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = "",
+    limit: Annotated[int, typer.Option(help="Answers per page (1-1000).")] = 100,
+    cursor: CursorOption = None,
+) -> None:
+    """List the answers that used a document, newest first."""
+    with service(url, api_key) as govrag:
+        print_json(govrag.document_usage(document_id, limit=limit, cursor=cursor).raw)
+
+
+@audit_app.command("replay")
+def audit_replay(request_id: str, url: UrlOption = DEFAULT_URL, api_key: KeyOption = "") -> None:
+    """Hold an answer's chunks against today's catalog and policy."""
+    with service(url, api_key) as govrag:
+        print_json(govrag.replay(request_id).raw)
+
+
+@audit_app.command("verify")
+def audit_verify(url: UrlOption = DEFAULT_URL, api_key: KeyOption = "") -> None:
+    """Check the log's hash chain and signed checkpoints; exit 1 if a link is broken."""
+    with service(url, api_key) as govrag:
+        report = govrag.verify_log()
+    print_json(report.raw)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def audit_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (replaced).")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = "",
+    principal_id: PrincipalFilter = None,
+    end_user_id: EndUserFilter = None,
+    document_id: DocumentFilter = None,
+    corpus_id: CorpusFilter = None,
+    region: RegionFilter = None,
+    outcome: OutcomeFilter = None,
+    action: Annotated[
+        str | None, typer.Option(help="An action, a prefix (corpus.*) or * (the default).")
+    ] = None,
+    since: SinceFilter = None,
+    until: UntilFilter = None,
+) -> None:
+    """Stream matching events (every action unless filtered), oldest first, into a file."""
+    if fmt not in ("jsonl", "csv"):
+        raise fail("error: --format is jsonl or csv", 2)
+    filters = AuditFilter(
+        principal_id=principal_id,
+        end_user_id=end_user_id,
+        document_id=document_id,
+        corpus_id=corpus_id,
+        region=region,
+        outcome=outcome,
+        action=action,
+        since=since,
+        until=until,
+    )
+    with service(url, api_key) as govrag:
+        try:
+            result = govrag.export_audit(output, filters, format=cast(Literal["jsonl", "csv"], fmt))
+        except TransportError as exc:
+            raise fail(f"error: export from {url} failed: {exc.kind}", 2) from exc
+    print_json({"output": str(result.path), "format": result.format, "bytes": result.bytes})
+
+
+@audit_app.command("prune")
+def audit_prune(
+    before: Annotated[
+        str | None, typer.Option(help="ISO 8601 cut; default: now minus GOVRAG_AUDIT__RETENTION_DAYS.")
+    ] = None,
+) -> None:
+    """Delete old events from GOVRAG_DATABASE_URL, leaving a signed anchor (an operator's command).
+
+    Runs like `db upgrade`, against the database and keys in the settings; the service may keep running."""
+    from datetime import UTC, datetime, timedelta
+
+    from retrieval.audit import SqlAuditStore, load_keys
+    from retrieval.db import Database
+    from retrieval.errors import GovragError
+    from retrieval.settings import get_settings
+
+    settings = get_settings()
+    if before is not None:
+        try:
+            cut = datetime.fromisoformat(before)
+        except ValueError as exc:
+            raise fail(f"error: --before is not an ISO 8601 time: {before!r}", 2) from exc
+        cut = cut if cut.tzinfo is not None else cut.replace(tzinfo=UTC)
+    elif settings.audit.retention_days is not None:
+        cut = datetime.now(UTC) - timedelta(days=settings.audit.retention_days)
+    else:
+        raise fail("error: no retention is configured (GOVRAG_AUDIT__RETENTION_DAYS); give --before", 2)
+    db = Database(settings.resolved_database_url)
+    try:
+        store = SqlAuditStore(db, load_keys(settings), checkpoint_every=settings.audit.checkpoint_every)
+        report = store.prune(cut, principal_id="operator:govrag-audit-prune")
+    except GovragError as exc:
+        raise fail(f"error: {exc.detail}", 1) from exc
+    finally:
+        db.dispose()
+    print_json(
+        {"pruned": report.pruned, "anchor_sequence": report.anchor_sequence, "before": cut.isoformat()}
+    )

@@ -1,0 +1,53 @@
+"""`govrag serve` and `govrag demo`: run the service in this process."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the service with the settings from GOVRAG_* environment variables."""
+    import uvicorn
+
+    from govrag.api.app import create_app
+    from govrag.logs import configure_logging
+    from retrieval.errors import ConfigurationError
+    from retrieval.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    try:
+        from govrag.runtime import build_runtime
+
+        runtime = build_runtime(settings)
+    except ConfigurationError as exc:
+        typer.echo(f"govrag cannot start: {exc.detail}", err=True)
+        raise typer.Exit(3) from exc
+    typer.echo(f"govrag serving on http://{host}:{port} (console: http://{host}:{port}/console/)", err=True)
+    try:
+        # access_log=False: the app logs one JSON access line per request, with its id and no query string.
+        uvicorn.run(
+            create_app(settings, runtime, stop_process=True),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        runtime.close()
+
+
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Ingest and print, then exit.")] = False,
+) -> None:
+    """Start the service on the embedded default with the sample corpora in examples/ ingested."""
+    from govrag.demo import run_demo
+
+    run_demo(host=host, port=port, serve=not no_serve)
