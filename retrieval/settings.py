@@ -45,6 +45,9 @@ class AuditSettings(BaseSettings):
     # Unset: a random key kept in <data_dir>/audit-keys.json (embedded mode). Multi-host deployments set both.
     query_hmac_key: SecretStr | None = None
     checkpoint_key: SecretStr | None = None
+    # The Ed25519 key (PEM, PKCS#8) that signs the chain head and the checkpoints; every host shares the file.
+    # Unset: generated once into <data_dir>/audit-signing-key.pem (mode 0600).
+    signing_key_file: Path | None = None
     checkpoint_every: int = Field(default=1000, ge=1, le=1_000_000)
     # None keeps events forever; otherwise `govrag audit prune` deletes events older than this many days.
     retention_days: int | None = Field(default=None, ge=1)

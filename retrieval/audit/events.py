@@ -21,6 +21,7 @@ JOB_STARTED = "job.started"
 JOB_FINISHED = "job.finished"
 POLICY_CHANGE = "policy.change"
 AUDIT_PRUNE = "audit.prune"
+AUDIT_KEY_ROTATION = "audit.key_rotation"
 ACTIONS = (
     RETRIEVE,
     CORPUS_REGISTER,
@@ -32,6 +33,7 @@ ACTIONS = (
     JOB_FINISHED,
     POLICY_CHANGE,
     AUDIT_PRUNE,
+    AUDIT_KEY_ROTATION,
 )
 
 
@@ -157,6 +159,7 @@ class VerifyReport:
     anchor_sequence: int  # verification started after this sequence (0: the start of the log)
     last_verified_sequence: int  # the last event whose link held
     checkpoints_checked: int
+    last_verified_hash: str = ""  # its hash: where an incremental verification resumes
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,13 +30,14 @@ Every write error becomes `AuditUnavailable`; read errors are `BackendUnavailabl
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, text
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, text, update
 
 from retrieval import telemetry
 from retrieval.audit.chain import (
@@ -44,11 +45,15 @@ from retrieval.audit.chain import (
     GENESIS,
     PERIODIC,
     Checkpoint,
+    Link,
+    SignedHead,
+    event_link,
     sealed_text,
-    sign_checkpoint,
-    verify_chain,
+    text_hash,
+    verify_links,
 )
 from retrieval.audit.events import (
+    AUDIT_KEY_ROTATION,
     AUDIT_PRUNE,
     POLICY_CHANGE,
     AuditEvent,
@@ -58,13 +63,16 @@ from retrieval.audit.events import (
     VerifyReport,
 )
 from retrieval.audit.keys import AuditKeys
-from retrieval.audit.records import STORED_COLUMNS, load_lines, load_stored_records
+from retrieval.audit.signing import PublishedKey, SigningKey, Trust, announce, checkpoint_message, head_message
+from retrieval.audit.records import RECORD_COLUMNS, STORED_COLUMNS, load_lines, load_records, load_stored_records
 from retrieval.audit.rows import (
     CHECKPOINTS,
     CHUNKS,
     EVENT_COLUMNS,
     EVENTS,
+    HEAD,
     REGIONS,
+    SIGNING_KEYS,
     chunk_values,
     event_values,
     filters,
@@ -85,8 +93,18 @@ class SqlAuditStore:
             raise ValueError("checkpoint_every must be at least 1")
         self._db = db
         self._keys = keys or AuditKeys.random()
+        self._signer = self._keys.signer
+        self._key_published = False
         self._every = checkpoint_every
         self._dialect = db.engine.dialect.name
+
+    @property
+    def signing_key_id(self) -> str:
+        return self._signer.key_id
+
+    def public_key_pem(self) -> str:
+        """The PEM of the key this store signs with (what an auditor verifies exports against)."""
+        return self._signer.public_pem()
 
     # -- writing --------------------------------------------------------------------------------------------
     def fingerprint(self, query: str) -> str:
@@ -149,15 +167,95 @@ class SqlAuditStore:
             connection.execute(insert(REGIONS), [{"event_id": event_id, "region": r} for r in sealed.regions])
         if sealed.sequence % self._every == 0:
             self._checkpoint(connection, PERIODIC, sealed.sequence, sealed.hash)
+        self._sign_head(connection, sealed.sequence, sealed.hash)
         return sealed
 
+    def _sign_head(self, connection: Connection, sequence: int, hash_: str) -> None:
+        """Sign the new head in the append's transaction (under the chain lock: one writer at a time)."""
+        self._publish_key(connection)
+        signed_at = datetime.now(UTC)
+        values = {
+            "sequence": sequence,
+            "hash": hash_,
+            "signed_at": signed_at,
+            "key_id": self._signer.key_id,
+            "signature": self._signer.sign(head_message(sequence, hash_, signed_at)),
+        }
+        if connection.execute(update(HEAD).where(HEAD.c.id == 1).values(**values)).rowcount == 0:
+            connection.execute(insert(HEAD).values(id=1, **values))
+
+    def _publish_key(self, connection: Connection) -> None:
+        # The public key goes beside the log once, so an export carries every key that signed it.
+        if self._key_published:
+            return
+        known = connection.execute(
+            select(SIGNING_KEYS.c.key_id).where(SIGNING_KEYS.c.key_id == self._signer.key_id)
+        ).first()
+        if known is None:
+            connection.execute(
+                insert(SIGNING_KEYS).values(
+                    key_id=self._signer.key_id,
+                    public_key=self._signer.public_pem(),
+                    created_at=datetime.now(UTC),
+                )
+            )
+        self._key_published = True
+
     def _checkpoint(self, connection: Connection, kind: str, sequence: int, hash_: str) -> None:
-        signature = sign_checkpoint(self._keys.checkpoint_key, kind, sequence, hash_)
+        signature = self._signer.sign(checkpoint_message(kind, sequence, hash_))
         connection.execute(
             insert(CHECKPOINTS).values(
-                sequence=sequence, kind=kind, hash=hash_, signature=signature, created_at=datetime.now(UTC)
+                sequence=sequence,
+                kind=kind,
+                hash=hash_,
+                signature=signature,
+                created_at=datetime.now(UTC),
+                key_id=self._signer.key_id,
             )
         )
+
+    def rotate_key(self, new: SigningKey, principal_id: str = "system") -> AuditEvent:
+        """Announce `new` with a statement signed by the current key and by `new`, log it as an event whose
+        head the current key signs, and sign with `new` from the next append on."""
+        try:
+            with self._db.session() as session:
+                connection = session.connection()
+                _lock_chain(connection)
+                self._publish_key(connection)
+                statement = announce(self._signer, new, datetime.now(UTC))
+                connection.execute(
+                    insert(SIGNING_KEYS).values(
+                        key_id=statement.key_id,
+                        public_key=statement.public_key,
+                        created_at=statement.created_at,
+                        previous_key_id=statement.previous_key_id,
+                        previous_signature=statement.previous_signature,
+                        new_signature=statement.new_signature,
+                    )
+                )
+                event = self._append(
+                    connection,
+                    AuditEvent(
+                        request_id=str(uuid.uuid4()),
+                        occurred_at=statement.created_at,
+                        action=AUDIT_KEY_ROTATION,
+                        principal_id=principal_id,
+                        policy_version="",
+                        outcome="succeeded",
+                        details={
+                            "previous_key_id": statement.previous_key_id,
+                            "key_id": statement.key_id,
+                            "public_key": statement.public_key,
+                            "previous_signature": statement.previous_signature,
+                            "new_signature": statement.new_signature,
+                        },
+                    ),
+                )
+        except BackendUnavailable as exc:
+            raise AuditUnavailable("the provenance log cannot record the key rotation") from exc
+        self._signer = new
+        self._key_published = True
+        return event
 
     # -- reading --------------------------------------------------------------------------------------------
     def get(self, request_id: str) -> AuditEvent:
@@ -235,18 +333,63 @@ class SqlAuditStore:
     def checkpoints(self) -> list[Checkpoint]:
         with self._db.session() as session:
             rows = session.execute(select(CHECKPOINTS).order_by(CHECKPOINTS.c.sequence, CHECKPOINTS.c.id))
-            return [Checkpoint(r.sequence, r.kind, r.hash, r.signature, r.created_at) for r in rows]
+            return [Checkpoint(r.sequence, r.kind, r.hash, r.signature, r.created_at, r.key_id) for r in rows]
+
+    def head(self) -> SignedHead | None:
+        """The chain head as last signed (None before the first signed append)."""
+        with self._db.session() as session:
+            row = session.execute(select(HEAD).where(HEAD.c.id == 1)).first()
+        if row is None:
+            return None
+        return SignedHead(row.sequence, row.hash, row.signed_at, row.key_id, row.signature)
+
+    def published_keys(self) -> list[PublishedKey]:
+        with self._db.session() as session:
+            rows = session.execute(select(SIGNING_KEYS).order_by(SIGNING_KEYS.c.created_at))
+            return [
+                PublishedKey(
+                    r.key_id, r.public_key, r.created_at, r.previous_key_id, r.previous_signature, r.new_signature
+                )
+                for r in rows
+            ]
+
+    def trust(self) -> Trust:
+        """What this store's own verification trusts: its key, the keys rotation statements link to it, and
+        the HMAC key for checkpoints signed before public-key signatures."""
+        trust = Trust.of([self._signer.public], legacy_hmac_key=self._keys.checkpoint_key)
+        trust.extend(self.published_keys())
+        return trust
+
+    def signed_state(self) -> tuple[SignedHead | None, list[Checkpoint], list[PublishedKey], int]:
+        """What an export carries besides its events: the signed head, the checkpoints and the keys, read in
+        an order that makes them cover the events the export then reads (up to the row id returned)."""
+        checkpoints = self.checkpoints()
+        head = self.head()
+        keys = self.published_keys()
+        upto = self._max(EVENTS.c.id)
+        if head is not None:
+            with self._db.session() as session:
+                found = session.scalar(select(EVENTS.c.id).where(EVENTS.c.sequence == head.sequence))
+            upto = int(found) if found is not None else upto
+        return head, checkpoints, keys, upto
 
     # -- verifying and pruning ------------------------------------------------------------------------------
     def verify(self, upto: int | None = None) -> VerifyReport:
         # Checkpoints first: each was committed with its event, so every one read here has its event at or
         # below the head read next, unless events were removed from the end (which verify then reports).
         checkpoints = self.checkpoints()
-        head = self.head_sequence() if upto is None else upto
-        if upto is not None:
+        trust = self.trust()
+        if upto is not None:  # a prefix (pruning checks up to its cut): no head to hold the end to
             checkpoints = [c for c in checkpoints if c.sequence <= upto]
-        links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, head, VERIFY_COLUMNS, _load_links)
-        return verify_chain(links, checkpoints, self._keys.checkpoint_key)
+            links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, upto, VERIFY_COLUMNS, _load_links)
+            return verify_links(links, checkpoints, trust)
+        # The last sequence before the head: each append commits its event and the head together, so an
+        # honest head read after it is at or beyond it; the walk goes to whichever is further.
+        last = self.head_sequence()
+        head = self.head()
+        end = max(last, head.sequence if head is not None else 0)
+        links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, end, VERIFY_COLUMNS, _load_links)
+        return verify_links(links, checkpoints, trust, head, require_head=True)
 
     def prune(self, before: datetime, principal_id: str = "system") -> PruneReport:
         """Delete the events older than `before`; the last one pruned becomes a signed anchor.
@@ -313,12 +456,31 @@ class SqlAuditStore:
 # -- helpers ------------------------------------------------------------------------------------------------
 
 
-# Verification reads each event with the canonical text kept for it, which must equal the one rebuilt.
-VERIFY_COLUMNS = [*EVENT_COLUMNS, EVENTS.c.canonical]
+# Verification reads each event's columns as the export's records do, with the canonical text kept for it.
+VERIFY_COLUMNS = [*RECORD_COLUMNS, EVENTS.c.canonical]
 
 
-def _load_links(connection: Connection, rows: Sequence[Row[Any]]) -> list[tuple[AuditEvent, str | None]]:
-    return list(zip(load(connection, rows), (row[-1] for row in rows), strict=True))
+def _load_links(connection: Connection, rows: Sequence[Row[Any]]) -> list[Link]:
+    """Each row's link. The fast path hashes the kept canonical text and holds it equal to the columns
+    (compared as JSON values: one parse of the text, no event rebuilt or encoded); an event that fails
+    either is read again and checked the slow way, which also says which of the two was edited."""
+    records = load_records(connection, [tuple(row)[:-1] for row in rows])
+    links: list[Link] = []
+    for row, record in zip(rows, records, strict=True):
+        kept = row[-1]
+        prev, hash_ = record.pop("prev_hash"), record.pop("hash")
+        if kept is None:
+            text: str = json.dumps(record, sort_keys=True, separators=(",", ":"))
+            same = True
+        else:
+            text = kept
+            same = json.loads(kept) == record
+        if same and text_hash(text, prev) == hash_:
+            links.append((record["sequence"], prev, hash_, record["request_id"], None))
+            continue
+        exact = connection.execute(select(*EVENT_COLUMNS).where(EVENTS.c.id == row[0])).all()
+        links.append(event_link(load(connection, exact)[0], kept))
+    return links
 
 
 def _lock_chain(connection: Connection) -> None:
