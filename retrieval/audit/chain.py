@@ -165,12 +165,15 @@ class SignedHead:
     signature: str
 
     def valid(self, trust: Trust) -> bool:
-        return trust.valid(self.key_id, self.signature, head_message(self.sequence, self.hash, self.signed_at))
+        return trust.valid(
+            self.key_id, self.signature, head_message(self.sequence, self.hash, self.signed_at)
+        )
 
 
 # One link as verification reads it: sequence, prev_hash, hash, request id, and why its content does not
 # match its hash (None when it does). Tuples: a million of them are made per verification.
 Link = tuple[int, str, str, str | None, str | None]
+MALFORMED = -2  # the sequence of a link that could not be read (its reason says why)
 CONTENT_EDITED = "its content does not match its hash (a field, chunk or region was edited)"
 TEXT_EDITED = "its stored canonical text differs from its fields (the text was edited)"
 
@@ -185,7 +188,13 @@ def event_link(event: AuditEvent, kept: str | None = None) -> Link:
         problem = CONTENT_EDITED
     elif kept is not None and kept != text:
         problem = TEXT_EDITED
-    return (event.sequence if event.sequence is not None else -1, prev, event.hash or "", event.request_id, problem)
+    return (
+        event.sequence if event.sequence is not None else -1,
+        prev,
+        event.hash or "",
+        event.request_id,
+        problem,
+    )
 
 
 def verify_chain(
@@ -198,9 +207,7 @@ def verify_chain(
 ) -> VerifyReport:
     """`verify_links` over events (ascending sequence), each optionally with the canonical text the store
     kept for it (`(event, text)`; None for events written before the store kept it)."""
-    links = (
-        event_link(*item) if isinstance(item, tuple) else event_link(item) for item in events
-    )
+    links = (event_link(*item) if isinstance(item, tuple) else event_link(item) for item in events)
     return verify_links(links, checkpoints, trust, head, require_head=require_head)
 
 
@@ -254,11 +261,17 @@ def verify_links(
     if head is not None and not head_ok:
         problems.append(BrokenLink(head.sequence, "the signed chain head's signature does not match"))
 
-    expected, checked, chain_break = start + 1, 0, None
+    expected, checked, chain_break, passed = start + 1, 0, None, start
     for seq, prev_hash, hash_, rid, problem in links:
-        chain_break = _check(seq, prev_hash, hash_, rid, problem, expected, prev, by_sequence.get(seq, ()))
+        if seq == MALFORMED:
+            chain_break = BrokenLink(expected, problem or "unreadable")
+            break
+        at = by_sequence.get(seq, ())
+        chain_break = _check(seq, prev_hash, hash_, rid, problem, expected, prev, at)
         if chain_break is not None:
             break
+        if at:
+            passed = seq
         prev = hash_
         expected += 1
         checked += 1
@@ -275,6 +288,7 @@ def verify_links(
         last_verified_sequence=start + checked,
         checkpoints_checked=len(checkpoints),
         last_verified_hash=prev,
+        last_signed_checkpoint=passed,
     )
 
 
@@ -301,9 +315,7 @@ def _tail(
             "or the head was rolled back",
         )
     if head_missing and last > 0:
-        return BrokenLink(
-            expected, "the chain head is not signed: events may have been removed from the end"
-        )
+        return BrokenLink(expected, "the chain head is not signed: events may have been removed from the end")
     return None
 
 
@@ -321,7 +333,7 @@ def _check(
         return BrokenLink(seq, "an event at or before the retention anchor or out of order", rid)
     if seq > expected:
         missing = f"{expected}" if seq == expected + 1 else f"{expected}–{seq - 1}"
-        return BrokenLink(expected, f"event {missing} is missing (deleted, or its sequence was altered)")
+        return BrokenLink(expected, f"event {missing} is missing (deleted, moved, or its sequence was altered)")
     if prev_hash != prev:
         return BrokenLink(
             seq,

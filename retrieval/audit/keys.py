@@ -1,5 +1,5 @@
 """The log's secrets: the key that hashes raw queries, the Ed25519 key that signs the chain head and the
-checkpoints, and the HMAC key that signed checkpoints before public-key signatures (still read to verify them).
+checkpoints, and the HMAC key that signed checkpoints before public-key signatures (kept to verify them).
 
 The HMAC keys come from settings (`GOVRAG_AUDIT__QUERY_HMAC_KEY`, `GOVRAG_AUDIT__CHECKPOINT_KEY`). Where one
 is unset (the embedded mode), a random key is made once and kept in `<data_dir>/audit-keys.json` (mode 0600),

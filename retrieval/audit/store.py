@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from typing import cast as typing_cast
 
 from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, text, update
 
@@ -63,8 +64,13 @@ from retrieval.audit.events import (
     VerifyReport,
 )
 from retrieval.audit.keys import AuditKeys
-from retrieval.audit.signing import PublishedKey, SigningKey, Trust, announce, checkpoint_message, head_message
-from retrieval.audit.records import RECORD_COLUMNS, STORED_COLUMNS, load_lines, load_records, load_stored_records
+from retrieval.audit.records import (
+    RECORD_COLUMNS,
+    STORED_COLUMNS,
+    load_lines,
+    load_records,
+    load_stored_records,
+)
 from retrieval.audit.rows import (
     CHECKPOINTS,
     CHUNKS,
@@ -77,6 +83,14 @@ from retrieval.audit.rows import (
     event_values,
     filters,
     load,
+)
+from retrieval.audit.signing import (
+    PublishedKey,
+    SigningKey,
+    Trust,
+    announce,
+    checkpoint_message,
+    head_message,
 )
 from retrieval.db import Database
 from retrieval.errors import AuditUnavailable, BackendUnavailable, Conflict, InvalidRequest, NotFound
@@ -290,10 +304,10 @@ class SqlAuditStore:
         upto = self._max(EVENTS.c.id)
         return self._iter(query, batch_size, EVENTS.c.id, upto, STORED_COLUMNS, load_stored_records)
 
-    def iter_json(self, query: AuditQuery, batch_size: int = 5000) -> Iterator[str]:
+    def iter_json(self, query: AuditQuery, batch_size: int = 5000, upto: int | None = None) -> Iterator[str]:
         """As `iter_records`, each event as its JSON text (the JSONL export): the kept canonical text with
-        the two hashes spliced in, neither parsed nor encoded again."""
-        upto = self._max(EVENTS.c.id)
+        the two hashes spliced in, neither parsed nor encoded again. `upto`: the last row id to read."""
+        upto = self._max(EVENTS.c.id) if upto is None else upto
         return self._iter(query, batch_size, EVENTS.c.id, upto, STORED_COLUMNS, load_lines)
 
     def head_sequence(self) -> int:
@@ -311,6 +325,7 @@ class SqlAuditStore:
         upto: int,
         columns: Sequence[ColumnElement[Any]],
         loader: Callable[[Connection, Sequence[Row[Any]]], list[T]],
+        after: int = 0,
     ) -> Iterator[T]:
         # Keyset batches on `key` (the row id; verification walks the sequence itself), each its own short
         # read: no transaction or connection is held while the consumer (a slow HTTP client, say) takes its
@@ -318,7 +333,7 @@ class SqlAuditStore:
         # are appended.
         where = filters(query, self._dialect)
         position = 0 if key is EVENTS.c.id else 1  # the key's place in both column lists
-        last = 0
+        last = after
         while True:
             stmt = select(*columns).where(*where, key > last, key <= upto).order_by(key).limit(batch_size)
             with self._db.session() as session:
@@ -348,7 +363,12 @@ class SqlAuditStore:
             rows = session.execute(select(SIGNING_KEYS).order_by(SIGNING_KEYS.c.created_at))
             return [
                 PublishedKey(
-                    r.key_id, r.public_key, r.created_at, r.previous_key_id, r.previous_signature, r.new_signature
+                    r.key_id,
+                    r.public_key,
+                    r.created_at,
+                    r.previous_key_id,
+                    r.previous_signature,
+                    r.new_signature,
                 )
                 for r in rows
             ]
@@ -374,7 +394,9 @@ class SqlAuditStore:
         return head, checkpoints, keys, upto
 
     # -- verifying and pruning ------------------------------------------------------------------------------
-    def verify(self, upto: int | None = None) -> VerifyReport:
+    def verify(self, upto: int | None = None, since_checkpoint: int | None = None) -> VerifyReport:
+        """Walk the chain (to `upto`, or to the signed head); `since_checkpoint`: resume from the signed
+        checkpoint at that sequence, verified before (incremental verification; `NotFound` if none)."""
         # Checkpoints first: each was committed with its event, so every one read here has its event at or
         # below the head read next, unless events were removed from the end (which verify then reports).
         checkpoints = self.checkpoints()
@@ -388,8 +410,15 @@ class SqlAuditStore:
         last = self.head_sequence()
         head = self.head()
         end = max(last, head.sequence if head is not None else 0)
-        links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, end, VERIFY_COLUMNS, _load_links)
-        return verify_links(links, checkpoints, trust, head, require_head=True)
+        resume = None
+        if since_checkpoint is not None:
+            found = [c for c in checkpoints if c.sequence == since_checkpoint and c.valid(trust)]
+            if not found:
+                raise NotFound(f"no signed checkpoint at {since_checkpoint} to resume from")
+            resume = (found[0].sequence, found[0].hash)
+        after = resume[0] if resume is not None else 0
+        links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, end, VERIFY_COLUMNS, _load_links, after)
+        return verify_links(links, checkpoints, trust, head, require_head=True, start_after=resume)
 
     def prune(self, before: datetime, principal_id: str = "system") -> PruneReport:
         """Delete the events older than `before`; the last one pruned becomes a signed anchor.
@@ -464,7 +493,8 @@ def _load_links(connection: Connection, rows: Sequence[Row[Any]]) -> list[Link]:
     """Each row's link. The fast path hashes the kept canonical text and holds it equal to the columns
     (compared as JSON values: one parse of the text, no event rebuilt or encoded); an event that fails
     either is read again and checked the slow way, which also says which of the two was edited."""
-    records = load_records(connection, [tuple(row)[:-1] for row in rows])
+    # Without the last column (the kept text): `load_records` unpacks exactly the export's columns.
+    records = load_records(connection, typing_cast(Sequence[Row[Any]], [tuple(row)[:-1] for row in rows]))
     links: list[Link] = []
     for row, record in zip(rows, records, strict=True):
         kept = row[-1]
