@@ -30,13 +30,11 @@ Every write error becomes `AuditUnavailable`; read errors are `BackendUnavailabl
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from typing import cast as typing_cast
 
 from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, text, update
 
@@ -46,11 +44,8 @@ from retrieval.audit.chain import (
     GENESIS,
     PERIODIC,
     Checkpoint,
-    Link,
     SignedHead,
-    event_link,
     sealed_text,
-    text_hash,
     verify_links,
 )
 from retrieval.audit.events import (
@@ -65,10 +60,8 @@ from retrieval.audit.events import (
 )
 from retrieval.audit.keys import AuditKeys
 from retrieval.audit.records import (
-    RECORD_COLUMNS,
     STORED_COLUMNS,
     load_lines,
-    load_records,
     load_stored_records,
 )
 from retrieval.audit.rows import (
@@ -92,6 +85,7 @@ from retrieval.audit.signing import (
     checkpoint_message,
     head_message,
 )
+from retrieval.audit.verify_reads import VERIFY_COLUMNS, load_links
 from retrieval.db import Database
 from retrieval.errors import AuditUnavailable, BackendUnavailable, Conflict, InvalidRequest, NotFound
 
@@ -403,7 +397,7 @@ class SqlAuditStore:
         trust = self.trust()
         if upto is not None:  # a prefix (pruning checks up to its cut): no head to hold the end to
             checkpoints = [c for c in checkpoints if c.sequence <= upto]
-            links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, upto, VERIFY_COLUMNS, _load_links)
+            links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, upto, VERIFY_COLUMNS, load_links)
             return verify_links(links, checkpoints, trust)
         # The last sequence before the head: each append commits its event and the head together, so an
         # honest head read after it is at or beyond it; the walk goes to whichever is further.
@@ -417,7 +411,7 @@ class SqlAuditStore:
                 raise NotFound(f"no signed checkpoint at {since_checkpoint} to resume from")
             resume = (found[0].sequence, found[0].hash)
         after = resume[0] if resume is not None else 0
-        links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, end, VERIFY_COLUMNS, _load_links, after)
+        links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, end, VERIFY_COLUMNS, load_links, after)
         return verify_links(links, checkpoints, trust, head, require_head=True, start_after=resume)
 
     def prune(self, before: datetime, principal_id: str = "system") -> PruneReport:
@@ -483,34 +477,6 @@ class SqlAuditStore:
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
-
-
-# Verification reads each event's columns as the export's records do, with the canonical text kept for it.
-VERIFY_COLUMNS = [*RECORD_COLUMNS, EVENTS.c.canonical]
-
-
-def _load_links(connection: Connection, rows: Sequence[Row[Any]]) -> list[Link]:
-    """Each row's link. The fast path hashes the kept canonical text and holds it equal to the columns
-    (compared as JSON values: one parse of the text, no event rebuilt or encoded); an event that fails
-    either is read again and checked the slow way, which also says which of the two was edited."""
-    # Without the last column (the kept text): `load_records` unpacks exactly the export's columns.
-    records = load_records(connection, typing_cast(Sequence[Row[Any]], [tuple(row)[:-1] for row in rows]))
-    links: list[Link] = []
-    for row, record in zip(rows, records, strict=True):
-        kept = row[-1]
-        prev, hash_ = record.pop("prev_hash"), record.pop("hash")
-        if kept is None:
-            text: str = json.dumps(record, sort_keys=True, separators=(",", ":"))
-            same = True
-        else:
-            text = kept
-            same = json.loads(kept) == record
-        if same and text_hash(text, prev) == hash_:
-            links.append((record["sequence"], prev, hash_, record["request_id"], None))
-            continue
-        exact = connection.execute(select(*EVENT_COLUMNS).where(EVENTS.c.id == row[0])).all()
-        links.append(event_link(load(connection, exact)[0], kept))
-    return links
 
 
 def _lock_chain(connection: Connection) -> None:
