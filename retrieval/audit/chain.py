@@ -333,7 +333,9 @@ def _check(
         return BrokenLink(seq, "an event at or before the retention anchor or out of order", rid)
     if seq > expected:
         missing = f"{expected}" if seq == expected + 1 else f"{expected}–{seq - 1}"
-        return BrokenLink(expected, f"event {missing} is missing (deleted, moved, or its sequence was altered)")
+        return BrokenLink(
+            expected, f"event {missing} is missing (deleted, moved, or its sequence was altered)"
+        )
     if prev_hash != prev:
         return BrokenLink(
             seq,

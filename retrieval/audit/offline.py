@@ -28,6 +28,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from retrieval.audit.chain import (
+    ANCHOR,
     CONTENT_EDITED,
     MALFORMED,
     Checkpoint,
@@ -133,7 +134,9 @@ def verify_export(
                 last_verified_sequence=0,
                 checkpoints_checked=len(checkpoints),
             )
-        start_after = (resume.sequence, resume.hash)
+        anchor = max((c.sequence for c in checkpoints if c.kind == ANCHOR and c.valid(trust)), default=0)
+        # Pruned past the resume point: the walk starts at the anchor, as a full one does.
+        start_after = (resume.sequence, resume.hash) if resume.sequence >= anchor else None
     links = _links(iterator, start_after)
     return verify_links(links, checkpoints, trust, head, require_head=True, start_after=start_after)
 

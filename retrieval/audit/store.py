@@ -207,7 +207,8 @@ class SqlAuditStore:
                     created_at=datetime.now(UTC),
                 )
             )
-        self._key_published = True
+        else:  # committed: only then is it certain (the insert above may yet be rolled back with its append)
+            self._key_published = True
 
     def _checkpoint(self, connection: Connection, kind: str, sequence: int, hash_: str) -> None:
         signature = self._signer.sign(checkpoint_message(kind, sequence, hash_))
@@ -406,10 +407,13 @@ class SqlAuditStore:
         end = max(last, head.sequence if head is not None else 0)
         resume = None
         if since_checkpoint is not None:
-            found = [c for c in checkpoints if c.sequence == since_checkpoint and c.valid(trust)]
+            valid = [c for c in checkpoints if c.valid(trust)]
+            found = [c for c in valid if c.sequence == since_checkpoint]
             if not found:
                 raise NotFound(f"no signed checkpoint at {since_checkpoint} to resume from")
-            resume = (found[0].sequence, found[0].hash)
+            anchor = max((c.sequence for c in valid if c.kind == ANCHOR), default=0)
+            # Pruned past the resume point: the walk starts at the anchor, as a full one does.
+            resume = (found[0].sequence, found[0].hash) if found[0].sequence >= anchor else None
         after = resume[0] if resume is not None else 0
         links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, end, VERIFY_COLUMNS, load_links, after)
         return verify_links(links, checkpoints, trust, head, require_head=True, start_after=resume)

@@ -22,7 +22,7 @@ from retrieval.audit.signing import SigningKey, load_public_pem
 from retrieval.db import Database, upgrade
 from retrieval.errors import NotFound
 from retrieval.settings import AuditSettings, Settings
-from tests.domain.test_audit_store import make_event
+from tests.domain.test_audit_store import T0, make_event
 
 pytestmark = pytest.mark.integration
 
@@ -232,6 +232,10 @@ def test_verification_resumes_from_the_last_signed_checkpoint(store: SqlAuditSto
     assert online.ok and online.events_checked == 5
     with pytest.raises(NotFound):
         store.verify(since_checkpoint=7)
+    # Pruned past the resume point: the walk starts at the anchor, online and offline.
+    store.prune(T0 + timedelta(minutes=11))
+    assert store.verify(since_checkpoint=8).ok
+    assert verify_export(signed_lines(store), [public(store)], resume).ok
 
 
 # -- keys ------------------------------------------------------------------------------------------------
