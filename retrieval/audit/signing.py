@@ -77,6 +77,14 @@ class SigningKey:
     """The service's Ed25519 private key (repr never shows it; equal keys have equal ids)."""
 
     private: Ed25519PrivateKey
+    # Derived once: every append names the key, and deriving the public key is a scalar multiplication.
+    public: Ed25519PublicKey = field(init=False)
+    key_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        public = self.private.public_key()
+        object.__setattr__(self, "public", public)
+        object.__setattr__(self, "key_id", key_id(public))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SigningKey) and other.key_id == self.key_id
@@ -93,14 +101,6 @@ class SigningKey:
         """A key fixed by a secret (for stores built from bare keys in tests and tools)."""
         seed = hashlib.sha256(f"{DOMAIN}\nsigning-key\n".encode("ascii") + secret).digest()
         return cls(Ed25519PrivateKey.from_private_bytes(seed))
-
-    @property
-    def public(self) -> Ed25519PublicKey:
-        return self.private.public_key()
-
-    @property
-    def key_id(self) -> str:
-        return key_id(self.public)
 
     def public_pem(self) -> str:
         return public_pem(self.public)

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, delete, func, insert, select, text, update
 
 from retrieval import telemetry
 from retrieval.audit.chain import (
@@ -189,7 +189,7 @@ class SqlAuditStore:
             "key_id": self._signer.key_id,
             "signature": self._signer.sign(head_message(sequence, hash_, signed_at)),
         }
-        if connection.execute(update(HEAD).where(HEAD.c.id == 1).values(**values)).rowcount == 0:
+        if connection.execute(_HEAD_UPDATE, values).rowcount == 0:
             connection.execute(insert(HEAD).values(id=1, **values))
 
     def _publish_key(self, connection: Connection) -> None:
@@ -481,6 +481,14 @@ class SqlAuditStore:
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
+
+
+# One statement object for every append (its compiled form is cached by SQLAlchemy), values bound per call.
+_HEAD_UPDATE = (
+    update(HEAD)
+    .where(HEAD.c.id == 1)
+    .values({name: bindparam(name) for name in ("sequence", "hash", "signed_at", "key_id", "signature")})
+)
 
 
 def _lock_chain(connection: Connection) -> None:
