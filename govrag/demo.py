@@ -44,6 +44,7 @@ def demo_settings(base: Settings) -> Settings:
         update={
             "source_roots": [EXAMPLES / "corpora"],
             "principals_file": base.data_dir / "demo-principals.yaml",
+            "docs_public": True,  # the demo is for looking around: the API docs need no key there
         }
     )
 

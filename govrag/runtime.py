@@ -68,7 +68,7 @@ def build_runtime(settings: Settings) -> Runtime:
     """Validate configuration first (cheap, fails fast), then load models and open stores."""
     configure_offline_runtime()
     policy = PolicyEngine(settings.policy_dir, check_interval_s=settings.policy.reload_check_seconds)
-    principals = PrincipalDirectory.from_file(settings.principals_file)
+    principals = PrincipalDirectory.from_file(settings.principals_file, settings.principals_check_seconds)
     end_users = EndUserVerifier(settings.end_user)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url

@@ -100,9 +100,16 @@ def end_user_from_claims(claims: Mapping[str, Any], mapping: ClaimMapping) -> En
     for group in groups:
         if not _PRINTABLE_NAME.match(group):
             raise _reject("the groups claim holds an empty, over-long or unprintable name")
+        # An address group stands for a mailbox the identity provider verified; from the groups claim it
+        # would let whoever controls group names read any recipient's mail.
+        if group.strip().lower().startswith(MAIL_GROUP_PREFIX):
+            raise _reject(
+                "the groups claim may not hold mailto: groups (only a verified e-mail claim gives one)"
+            )
     if mapping.email is not None:
         address = _claim(claims, mapping.email)
-        verified = claims.get("email_verified", True) is not False
+        # Only an explicit `true`: a token without the claim says nothing about the address.
+        verified = claims.get("email_verified") is True
         if isinstance(address, str) and "@" in address and verified and len(address) <= 200:
             groups.append(group_for_address(address))
     raw_clearance = _claim(claims, mapping.clearance)

@@ -9,7 +9,8 @@ GovragError
 ├── InvalidRequest             400  a well-formed request the service cannot accept (path outside roots)
 ├── ConfigurationError         —    invalid settings or policy: the service refuses to start
 ├── BackendUnavailable         503  a store (vector, relational) cannot be reached
-│   └── AuditUnavailable       503  the provenance log cannot record: nothing is answered
+│   ├── AuditUnavailable       503  the provenance log cannot record: nothing is answered
+│   └── RetrievalFailed        503  a step of /retrieve failed (query masking, planning): logged, not answered
 └── IngestionError             —    one document failed; recorded on the job, the batch goes on
     ├── UnsupportedFormat
     └── ParseError
@@ -62,6 +63,10 @@ class BackendUnavailable(GovragError):
 
 class AuditUnavailable(BackendUnavailable):
     type = "audit_unavailable"
+
+
+class RetrievalFailed(BackendUnavailable):
+    type = "retrieval_failed"
 
 
 class IngestionError(GovragError):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import threading
+import time
 from pathlib import Path
 
 import yaml
@@ -11,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from retrieval.domain import REGION_PATTERN, Principal, Role, Sensitivity
 from retrieval.errors import AuthenticationError, ConfigurationError, NotFound
+
+logger = logging.getLogger(__name__)
 
 _HEX64 = r"^[0-9a-f]{64}$"
 
@@ -61,37 +66,58 @@ def hash_api_key(key: str) -> str:
 
 
 class PrincipalDirectory:
-    """Resolves bearer keys to principals."""
+    """Resolves bearer keys to principals.
 
-    def __init__(self, entries: list[PrincipalEntry]) -> None:
-        ids = [entry.id for entry in entries]
-        if len(ids) != len(set(ids)):
-            raise ConfigurationError("principals file: duplicate principal id")
-        hashes = [entry.api_key_sha256 for entry in entries]
-        if len(hashes) != len(set(hashes)):
-            raise ConfigurationError("principals file: two principals share an API key")
-        self._by_hash = {entry.api_key_sha256: entry.to_principal() for entry in entries}
-        self._by_id = {principal.id: principal for principal in self._by_hash.values()}
-        self._digest_by_id = {entry.id: entry.api_key_sha256 for entry in entries}
+    Loaded from a file with `check_interval_s`, it looks (at most that often, on a lookup, by the file's
+    modification time, size and inode) whether the file changed and loads it again, so that a revoked key
+    stops working within seconds and without a restart. A changed file that does not load keeps the
+    principals in force (as a refused policy reload does) and is logged; it is tried again when it changes.
+    """
+
+    def __init__(
+        self, entries: list[PrincipalEntry], *, source: Path | None = None, check_interval_s: float = 0.0
+    ) -> None:
+        self._by_hash, self._by_id = _index(entries)
+        self._source = source
+        self._interval = check_interval_s
+        self._next_check = time.monotonic() + check_interval_s
+        self._seen = _file_fingerprint(source) if source is not None else None
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
 
     @classmethod
-    def from_file(cls, path: Path | None) -> PrincipalDirectory:
+    def from_file(cls, path: Path | None, check_interval_s: float = 0.0) -> PrincipalDirectory:
         """Load the file; no file configured means no principal can authenticate (deny by default)."""
         if path is None:
             return cls([])
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {"principals": []}
-            return cls(PrincipalsFile.model_validate(raw).principals)
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read principals file {path}: {exc.strerror}") from exc
-        except (yaml.YAMLError, ValidationError) as exc:
-            raise ConfigurationError(f"invalid principals file {path}: {exc}") from exc
+        return cls(_read(path), source=path, check_interval_s=check_interval_s)
+
+    def _refresh(self) -> None:
+        if self._source is None or self._interval <= 0 or time.monotonic() < self._next_check:
+            return
+        with self._lock:
+            if time.monotonic() < self._next_check:
+                return  # another thread looked meanwhile
+            self._next_check = time.monotonic() + self._interval
+            seen = _file_fingerprint(self._source)
+            if seen == self._seen:
+                return
+            self._seen = seen
+            try:
+                self._by_hash, self._by_id = _index(_read(self._source))
+                self.last_error = None
+                logger.info("principals file reloaded: %d principals", len(self._by_hash))
+            except ConfigurationError as exc:
+                self.last_error = exc.detail
+                logger.error("principals file reload refused, the loaded principals stay: %s", exc.detail)
 
     def __len__(self) -> int:
+        self._refresh()
         return len(self._by_hash)
 
     def get(self, principal_id: str) -> Principal:
         """The principal with this id (for explaining decisions); `NotFound` if there is none."""
+        self._refresh()
         principal = self._by_id.get(principal_id)
         if principal is None:
             raise NotFound(f"no principal {principal_id!r} in the principals file")
@@ -103,7 +129,8 @@ class PrincipalDirectory:
         A sign-in session keeps what this returned at sign-in and compares it on every request, so a key that
         is removed or replaced ends the sessions it opened.
         """
-        return self._digest_by_id.get(principal_id)
+        self._refresh()
+        return next((digest for digest, p in self._by_hash.items() if p.id == principal_id), None)
 
     def authenticate(self, authorization: str | None) -> Principal:
         """The principal of an `Authorization: Bearer <key>` header; `AuthenticationError` otherwise."""
@@ -114,8 +141,38 @@ class PrincipalDirectory:
         if scheme.lower() != "bearer" or not key:
             raise AuthenticationError("malformed Authorization header (expected 'Bearer <api key>')")
         digest = hash_api_key(key)
+        self._refresh()
         for known, principal in self._by_hash.items():
             # Constant-time comparison over every entry, so timing says nothing about near matches.
             if hmac.compare_digest(known, digest):
                 return principal
         raise AuthenticationError("unknown API key")
+
+
+def _index(entries: list[PrincipalEntry]) -> tuple[dict[str, Principal], dict[str, Principal]]:
+    ids = [entry.id for entry in entries]
+    if len(ids) != len(set(ids)):
+        raise ConfigurationError("principals file: duplicate principal id")
+    hashes = [entry.api_key_sha256 for entry in entries]
+    if len(hashes) != len(set(hashes)):
+        raise ConfigurationError("principals file: two principals share an API key")
+    by_hash = {entry.api_key_sha256: entry.to_principal() for entry in entries}
+    return by_hash, {principal.id: principal for principal in by_hash.values()}
+
+
+def _read(path: Path) -> list[PrincipalEntry]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {"principals": []}
+        return PrincipalsFile.model_validate(raw).principals
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read principals file {path}: {exc.strerror}") from exc
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise ConfigurationError(f"invalid principals file {path}: {exc}") from exc
+
+
+def _file_fingerprint(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)

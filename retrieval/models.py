@@ -228,7 +228,8 @@ class AuditRegionRow(Base):
 
 
 class AuditCheckpointRow(Base):
-    """A signed link of the chain: HMAC(key, kind, sequence, hash).
+    """A signed link of the chain: Ed25519 over (kind, sequence, hash) by key `key_id` (from revision 0007);
+    older rows have no key id and an HMAC(key, kind, sequence, hash).
 
     `periodic` every N events; `anchor` where retention pruned the log (verification starts after it).
     """
@@ -240,5 +241,33 @@ class AuditCheckpointRow(Base):
     sequence: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16))
     hash: Mapped[str] = mapped_column(String(64))
-    signature: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime]
+    key_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class AuditHeadRow(Base):
+    """The chain's head as last signed: one row (id 1), rewritten with each append in its transaction, so
+    that deleting the newest events leaves a signed head beyond the end of the log."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(32))
+    signature: Mapped[str] = mapped_column(String(128))
+
+
+class AuditSigningKeyRow(Base):
+    """A public key the log has been signed with; a rotated-in key carries the statement both keys signed."""
+
+    __tablename__ = "audit_signing_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    public_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    previous_key_id: Mapped[str | None] = mapped_column(String(32))
+    previous_signature: Mapped[str | None] = mapped_column(String(128))
+    new_signature: Mapped[str | None] = mapped_column(String(128))

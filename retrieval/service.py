@@ -26,7 +26,8 @@ from retrieval.domain import (
     SearchMode,
     VectorHit,
 )
-from retrieval.errors import AuditUnavailable, BackendUnavailable
+from retrieval.errors import AuditUnavailable, BackendUnavailable, GovragError
+from retrieval.failed_retrieval import FailedRetrieval
 from retrieval.policy import PolicyEngine
 from retrieval.protocols import Embedder, PiiMasker, SparseEncoder, VectorStore
 from retrieval.query_texts import group_by_query_text, search_by_query_text
@@ -108,7 +109,14 @@ class RetrievalService:
         # returned before it is done.
         masking = self._log_masking.submit(self._masker.mask, query)
         query_hmac = self._audit.fingerprint(query)  # the raw query itself is never logged
-        plan = self._planner.plan(principal, end_user, self._catalog.refs())
+        failed = FailedRetrieval(self._audit, request_id, principal, end_user, query_hmac, top_k, started)
+        refs = self._catalog.refs()
+        try:
+            plan = self._planner.plan(principal, end_user, refs)
+        except GovragError:
+            raise
+        except Exception as exc:
+            failed.record("plan", exc, self._policy.version)
         policy_version = plan.policy_version
         allowed = plan.allowed
         summary = tuple(
@@ -154,7 +162,10 @@ class RetrievalService:
         hits, unavailable = (
             self._search_per_query_text(query, plan, top_k, mode, mmr) if plan.scopes else ([], ())
         )
-        masked_query = masking.result().text  # raises what the masker raised: nothing is returned then
+        try:
+            masked_query = masking.result().text
+        except Exception as exc:  # nothing is returned then; the log says that it failed (not the query)
+            failed.record("mask", exc, policy_version)
         if unavailable and self._fail_closed:
             self._record_failure(event(Outcome.error, unavailable=unavailable))
             raise BackendUnavailable(f"regions unavailable: {', '.join(unavailable)}")

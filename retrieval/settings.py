@@ -45,6 +45,9 @@ class AuditSettings(BaseSettings):
     # Unset: a random key kept in <data_dir>/audit-keys.json (embedded mode). Multi-host deployments set both.
     query_hmac_key: SecretStr | None = None
     checkpoint_key: SecretStr | None = None
+    # The Ed25519 key (PEM, PKCS#8) that signs the chain head and the checkpoints; every host shares the file.
+    # Unset: generated once into <data_dir>/audit-signing-key.pem (mode 0600).
+    signing_key_file: Path | None = None
     checkpoint_every: int = Field(default=1000, ge=1, le=1_000_000)
     # None keeps events forever; otherwise `govrag audit prune` deletes events older than this many days.
     retention_days: int | None = Field(default=None, ge=1)
@@ -268,6 +271,9 @@ class Settings(BaseSettings):
     qdrant_api_key: SecretStr | None = None
     qdrant_collection_prefix: str = "govrag_"
     principals_file: Path | None = None
+    # Look for a changed principals file at most this often, on a request (a revoked key stops working within
+    # this many seconds); 0 loads it once at start.
+    principals_check_seconds: float = Field(default=2.0, ge=0, le=3600)
     policy_dir: Path = REPO_ROOT / "policies"
     source_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     auto_migrate: bool = True
@@ -291,6 +297,8 @@ class Settings(BaseSettings):
     # How often the service looks for corpora whose refresh interval is due.
     refresh_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
     log_level: str = "INFO"
+    # Serve /docs, /redoc and /openapi.json to anyone. Off: no docs pages, and /openapi.json needs an API key.
+    docs_public: bool = False
     # Request bodies above this are refused with 413 before they are parsed (a /retrieve body is < 5 kB).
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024, le=512 * 1024 * 1024)
     # The embedded vector store refuses writes (the job fails with the reason) below this much free disk.

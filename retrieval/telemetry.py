@@ -21,6 +21,7 @@ __all__ = [
     "REGISTRY",
     "REQUEST_SECONDS",
     "exposition",
+    "method_label",
 ]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -66,6 +67,15 @@ INGEST_JOB_SECONDS = Histogram(
     buckets=(1, 5, 15, 60, 300, 900, 3600, 4 * 3600),
     registry=REGISTRY,
 )
+
+
+# The methods a label may name; any other token a client sends (h11 accepts any) counts as OTHER, so that
+# made-up methods cannot add label sets (each one a histogram's worth of lines, kept for the process's life).
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else "OTHER"
 
 
 def exposition() -> bytes:

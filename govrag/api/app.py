@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from govrag.api import audit, corpora, operations, policy, retrieve
+from govrag.api.deps import CurrentPrincipal
 from govrag.api.errors import install_error_handlers
 from govrag.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from govrag.api.schemas import Health
@@ -40,14 +42,16 @@ def create_app(
             if stop_process:
                 stop_helpers()
 
+    limits = settings or (runtime.settings if runtime is not None else get_settings())
+    public_docs = {} if limits.docs_public else {"docs_url": None, "redoc_url": None, "openapi_url": None}
     app = FastAPI(
         title="govrag",
         version="0.1.0",
         summary="Governed retrieval for enterprise RAG",
         lifespan=lifespan,
+        **public_docs,  # type: ignore[arg-type]
     )
     install_error_handlers(app)
-    limits = settings or (runtime.settings if runtime is not None else get_settings())
     app.add_middleware(operations.RequestTimer)
     # Added last, runs first: the request id is set before the size check, so a 413 carries it too.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=limits.max_request_bytes)
@@ -62,5 +66,11 @@ def create_app(
     @app.get("/healthz", response_model=Health, tags=["operations"])
     def healthz() -> Health:
         return Health(status="ok")
+
+    if not limits.docs_public:
+        # The schema maps every route and parameter: for callers with a key only, unless made public.
+        @app.get("/openapi.json", include_in_schema=False)
+        async def openapi(_: CurrentPrincipal) -> JSONResponse:
+            return JSONResponse(app.openapi())
 
     return app

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from govrag.api.deps import CurrentPrincipal, RuntimeDep
 from govrag.api.schemas import (
@@ -26,6 +26,7 @@ from retrieval.audit import RETRIEVE, AuditQuery, event_json
 from retrieval.audit.export import MEDIA_TYPES
 from retrieval.errors import InvalidRequest
 
+EXTENSIONS = {"jsonl": "jsonl", "csv": "csv", "signed": "jsonl"}
 router = APIRouter(tags=["audit"], responses=error_responses(400, 404, 409))
 
 
@@ -144,21 +145,38 @@ def export_events(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
     filters: EveryFilter,
-    format: Annotated[Literal["jsonl", "csv"], Query()] = "jsonl",
+    format: Annotated[Literal["jsonl", "csv", "signed"], Query()] = "jsonl",
 ) -> StreamingResponse:
-    """Every matching event (every action unless filtered), oldest first, streamed."""
+    """Every matching event (every action unless filtered), oldest first, streamed. `signed`: the whole log
+    behind a header with the signed head, checkpoints and public keys (`govrag audit verify --export`)."""
     pieces = runtime.auditing.export(principal, filters, format)
     return StreamingResponse(
         pieces,
         media_type=MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="govrag-audit.{format}"'},
+        headers={"Content-Disposition": f'attachment; filename="govrag-audit.{EXTENSIONS[format]}"'},
     )
 
 
 @router.get("/audit/verify", response_model=VerifyOut)
-def verify(principal: CurrentPrincipal, runtime: RuntimeDep) -> VerifyOut:
-    """Walk the hash chain and the signed checkpoints; the first broken link, if any."""
-    return VerifyOut.model_validate(asdict(runtime.auditing.verify(principal)))
+def verify(
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    since_checkpoint: Annotated[
+        int | None, Query(ge=1, description="Resume from this signed checkpoint, verified before.")
+    ] = None,
+) -> VerifyOut:
+    """Walk the hash chain, the signed checkpoints and the signed head; the first broken link, if any."""
+    return VerifyOut.model_validate(asdict(runtime.auditing.verify(principal, since_checkpoint)))
+
+
+@router.get(
+    "/audit/public-key",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"application/x-pem-file": {}}}},
+)
+def public_key(principal: CurrentPrincipal, runtime: RuntimeDep) -> PlainTextResponse:
+    """The PEM of the Ed25519 key that signs the log now (for `govrag audit verify --export`)."""
+    return PlainTextResponse(runtime.auditing.public_key(principal), media_type="application/x-pem-file")
 
 
 @router.post("/audit/prune", response_model=PruneOut)

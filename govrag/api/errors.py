@@ -41,7 +41,7 @@ def install_error_handlers(app: FastAPI) -> None:
         for cls, status in STATUS_BY_ERROR:
             if isinstance(exc, cls):
                 headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-                if status == 503 and not isinstance(exc, errors.AuditUnavailable):
+                if status == 503 and not isinstance(exc, errors.AuditUnavailable | errors.RetrievalFailed):
                     # The detail names paths and hosts: it goes to the log, the caller gets the kind only.
                     logger.error("backend unavailable: %s", exc.detail)
                     return _body(status, exc.type, "a backing store is unavailable; try again later")

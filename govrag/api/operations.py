@@ -44,8 +44,9 @@ def metrics() -> Response:
 class RequestTimer:
     """ASGI middleware: every HTTP request's latency into `govrag_request_duration_seconds`.
 
-    The endpoint label is the matched route's template (`/corpora/{corpus_id}`), or `unmatched`, so that
-    arbitrary paths cannot grow the label set; the outcome is the response status (500 when the app raised).
+    The endpoint label is the matched route's template (`/corpora/{corpus_id}`), or `unmatched`, and the
+    method one of a fixed set or `OTHER`, so that arbitrary paths and methods cannot grow the label set; the
+    outcome is the response status (500 when the app raised).
     Plain ASGI rather than Starlette's BaseHTTPMiddleware: no extra task or body copy per request.
     """
 
@@ -70,6 +71,7 @@ class RequestTimer:
         finally:
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "unmatched"
-            telemetry.REQUEST_SECONDS.labels(endpoint, scope["method"], str(status)).observe(
+            method = telemetry.method_label(scope["method"])
+            telemetry.REQUEST_SECONDS.labels(endpoint, method, str(status)).observe(
                 time.perf_counter() - started
             )

@@ -282,6 +282,9 @@ class VerifyOut(BaseModel):
     anchor_sequence: int = Field(description="Verification started after this sequence (0: the log's start).")
     last_verified_sequence: int
     checkpoints_checked: int
+    last_signed_checkpoint: int = Field(
+        description="The newest signed checkpoint the walk passed: `since_checkpoint` of the next verify."
+    )
 
 
 class ChunkReplayOut(BaseModel):

@@ -3,6 +3,7 @@ with the typed client; `audit prune` is the operator's, run against the database
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Literal, cast
 
@@ -92,19 +93,107 @@ def audit_replay(request_id: str, url: UrlOption = DEFAULT_URL, api_key: KeyOpti
 
 
 @audit_app.command("verify")
-def audit_verify(url: UrlOption = DEFAULT_URL, api_key: KeyOption = "") -> None:
-    """Check the log's hash chain and signed checkpoints; exit 1 if a link is broken."""
-    with service(url, api_key) as govrag:
-        report = govrag.verify_log()
-    print_json(report.raw)
-    if not report.ok:
+def audit_verify(
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = "",
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            help="Verify this signed export (`audit export --format signed`) offline instead.", exists=True
+        ),
+    ] = None,
+    public_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A trusted public key (PEM) to verify --export with; may be repeated.", exists=True
+        ),
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(help="With --export: resume from the checkpoint recorded here, and record the new one."),
+    ] = None,
+) -> None:
+    """Check the log's hash chain, signed checkpoints and signed head; exit 1 if a link is broken.
+
+    With --export and --public-key it needs no service, database or secret: only the file and the key."""
+    if export is None:
+        with service(url, api_key) as govrag:
+            report = govrag.verify_log()
+        print_json(report.raw)
+        if not report.ok:
+            raise typer.Exit(1)
+        return
+    from dataclasses import asdict
+
+    from retrieval.audit.offline import ExportFormatError, Resume, read_lines, verify_export
+    from retrieval.audit.signing import load_public_pem
+
+    if not public_key:
+        raise fail("error: --export needs --public-key (the PEM from GET /audit/public-key)", 2)
+    try:
+        keys = [load_public_pem(path.read_bytes()) for path in public_key]
+    except ValueError as exc:
+        raise fail(f"error: a --public-key is not an Ed25519 public key in PEM: {exc}", 2) from exc
+    resume = None
+    if state is not None and state.exists():
+        try:
+            saved = json.loads(state.read_text(encoding="utf-8"))
+            resume = Resume(int(saved["sequence"]), str(saved["hash"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise fail(f"error: the state file {state} is not one this command wrote", 2) from exc
+    try:
+        result = verify_export(read_lines(str(export)), keys, resume)
+    except ExportFormatError as exc:
+        raise fail(f"error: {exc}", 2) from exc
+    print_json(asdict(result))
+    if not result.ok:
         raise typer.Exit(1)
+    if state is not None and result.last_signed_checkpoint > 0:
+        passed = result.last_signed_checkpoint
+        checkpoint = _checkpoint_hash(str(export), passed)
+        if checkpoint is not None:
+            state.write_text(json.dumps({"sequence": passed, "hash": checkpoint}), encoding="utf-8")
+
+
+def _checkpoint_hash(export: str, sequence: int) -> str | None:
+    with open(export, encoding="ascii", errors="replace") as handle:
+        header = json.loads(handle.readline())
+    found = [c["hash"] for c in header.get("checkpoints", ()) if c.get("sequence") == sequence]
+    return str(found[0]) if found else None
+
+
+@audit_app.command("rotate-key")
+def audit_rotate_key(
+    new_key_file: Annotated[Path, typer.Option(help="The new Ed25519 private key (PEM); created if absent.")],
+) -> None:
+    """Announce a new signing key in the log, signed by the current one and by the new one (an operator's
+    command, like `prune`); then point GOVRAG_AUDIT__SIGNING_KEY_FILE at the new file on every host."""
+    from retrieval.audit import SqlAuditStore, load_keys
+    from retrieval.audit.signing import load_signing_key
+    from retrieval.db import Database
+    from retrieval.errors import GovragError
+    from retrieval.settings import get_settings
+
+    settings = get_settings()
+    db = Database(settings.resolved_database_url)
+    try:
+        new = load_signing_key(new_key_file, create=True)
+        store = SqlAuditStore(db, load_keys(settings), checkpoint_every=settings.audit.checkpoint_every)
+        previous = store.signing_key_id
+        event = store.rotate_key(new, principal_id="operator:govrag-audit-rotate-key")
+    except GovragError as exc:
+        raise fail(f"error: {exc.detail}", 1) from exc
+    finally:
+        db.dispose()
+    print_json({"previous_key_id": previous, "key_id": new.key_id, "sequence": event.sequence})
 
 
 @audit_app.command("export")
 def audit_export(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write (replaced).")],
-    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    fmt: Annotated[
+        str, typer.Option("--format", help="jsonl, csv, or signed (the whole log, verifiable offline).")
+    ] = "jsonl",
     url: UrlOption = DEFAULT_URL,
     api_key: KeyOption = "",
     principal_id: PrincipalFilter = None,
@@ -120,8 +209,8 @@ def audit_export(
     until: UntilFilter = None,
 ) -> None:
     """Stream matching events (every action unless filtered), oldest first, into a file."""
-    if fmt not in ("jsonl", "csv"):
-        raise fail("error: --format is jsonl or csv", 2)
+    if fmt not in ("jsonl", "csv", "signed"):
+        raise fail("error: --format is jsonl, csv or signed", 2)
     filters = AuditFilter(
         principal_id=principal_id,
         end_user_id=end_user_id,
@@ -135,7 +224,7 @@ def audit_export(
     )
     with service(url, api_key) as govrag:
         try:
-            result = govrag.export_audit(output, filters, format=cast(Literal["jsonl", "csv"], fmt))
+            result = govrag.export_audit(output, filters, format=cast(Literal["jsonl", "csv", "signed"], fmt))
         except TransportError as exc:
             raise fail(f"error: export from {url} failed: {exc.kind}", 2) from exc
     print_json({"output": str(result.path), "format": result.format, "bytes": result.bytes})

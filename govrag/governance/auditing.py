@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from retrieval.audit import (
     RETRIEVE,
@@ -19,6 +19,7 @@ from retrieval.audit import (
     export,
     replay,
 )
+from retrieval.audit.retention import retention_bound
 from retrieval.catalog import Catalog
 from retrieval.domain import Principal
 from retrieval.errors import InvalidRequest
@@ -58,9 +59,14 @@ class Auditing:
         self._policy.require(principal, "read_audit")
         return export(self._audit, query, fmt)
 
-    def verify(self, principal: Principal) -> VerifyReport:
+    def verify(self, principal: Principal, since_checkpoint: int | None = None) -> VerifyReport:
         self._policy.require(principal, "read_audit")
-        return self._audit.verify()
+        return self._audit.verify(since_checkpoint=since_checkpoint)
+
+    def public_key(self, principal: Principal) -> str:
+        """The PEM of the key the log is signed with (auditors verify signed exports against it)."""
+        self._policy.require(principal, "read_audit")
+        return self._audit.public_key_pem()
 
     def replay(self, principal: Principal, request_id: str) -> ReplayReport:
         self._policy.require(principal, "read_audit")
@@ -73,11 +79,4 @@ class Auditing:
         """Delete events older than `before` (default: the retention setting's cut)."""
         # `prune_audit` must be declared in the policy schema; until it is, the policy denies it to everyone.
         self._policy.require(principal, "prune_audit")
-        return self._audit.prune(self.retention_cut(before), principal_id=principal.id)
-
-    def retention_cut(self, before: datetime | None = None) -> datetime:
-        if before is not None:
-            return before
-        if self._retention_days is None:
-            raise InvalidRequest("no retention is configured (GOVRAG_AUDIT__RETENTION_DAYS); give a cut")
-        return datetime.now(UTC) - timedelta(days=self._retention_days)
+        return self._audit.prune(retention_bound(before, self._retention_days), principal_id=principal.id)

@@ -21,6 +21,7 @@ JOB_STARTED = "job.started"
 JOB_FINISHED = "job.finished"
 POLICY_CHANGE = "policy.change"
 AUDIT_PRUNE = "audit.prune"
+AUDIT_KEY_ROTATION = "audit.key_rotation"
 ACTIONS = (
     RETRIEVE,
     CORPUS_REGISTER,
@@ -32,6 +33,7 @@ ACTIONS = (
     JOB_FINISHED,
     POLICY_CHANGE,
     AUDIT_PRUNE,
+    AUDIT_KEY_ROTATION,
 )
 
 
@@ -157,6 +159,10 @@ class VerifyReport:
     anchor_sequence: int  # verification started after this sequence (0: the start of the log)
     last_verified_sequence: int  # the last event whose link held
     checkpoints_checked: int
+    last_verified_hash: str = ""  # its hash
+    # The newest signed checkpoint the walk passed (or the anchor it started from): where the next
+    # incremental verification may resume.
+    last_signed_checkpoint: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,12 +194,18 @@ class AuditStore(Protocol):
     def iter_records(self, query: AuditQuery, batch_size: int = 2000) -> Iterator[dict[str, Any]]:
         """As `iter_events`, each event as the JSON values of `export.event_json`."""
 
-    def iter_json(self, query: AuditQuery, batch_size: int = 5000) -> Iterator[str]:
+    def iter_json(self, query: AuditQuery, batch_size: int = 5000, upto: int | None = None) -> Iterator[str]:
         """As `iter_records`, each event as one compact JSON object (no spaces between tokens; the JSON Lines
         and CSV exports' path): its canonical text, then `prev_hash` and `hash`."""
 
-    def verify(self) -> VerifyReport:
-        """Check the chain and the checkpoints' signatures; report the first broken link."""
+    def verify(self, upto: int | None = None, since_checkpoint: int | None = None) -> VerifyReport:
+        """Check the chain, the checkpoints' and the head's signatures; report the first broken link."""
+
+    def signed_state(self) -> tuple[Any, list[Any], list[Any], int]:
+        """The signed head, the checkpoints and the published keys, and the last row id they cover."""
+
+    def public_key_pem(self) -> str:
+        """The PEM of the public key the log is signed with now."""
 
     def prune(self, before: datetime, principal_id: str = "system") -> PruneReport:
         """Delete the events older than `before`, leaving a signed anchor at the cut; log who pruned."""

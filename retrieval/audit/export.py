@@ -14,9 +14,15 @@ from typing import Any, Literal, cast
 
 from retrieval.audit.chain import content
 from retrieval.audit.events import AuditEvent, AuditQuery, AuditStore
+from retrieval.audit.offline import header_line
+from retrieval.errors import InvalidRequest
 
-ExportFormat = Literal["jsonl", "csv"]
-MEDIA_TYPES: dict[str, str] = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+ExportFormat = Literal["jsonl", "csv", "signed"]
+MEDIA_TYPES: dict[str, str] = {
+    "jsonl": "application/x-ndjson",
+    "csv": "text/csv; charset=utf-8",
+    "signed": "application/x-ndjson",
+}
 PIECE_BYTES = 64 * 1024
 
 CSV_COLUMNS = (
@@ -62,7 +68,22 @@ def export(store: AuditStore, query: AuditQuery, fmt: ExportFormat) -> Iterator[
         return jsonl(store.iter_json(query))
     if fmt == "csv":
         return csv_from_json(store.iter_json(query))
+    if fmt == "signed":
+        return signed(store, query)
     raise ValueError(f"unknown export format {fmt!r}")
+
+
+def signed(store: AuditStore, query: AuditQuery) -> Iterator[str]:
+    """The whole log as a signed export (`offline`): the header, then every event up to the signed head."""
+    if query != AuditQuery():
+        raise InvalidRequest("a signed export holds the whole log: it takes no filters")
+    head, checkpoints, keys, upto = store.signed_state()
+    return _pieces(itertools.chain([header_line(head, checkpoints, keys) + "\n"], _lines(store, upto)))
+
+
+def _lines(store: AuditStore, upto: int) -> Iterator[str]:
+    for line in store.iter_json(AuditQuery(), upto=upto):
+        yield line + "\n"
 
 
 def jsonl(lines: Iterable[str]) -> Iterator[str]:

@@ -1,9 +1,11 @@
-"""The log's two secrets: the key that hashes raw queries and the key that signs checkpoints.
+"""The log's secrets: the key that hashes raw queries, the Ed25519 key that signs the chain head and the
+checkpoints, and the HMAC key that signed checkpoints before public-key signatures (kept to verify them).
 
-They come from settings (`GOVRAG_AUDIT__QUERY_HMAC_KEY`, `GOVRAG_AUDIT__CHECKPOINT_KEY`). Where one is unset
-(the embedded mode), a random key is made once and kept in `<data_dir>/audit-keys.json` (mode 0600), so that
-restarts keep verifying. Deployments with several hosts set both, the same on every worker; the checkpoint key
-belongs outside the database, or anyone who can write the log could re-sign it.
+The HMAC keys come from settings (`GOVRAG_AUDIT__QUERY_HMAC_KEY`, `GOVRAG_AUDIT__CHECKPOINT_KEY`). Where one
+is unset (the embedded mode), a random key is made once and kept in `<data_dir>/audit-keys.json` (mode 0600),
+so that restarts keep verifying. The signing key is the PEM file `GOVRAG_AUDIT__SIGNING_KEY_FILE`, or one
+generated once into `<data_dir>/audit-signing-key.pem` (mode 0600). Deployments with several hosts share all
+of them; the signing key belongs outside the database, or anyone who can write the log could re-sign it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrieval.audit.signing import KEY_FILE as SIGNING_KEY_FILE
+from retrieval.audit.signing import SigningKey, load_signing_key
 from retrieval.errors import ConfigurationError
 from retrieval.settings import Settings
 
@@ -25,12 +29,19 @@ KEY_FILE = "audit-keys.json"
 @dataclass(frozen=True, slots=True, repr=False)
 class AuditKeys:
     query_key: bytes
-    checkpoint_key: bytes
+    checkpoint_key: bytes  # verifies checkpoints signed before revision 0007 (HMAC)
+    signing_key: SigningKey | None = None
 
     @classmethod
     def random(cls) -> AuditKeys:
         """Keys for one store instance only (tests): checkpoints signed with them verify nowhere else."""
-        return cls(secrets.token_bytes(32), secrets.token_bytes(32))
+        return cls(secrets.token_bytes(32), secrets.token_bytes(32), SigningKey.generate())
+
+    @property
+    def signer(self) -> SigningKey:
+        """The Ed25519 key; keys built without one (tests, tools) sign with a key derived from the checkpoint
+        key, so that two stores over the same bare keys verify each other. `load_keys` always sets it."""
+        return self.signing_key if self.signing_key is not None else SigningKey.derived(self.checkpoint_key)
 
     def query_hmac(self, query: str) -> str:
         return hmac.new(self.query_key, query.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
@@ -47,7 +58,12 @@ def load_keys(settings: Settings) -> AuditKeys:
         stored = _file_keys(settings.data_dir / KEY_FILE)
         query = query or stored.query_key
         checkpoint = checkpoint or stored.checkpoint_key
-    return AuditKeys(query, checkpoint)
+    configured = audit.signing_key_file
+    if configured is not None:
+        signing = load_signing_key(configured, create=False)
+    else:
+        signing = load_signing_key(settings.data_dir / SIGNING_KEY_FILE, create=True)
+    return AuditKeys(query, checkpoint, signing)
 
 
 def _file_keys(path: Path) -> AuditKeys:

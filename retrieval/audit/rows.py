@@ -20,12 +20,21 @@ from retrieval.audit.events import (
     PolicyDecision,
     PrincipalSnapshot,
 )
-from retrieval.models import AuditCheckpointRow, AuditChunkRow, AuditEventRow, AuditRegionRow
+from retrieval.models import (
+    AuditCheckpointRow,
+    AuditChunkRow,
+    AuditEventRow,
+    AuditHeadRow,
+    AuditRegionRow,
+    AuditSigningKeyRow,
+)
 
 EVENTS = typing_cast(Table, AuditEventRow.__table__)
 CHUNKS = typing_cast(Table, AuditChunkRow.__table__)
 REGIONS = typing_cast(Table, AuditRegionRow.__table__)
 CHECKPOINTS = typing_cast(Table, AuditCheckpointRow.__table__)
+HEAD = typing_cast(Table, AuditHeadRow.__table__)
+SIGNING_KEYS = typing_cast(Table, AuditSigningKeyRow.__table__)
 
 
 def event_values(event: AuditEvent) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, text
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, delete, func, insert, select, text, update
 
 from retrieval import telemetry
 from retrieval.audit.chain import (
@@ -44,11 +44,12 @@ from retrieval.audit.chain import (
     GENESIS,
     PERIODIC,
     Checkpoint,
+    SignedHead,
     sealed_text,
-    sign_checkpoint,
-    verify_chain,
+    verify_links,
 )
 from retrieval.audit.events import (
+    AUDIT_KEY_ROTATION,
     AUDIT_PRUNE,
     POLICY_CHANGE,
     AuditEvent,
@@ -58,18 +59,33 @@ from retrieval.audit.events import (
     VerifyReport,
 )
 from retrieval.audit.keys import AuditKeys
-from retrieval.audit.records import STORED_COLUMNS, load_lines, load_stored_records
+from retrieval.audit.records import (
+    STORED_COLUMNS,
+    load_lines,
+    load_stored_records,
+)
 from retrieval.audit.rows import (
     CHECKPOINTS,
     CHUNKS,
     EVENT_COLUMNS,
     EVENTS,
+    HEAD,
     REGIONS,
+    SIGNING_KEYS,
     chunk_values,
     event_values,
     filters,
     load,
 )
+from retrieval.audit.signing import (
+    PublishedKey,
+    SigningKey,
+    Trust,
+    announce,
+    checkpoint_message,
+    head_message,
+)
+from retrieval.audit.verify_reads import VERIFY_COLUMNS, load_links
 from retrieval.db import Database
 from retrieval.errors import AuditUnavailable, BackendUnavailable, Conflict, InvalidRequest, NotFound
 
@@ -85,8 +101,18 @@ class SqlAuditStore:
             raise ValueError("checkpoint_every must be at least 1")
         self._db = db
         self._keys = keys or AuditKeys.random()
+        self._signer = self._keys.signer
+        self._key_published = False
         self._every = checkpoint_every
         self._dialect = db.engine.dialect.name
+
+    @property
+    def signing_key_id(self) -> str:
+        return self._signer.key_id
+
+    def public_key_pem(self) -> str:
+        """The PEM of the key this store signs with (what an auditor verifies exports against)."""
+        return self._signer.public_pem()
 
     # -- writing --------------------------------------------------------------------------------------------
     def fingerprint(self, query: str) -> str:
@@ -149,15 +175,96 @@ class SqlAuditStore:
             connection.execute(insert(REGIONS), [{"event_id": event_id, "region": r} for r in sealed.regions])
         if sealed.sequence % self._every == 0:
             self._checkpoint(connection, PERIODIC, sealed.sequence, sealed.hash)
+        self._sign_head(connection, sealed.sequence, sealed.hash)
         return sealed
 
+    def _sign_head(self, connection: Connection, sequence: int, hash_: str) -> None:
+        """Sign the new head in the append's transaction (under the chain lock: one writer at a time)."""
+        self._publish_key(connection)
+        signed_at = datetime.now(UTC)
+        values = {
+            "sequence": sequence,
+            "hash": hash_,
+            "signed_at": signed_at,
+            "key_id": self._signer.key_id,
+            "signature": self._signer.sign(head_message(sequence, hash_, signed_at)),
+        }
+        if connection.execute(_HEAD_UPDATE, values).rowcount == 0:
+            connection.execute(insert(HEAD).values(id=1, **values))
+
+    def _publish_key(self, connection: Connection) -> None:
+        # The public key goes beside the log once, so an export carries every key that signed it.
+        if self._key_published:
+            return
+        known = connection.execute(
+            select(SIGNING_KEYS.c.key_id).where(SIGNING_KEYS.c.key_id == self._signer.key_id)
+        ).first()
+        if known is None:
+            connection.execute(
+                insert(SIGNING_KEYS).values(
+                    key_id=self._signer.key_id,
+                    public_key=self._signer.public_pem(),
+                    created_at=datetime.now(UTC),
+                )
+            )
+        else:  # committed: only then is it certain (the insert above may yet be rolled back with its append)
+            self._key_published = True
+
     def _checkpoint(self, connection: Connection, kind: str, sequence: int, hash_: str) -> None:
-        signature = sign_checkpoint(self._keys.checkpoint_key, kind, sequence, hash_)
+        signature = self._signer.sign(checkpoint_message(kind, sequence, hash_))
         connection.execute(
             insert(CHECKPOINTS).values(
-                sequence=sequence, kind=kind, hash=hash_, signature=signature, created_at=datetime.now(UTC)
+                sequence=sequence,
+                kind=kind,
+                hash=hash_,
+                signature=signature,
+                created_at=datetime.now(UTC),
+                key_id=self._signer.key_id,
             )
         )
+
+    def rotate_key(self, new: SigningKey, principal_id: str = "system") -> AuditEvent:
+        """Announce `new` with a statement signed by the current key and by `new`, log it as an event whose
+        head the current key signs, and sign with `new` from the next append on."""
+        try:
+            with self._db.session() as session:
+                connection = session.connection()
+                _lock_chain(connection)
+                self._publish_key(connection)
+                statement = announce(self._signer, new, datetime.now(UTC))
+                connection.execute(
+                    insert(SIGNING_KEYS).values(
+                        key_id=statement.key_id,
+                        public_key=statement.public_key,
+                        created_at=statement.created_at,
+                        previous_key_id=statement.previous_key_id,
+                        previous_signature=statement.previous_signature,
+                        new_signature=statement.new_signature,
+                    )
+                )
+                event = self._append(
+                    connection,
+                    AuditEvent(
+                        request_id=str(uuid.uuid4()),
+                        occurred_at=statement.created_at,
+                        action=AUDIT_KEY_ROTATION,
+                        principal_id=principal_id,
+                        policy_version="",
+                        outcome="succeeded",
+                        details={
+                            "previous_key_id": statement.previous_key_id,
+                            "key_id": statement.key_id,
+                            "public_key": statement.public_key,
+                            "previous_signature": statement.previous_signature,
+                            "new_signature": statement.new_signature,
+                        },
+                    ),
+                )
+        except BackendUnavailable as exc:
+            raise AuditUnavailable("the provenance log cannot record the key rotation") from exc
+        self._signer = new
+        self._key_published = True
+        return event
 
     # -- reading --------------------------------------------------------------------------------------------
     def get(self, request_id: str) -> AuditEvent:
@@ -192,10 +299,10 @@ class SqlAuditStore:
         upto = self._max(EVENTS.c.id)
         return self._iter(query, batch_size, EVENTS.c.id, upto, STORED_COLUMNS, load_stored_records)
 
-    def iter_json(self, query: AuditQuery, batch_size: int = 5000) -> Iterator[str]:
+    def iter_json(self, query: AuditQuery, batch_size: int = 5000, upto: int | None = None) -> Iterator[str]:
         """As `iter_records`, each event as its JSON text (the JSONL export): the kept canonical text with
-        the two hashes spliced in, neither parsed nor encoded again."""
-        upto = self._max(EVENTS.c.id)
+        the two hashes spliced in, neither parsed nor encoded again. `upto`: the last row id to read."""
+        upto = self._max(EVENTS.c.id) if upto is None else upto
         return self._iter(query, batch_size, EVENTS.c.id, upto, STORED_COLUMNS, load_lines)
 
     def head_sequence(self) -> int:
@@ -213,6 +320,7 @@ class SqlAuditStore:
         upto: int,
         columns: Sequence[ColumnElement[Any]],
         loader: Callable[[Connection, Sequence[Row[Any]]], list[T]],
+        after: int = 0,
     ) -> Iterator[T]:
         # Keyset batches on `key` (the row id; verification walks the sequence itself), each its own short
         # read: no transaction or connection is held while the consumer (a slow HTTP client, say) takes its
@@ -220,7 +328,7 @@ class SqlAuditStore:
         # are appended.
         where = filters(query, self._dialect)
         position = 0 if key is EVENTS.c.id else 1  # the key's place in both column lists
-        last = 0
+        last = after
         while True:
             stmt = select(*columns).where(*where, key > last, key <= upto).order_by(key).limit(batch_size)
             with self._db.session() as session:
@@ -235,18 +343,80 @@ class SqlAuditStore:
     def checkpoints(self) -> list[Checkpoint]:
         with self._db.session() as session:
             rows = session.execute(select(CHECKPOINTS).order_by(CHECKPOINTS.c.sequence, CHECKPOINTS.c.id))
-            return [Checkpoint(r.sequence, r.kind, r.hash, r.signature, r.created_at) for r in rows]
+            return [Checkpoint(r.sequence, r.kind, r.hash, r.signature, r.created_at, r.key_id) for r in rows]
+
+    def head(self) -> SignedHead | None:
+        """The chain head as last signed (None before the first signed append)."""
+        with self._db.session() as session:
+            row = session.execute(select(HEAD).where(HEAD.c.id == 1)).first()
+        if row is None:
+            return None
+        return SignedHead(row.sequence, row.hash, row.signed_at, row.key_id, row.signature)
+
+    def published_keys(self) -> list[PublishedKey]:
+        with self._db.session() as session:
+            rows = session.execute(select(SIGNING_KEYS).order_by(SIGNING_KEYS.c.created_at))
+            return [
+                PublishedKey(
+                    r.key_id,
+                    r.public_key,
+                    r.created_at,
+                    r.previous_key_id,
+                    r.previous_signature,
+                    r.new_signature,
+                )
+                for r in rows
+            ]
+
+    def trust(self) -> Trust:
+        """What this store's own verification trusts: its key, the keys rotation statements link to it, and
+        the HMAC key for checkpoints signed before public-key signatures."""
+        trust = Trust.of([self._signer.public], legacy_hmac_key=self._keys.checkpoint_key)
+        trust.extend(self.published_keys())
+        return trust
+
+    def signed_state(self) -> tuple[SignedHead | None, list[Checkpoint], list[PublishedKey], int]:
+        """What an export carries besides its events: the signed head, the checkpoints and the keys, read in
+        an order that makes them cover the events the export then reads (up to the row id returned)."""
+        checkpoints = self.checkpoints()
+        head = self.head()
+        keys = self.published_keys()
+        upto = self._max(EVENTS.c.id)
+        if head is not None:
+            with self._db.session() as session:
+                found = session.scalar(select(EVENTS.c.id).where(EVENTS.c.sequence == head.sequence))
+            upto = int(found) if found is not None else upto
+        return head, checkpoints, keys, upto
 
     # -- verifying and pruning ------------------------------------------------------------------------------
-    def verify(self, upto: int | None = None) -> VerifyReport:
+    def verify(self, upto: int | None = None, since_checkpoint: int | None = None) -> VerifyReport:
+        """Walk the chain (to `upto`, or to the signed head); `since_checkpoint`: resume from the signed
+        checkpoint at that sequence, verified before (incremental verification; `NotFound` if none)."""
         # Checkpoints first: each was committed with its event, so every one read here has its event at or
         # below the head read next, unless events were removed from the end (which verify then reports).
         checkpoints = self.checkpoints()
-        head = self.head_sequence() if upto is None else upto
-        if upto is not None:
+        trust = self.trust()
+        if upto is not None:  # a prefix (pruning checks up to its cut): no head to hold the end to
             checkpoints = [c for c in checkpoints if c.sequence <= upto]
-        links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, head, VERIFY_COLUMNS, _load_links)
-        return verify_chain(links, checkpoints, self._keys.checkpoint_key)
+            links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, upto, VERIFY_COLUMNS, load_links)
+            return verify_links(links, checkpoints, trust)
+        # The last sequence before the head: each append commits its event and the head together, so an
+        # honest head read after it is at or beyond it; the walk goes to whichever is further.
+        last = self.head_sequence()
+        head = self.head()
+        end = max(last, head.sequence if head is not None else 0)
+        resume = None
+        if since_checkpoint is not None:
+            valid = [c for c in checkpoints if c.valid(trust)]
+            found = [c for c in valid if c.sequence == since_checkpoint]
+            if not found:
+                raise NotFound(f"no signed checkpoint at {since_checkpoint} to resume from")
+            anchor = max((c.sequence for c in valid if c.kind == ANCHOR), default=0)
+            # Pruned past the resume point: the walk starts at the anchor, as a full one does.
+            resume = (found[0].sequence, found[0].hash) if found[0].sequence >= anchor else None
+        after = resume[0] if resume is not None else 0
+        links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, end, VERIFY_COLUMNS, load_links, after)
+        return verify_links(links, checkpoints, trust, head, require_head=True, start_after=resume)
 
     def prune(self, before: datetime, principal_id: str = "system") -> PruneReport:
         """Delete the events older than `before`; the last one pruned becomes a signed anchor.
@@ -313,12 +483,12 @@ class SqlAuditStore:
 # -- helpers ------------------------------------------------------------------------------------------------
 
 
-# Verification reads each event with the canonical text kept for it, which must equal the one rebuilt.
-VERIFY_COLUMNS = [*EVENT_COLUMNS, EVENTS.c.canonical]
-
-
-def _load_links(connection: Connection, rows: Sequence[Row[Any]]) -> list[tuple[AuditEvent, str | None]]:
-    return list(zip(load(connection, rows), (row[-1] for row in rows), strict=True))
+# One statement object for every append (its compiled form is cached by SQLAlchemy), values bound per call.
+_HEAD_UPDATE = (
+    update(HEAD)
+    .where(HEAD.c.id == 1)
+    .values({name: bindparam(name) for name in ("sequence", "hash", "signed_at", "key_id", "signature")})
+)
 
 
 def _lock_chain(connection: Connection) -> None:

@@ -152,9 +152,13 @@ def test_keys_come_from_settings_or_one_file(tmp_path: Path) -> None:
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     configured = Settings(
         data_dir=tmp_path / "other",
-        audit=AuditSettings(query_hmac_key=SecretStr("q" * 32), checkpoint_key=SecretStr("c" * 32)),
+        audit=AuditSettings(
+            query_hmac_key=SecretStr("q" * 32),
+            checkpoint_key=SecretStr("c" * 32),
+            signing_key_file=tmp_path / "audit-signing-key.pem",
+        ),
     )
-    assert load_keys(configured) == AuditKeys(b"q" * 32, b"c" * 32)
+    assert load_keys(configured) == AuditKeys(b"q" * 32, b"c" * 32, first.signing_key)
     assert not (tmp_path / "other").exists()
     assert "q" * 32 not in repr(load_keys(configured))
     with pytest.raises(ValueError, match="at least 32"):

@@ -231,6 +231,7 @@ def test_claim_mapping_is_configurable(tmp_path: Path) -> None:
         realm_access={"roles": ["hr", "staff"]},
         ext={"regions": "eu us"},
         mail="Bob@Example.com",
+        email_verified=True,
     )
     user = verifier.verify(jwt.encode(payload, SECRET, algorithm="HS256"))
     assert user.id == "bob"
@@ -239,6 +240,32 @@ def test_claim_mapping_is_configurable(tmp_path: Path) -> None:
     assert user.regions == {"eu", "us"}
     unverified = jwt.encode({**payload, "email_verified": False}, SECRET, algorithm="HS256")
     assert "mailto:bob@example.com" not in verifier.verify(unverified).groups
+
+
+@pytest.mark.parametrize("verified", [None, "true", 1, False], ids=["missing", "string", "one", "false"])
+def test_an_address_counts_only_when_the_token_says_it_is_verified(verified: object) -> None:
+    verifier = EndUserVerifier(
+        EndUserSettings(
+            issuer=ISSUER, audience=AUDIENCE, algorithms=["HS256"], hs256_secret=SecretStr(SECRET)
+        )
+    )
+    payload = claims(email="bob@example.com")
+    if verified is not None:
+        payload["email_verified"] = verified
+    groups = verifier.verify(jwt.encode(payload, SECRET, algorithm="HS256")).groups
+    assert not any(group.startswith("mailto:") for group in groups)
+
+
+@pytest.mark.parametrize("group", ["mailto:ceo@example.com", "MAILTO:ceo@example.com", " mailto:x@y.z"])
+def test_an_address_group_in_the_groups_claim_is_refused(group: str) -> None:
+    verifier = EndUserVerifier(
+        EndUserSettings(
+            issuer=ISSUER, audience=AUDIENCE, algorithms=["HS256"], hs256_secret=SecretStr(SECRET)
+        )
+    )
+    token = jwt.encode(claims(groups=["staff", group]), SECRET, algorithm="HS256")
+    with pytest.raises(EndUserTokenRejected, match="mailto"):
+        verifier.verify(token)
 
 
 def test_settings_refuse_unsafe_configurations(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ texts to chosen vectors (the model is not what is under test).
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -16,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from retrieval.audit import AuditQuery, SqlAuditStore
+from retrieval.audit import AuditQuery, SqlAuditStore, event_json
 from retrieval.catalog import Catalog
 from retrieval.db import Database, upgrade
 from retrieval.domain import ChunkPoint, Principal, SearchMode, Sensitivity
+from retrieval.errors import RetrievalFailed
 from retrieval.models import CorpusRow
 from retrieval.policy import PolicyEngine
 from retrieval.protocols import MaskedText
@@ -243,13 +245,34 @@ def test_the_query_is_masked_for_the_log_beside_the_search(
     assert event.query_masked == "<ANIMAL> migration"
 
 
-def test_a_masking_failure_returns_nothing_and_logs_nothing(
+def test_a_masking_failure_returns_nothing_and_logs_an_error_without_the_query(
     world: tuple[Database, EdgeVectorStore, str],
 ) -> None:
     db, _, _ = world
     retrieval = service(world)
     retrieval._masker = FailingMasker()
     caller = dataclasses.replace(READER, id="masking-fails")
-    with pytest.raises(RuntimeError, match="NER model"):
+    with pytest.raises(RetrievalFailed, match="could not be masked"):
         retrieval.retrieve(caller, "zebra migration", 2, mode=SearchMode.dense)
-    assert SqlAuditStore(db).query(AuditQuery(principal_id="masking-fails")).events == []
+    [event] = SqlAuditStore(db).query(AuditQuery(principal_id="masking-fails")).events
+    assert event.outcome == "error" and event.chunks == ()
+    assert event.details == {"failed_step": "mask", "error": "RuntimeError"}
+    assert event.query_masked is None and "zebra" not in json.dumps(event_json(event))
+
+
+def test_a_planner_failure_returns_nothing_and_logs_an_error(
+    world: tuple[Database, EdgeVectorStore, str],
+) -> None:
+    db, _, _ = world
+    retrieval = service(world)
+
+    class BrokenPlanner:
+        def plan(self, *args: object) -> None:
+            raise RuntimeError("policy evaluation crashed")
+
+    retrieval._planner = BrokenPlanner()  # type: ignore[assignment]
+    caller = dataclasses.replace(READER, id="planning-fails")
+    with pytest.raises(RetrievalFailed, match="access plan"):
+        retrieval.retrieve(caller, "zebra migration", 2, mode=SearchMode.dense)
+    [event] = SqlAuditStore(db).query(AuditQuery(principal_id="planning-fails")).events
+    assert event.outcome == "error" and event.details == {"failed_step": "plan", "error": "RuntimeError"}

@@ -53,9 +53,21 @@ def token(sub: str, **claims: Any) -> str:
 
 
 ALICE = token(
-    "alice", groups=["finance"], clearance="restricted", regions=["eu", "us"], email="alice@example.com"
+    "alice",
+    groups=["finance"],
+    clearance="restricted",
+    regions=["eu", "us"],
+    email="alice@example.com",
+    email_verified=True,
 )
-BOB = token("bob", groups=["hr"], clearance="internal", regions=["eu", "us"], email="bob@example.com")
+BOB = token(
+    "bob",
+    groups=["hr"],
+    clearance="internal",
+    regions=["eu", "us"],
+    email="bob@example.com",
+    email_verified=True,
+)
 
 
 def write_world(root: Path) -> None:

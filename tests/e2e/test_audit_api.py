@@ -181,6 +181,7 @@ def test_the_audit_trail_over_http(client: tuple[TestClient, dict[str, Path]]) -
         "anchor_sequence": 0,
         "last_verified_sequence": len(everything),
         "checkpoints_checked": len(everything) // 5,
+        "last_signed_checkpoint": len(everything) // 5 * 5,
     }
 
     # -- replay: today's catalog and policy against the answer -----------------------------------------------

@@ -84,4 +84,7 @@ def test_no_server_error_and_responses_match_the_schema(case: Any, service: str)
 
 
 def test_the_live_service_serves_the_schema_under_test(service: str) -> None:
-    assert httpx.get(f"{service}/openapi.json").json() == OPENAPI
+    # To callers with a key: the docs are not public unless GOVRAG_DOCS_PUBLIC says so.
+    assert httpx.get(f"{service}/openapi.json").status_code == 401
+    keyed = httpx.get(f"{service}/openapi.json", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert keyed.json() == OPENAPI

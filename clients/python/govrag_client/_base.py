@@ -44,7 +44,7 @@ VERSION = "0.1.0"  # as in pyproject.toml and __init__.__version__
 USER_AGENT = f"govrag-client/{VERSION}"
 END_USER_HEADER = "X-End-User-Token"
 SearchMode = Literal["dense", "sparse", "hybrid"]
-ExportFormat = Literal["jsonl", "csv"]
+ExportFormat = Literal["jsonl", "csv", "signed"]
 # An export streams the whole log: the service may think a while between pieces on a large one.
 EXPORT_READ_TIMEOUT = 600.0
 

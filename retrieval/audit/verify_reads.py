@@ -1,0 +1,134 @@
+"""Verification's read path: each event row to its chain link, checking its content on the way.
+
+An event is sound when the canonical text the store kept hashes (over `prev_hash`) to its `hash`, and its
+columns and side-table rows say what that text says (the auditor's queries read the columns; the export
+streams the text). The columns are compared with the text as JSON values: the JSON columns arrive as their
+stored text (cast in SQL, past SQLAlchemy's and the driver's per-value decoding layers) and each is decoded
+on its own by the C decoder, so a column can only ever stand for one value (texts decoded together could be
+made to shift into one another's places). No event is rebuilt or encoded. An event that
+fails either check is read again and checked the slow way (`chain.event_link`), which also says whether the
+columns or the text were edited. Events without a kept text (before revision 0006) are hashed from their
+columns' canonical form.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, String, Text, cast, select, type_coerce
+
+from retrieval.audit.chain import Link, event_link, text_hash
+from retrieval.audit.records import _iso
+from retrieval.audit.rows import CHUNK_COLUMNS, CHUNKS, EVENT_COLUMNS, EVENTS, REGIONS, load
+
+_JSON = ("principal", "decisions", "allowed_corpora", "partitions", "unavailable", "details")
+_SCALARS = (
+    "id", "sequence", "request_id", "occurred_at", "action", "principal_id", "end_user_id", "query_masked",
+    "query_hmac", "top_k", "policy_version", "outcome", "latency_ms", "corpus_id", "document_id",
+    "prev_hash", "hash",
+)  # fmt: skip
+
+# The scalar columns (the time as the driver gives it), then the JSON columns as text, then the kept text.
+VERIFY_COLUMNS = [
+    *(type_coerce(EVENTS.c[n], String) if n == "occurred_at" else EVENTS.c[n] for n in _SCALARS),
+    *(cast(EVENTS.c[n], Text) for n in _JSON),
+    EVENTS.c.canonical,
+]
+_KEPT = len(VERIFY_COLUMNS) - 1
+_raw_decode = json.JSONDecoder().raw_decode
+
+
+def _loads(text: str) -> Any:
+    """One JSON value that is the whole text (`json.loads` without its per-call layers); `ValueError`
+    otherwise, leading or trailing whitespace included (the store never writes any)."""
+    value, end = _raw_decode(text)
+    if end != len(text):
+        raise ValueError("not one JSON value")
+    return value
+
+
+def load_links(connection: Connection, rows: Sequence[Row[Any]]) -> list[Link]:
+    """The rows' links (rows selected as `VERIFY_COLUMNS`, ascending)."""
+    if not rows:
+        return []
+    # The side rows by a range of event ids, not an IN list of 2,000 (whose statement text alone costs the
+    # driver milliseconds to parse). Rows of events outside the batch, if ids were ever out of step with
+    # sequences, are never looked up.
+    low, high = min(row[0] for row in rows), max(row[0] for row in rows)
+    chunks: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for event_id, rank, score, chunk_id, document_id, version, corpus_id, sha, model in connection.execute(
+        select(*CHUNK_COLUMNS)
+        .where(CHUNKS.c.event_id.between(low, high))
+        .order_by(CHUNKS.c.event_id, CHUNKS.c.rank)
+    ):
+        chunks[event_id].append(
+            {
+                "rank": rank,
+                "score": score,
+                "chunk_id": chunk_id,
+                "document_id": document_id,
+                "document_version": version,
+                "corpus_id": corpus_id,
+                "content_sha256": sha,
+                "embedding_model": model,
+            }
+        )
+    regions: dict[int, list[str]] = defaultdict(list)
+    for event_id, region in connection.execute(
+        select(REGIONS.c.event_id, REGIONS.c.region)
+        .where(REGIONS.c.event_id.between(low, high))
+        .order_by(REGIONS.c.event_id, REGIONS.c.region)
+    ):
+        regions[event_id].append(region)
+    links: list[Link] = []
+    for row in rows:
+        (
+            event_id, sequence, request_id, occurred_at, action, principal_id, end_user_id, query_masked,
+            query_hmac, top_k, policy_version, outcome, latency_ms, corpus_id, document_id, prev, hash_,
+        ) = row[: len(_SCALARS)]  # fmt: skip
+        kept = row[_KEPT]
+        try:
+            principal, decisions, allowed, partitions, unavailable, details, parsed = [
+                None if value is None else _loads(value) for value in row[len(_SCALARS) :]
+            ]
+        except ValueError:  # a column or text that is not JSON: the slow path says which
+            pass
+        else:
+            record = {
+                "sequence": sequence,
+                "request_id": request_id,
+                "occurred_at": _iso(occurred_at),
+                "action": action,
+                "principal_id": principal_id,
+                "end_user_id": end_user_id,
+                "principal": principal,
+                "policy_version": policy_version,
+                "outcome": outcome,
+                "query_masked": query_masked,
+                "query_hmac": query_hmac,
+                "top_k": top_k,
+                "decisions": decisions or [],
+                "allowed_corpora": allowed or [],
+                "partitions": partitions or [],
+                "regions": regions.get(event_id, []),
+                "unavailable": unavailable or [],
+                "latency_ms": latency_ms,
+                "chunks": chunks.get(event_id, []),
+                "corpus_id": corpus_id,
+                "document_id": document_id,
+                "details": details,
+            }
+            if kept is None:
+                text = json.dumps(record, sort_keys=True, separators=(",", ":"))
+                if text_hash(text, prev) == hash_:
+                    links.append((sequence, prev, hash_, request_id, None))
+                    continue
+            elif parsed == record and text_hash(kept, prev) == hash_:
+                links.append((sequence, prev, hash_, request_id, None))
+                continue
+        exact = connection.execute(select(*EVENT_COLUMNS).where(EVENTS.c.id == event_id)).all()
+        links.append(event_link(load(connection, exact)[0], kept))
+    return links
