@@ -85,7 +85,15 @@ from retrieval.vectorstore.common import (
     is_partition_name,
     warn_dense_only,
 )
-from retrieval.vectorstore.plan import Filters, Ranking, SearchPlan, Stage, plan_search, search_request
+from retrieval.vectorstore.plan import (
+    Filters,
+    Ranking,
+    SearchPlan,
+    Stage,
+    plan_search,
+    run_plan,
+    search_request,
+)
 
 _LOCKED_MARKER = "WouldBlock"
 # ACORN for filtered graph searches whose filter keeps at most this share of a shard (see `bench/README.md`:
@@ -138,14 +146,14 @@ class _EdgeQuery:
         self._params = params
         self._corpus_params = corpus_params
 
-    def request(self) -> QueryRequest:
-        top = self._plan.top
+    def request(self, stage: Stage) -> QueryRequest:
+        """The query of the plan's top stage, or of one ranking of its fusion asked on its own."""
         return QueryRequest(
-            limit=top.limit,
-            query=self._query(top),
-            prefetches=self._prefetches(top),
-            filter=_filter(top.filters),
-            params=self._params,
+            limit=stage.limit,
+            query=self._query(stage),
+            prefetches=self._prefetches(stage),
+            filter=_filter(stage.filters),
+            params=self._params if stage is self._plan.top else self._stage_params(stage),
             with_payload=True,
             with_vector=[DENSE_VECTOR] if self._plan.with_vectors else False,
         )
@@ -334,6 +342,7 @@ class EdgeVectorStore:
         sparse: SparseVector | None = None,
         candidates: int | None = None,
         with_vectors: bool = False,
+        explain: bool = False,
     ) -> list[VectorHit]:
         request = search_request(
             partition,
@@ -347,6 +356,7 @@ class EdgeVectorStore:
             candidates=candidates,
             with_vectors=with_vectors,
             split_max_corpora=self._split_max_corpora,
+            explain=explain,
         )
         if not request.corpus_ids:
             return []
@@ -357,22 +367,29 @@ class EdgeVectorStore:
         if plan is None:
             return []
         query = _EdgeQuery(plan, self._params, self._corpus_params)
-        try:
-            scored = shard.query(query.request())
-        except ValueError:
-            raise
-        except Exception as exc:
-            self._fail(f"cannot search partition {partition!r}", exc)
-        return [
-            VectorHit(
-                chunk_id=str(p.id),
-                score=float(p.score),
-                payload=dict(p.payload or {}),
-                partition=partition,
-                vector=_dense_of(p.vector) if with_vectors else None,
-            )
-            for p in scored
-        ]
+
+        def run(stages: Sequence[Stage]) -> list[list[VectorHit]]:
+            try:
+                answers = [shard.query(query.request(stage)) for stage in stages]
+            except ValueError:
+                raise
+            except Exception as exc:
+                self._fail(f"cannot search partition {partition!r}", exc)
+            return [
+                [
+                    VectorHit(
+                        chunk_id=str(p.id),
+                        score=float(p.score),
+                        payload=dict(p.payload or {}),
+                        partition=partition,
+                        vector=_dense_of(p.vector) if with_vectors else None,
+                    )
+                    for p in scored
+                ]
+                for scored in answers
+            ]
+
+        return run_plan(plan, run)
 
     def scroll(
         self, partition: str, *, corpus_id: str, document_id: str | None = None, page_size: int = 256
