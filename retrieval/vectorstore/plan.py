@@ -215,7 +215,8 @@ def run_plan(plan: SearchPlan, run: Callable[[Sequence[Stage]], list[list[Vector
     if not plan.request.explain:
         return hits
     return [
-        replace(hit, ranks=_ranks({top.ranking: (rank, hit.score)})) for rank, hit in enumerate(hits, start=1)
+        replace(hit, ranks=_ranks({top.ranking: (rank, hit.score)}))
+        for rank, hit in enumerate(_ranked(hits), start=1)
     ]
 
 
@@ -224,7 +225,7 @@ def fuse_rrf(stage: Stage, legs: Sequence[Sequence[VectorHit]]) -> list[VectorHi
     fusion, each with its rank and score in every leg that found it and its fused rank.
 
     The score is Qdrant's: the sum over the legs of 1 / (k + rank), ranks counted from 0. Equal scores are
-    ordered by chunk id (the engine leaves their order open).
+    ordered by chunk id, in each leg and in the fusion (`_ranked`).
     """
     if stage.ranking is not Ranking.rrf or stage.rrf_k is None:
         raise ValueError("only a reciprocal rank fusion stage is fused")
@@ -233,7 +234,7 @@ def fuse_rrf(stage: Stage, legs: Sequence[Sequence[VectorHit]]) -> list[VectorHi
     found: dict[str, VectorHit] = {}
     positions: dict[str, dict[Ranking, tuple[int, float]]] = {}
     for leg, hits in zip(stage.prefetches, legs, strict=True):
-        for position, hit in enumerate(hits):
+        for position, hit in enumerate(_ranked(hits)):
             scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + 1.0 / (k + position)
             found.setdefault(hit.chunk_id, hit)
             positions.setdefault(hit.chunk_id, {})[leg.ranking] = (position + 1, hit.score)
@@ -247,6 +248,12 @@ def fuse_rrf(stage: Stage, legs: Sequence[Sequence[VectorHit]]) -> list[VectorHi
         )
         for rank, chunk_id in enumerate(best, start=1)
     ]
+
+
+def _ranked(hits: Sequence[VectorHit]) -> list[VectorHit]:
+    """Hits best first, equal scores by chunk id: the engine leaves the order of ties open, and the service
+    orders its answer so; an explained rank is then the same on every run and agrees with the answer."""
+    return sorted(hits, key=lambda hit: (-hit.score, hit.chunk_id))
 
 
 def _ranks(
