@@ -58,6 +58,7 @@ from qdrant_edge import (
     Point,
     Prefetch,
     Query,
+    QueryBatchRequest,
     QueryRequest,
     ScrollRequest,
     SearchParams,
@@ -146,16 +147,17 @@ class _EdgeQuery:
         self._params = params
         self._corpus_params = corpus_params
 
-    def request(self, stage: Stage) -> QueryRequest:
-        """The query of the plan's top stage, or of one ranking of its fusion asked on its own."""
+    def request(self, stage: Stage, full: bool = True) -> QueryRequest:
+        """The query of the plan's top stage, or of one ranking of its fusion asked on its own; without
+        `full`, the points' ids and scores only."""
         return QueryRequest(
             limit=stage.limit,
             query=self._query(stage),
             prefetches=self._prefetches(stage),
             filter=_filter(stage.filters),
             params=self._params if stage is self._plan.top else self._stage_params(stage),
-            with_payload=True,
-            with_vector=[DENSE_VECTOR] if self._plan.with_vectors else False,
+            with_payload=full,
+            with_vector=[DENSE_VECTOR] if full and self._plan.with_vectors else False,
         )
 
     def _query(self, stage: Stage) -> Any:
@@ -368,28 +370,39 @@ class EdgeVectorStore:
             return []
         query = _EdgeQuery(plan, self._params, self._corpus_params)
 
-        def run(stages: Sequence[Stage]) -> list[list[VectorHit]]:
+        def hit(point: Any, score: float) -> VectorHit:
+            return VectorHit(
+                chunk_id=str(point.id),
+                score=score,
+                payload=dict(point.payload or {}),
+                partition=partition,
+                vector=_dense_of(point.vector) if with_vectors else None,
+            )
+
+        def run(stages: Sequence[Stage], full: bool) -> list[list[VectorHit]]:
+            requests = [query.request(stage, full) for stage in stages]
             try:
-                answers = [shard.query(query.request(stage)) for stage in stages]
+                if len(requests) == 1:
+                    answers = [shard.query(requests[0])]
+                else:
+                    answers = shard.query_batch(QueryBatchRequest(requests))
             except ValueError:
                 raise
             except Exception as exc:
                 self._fail(f"cannot search partition {partition!r}", exc)
-            return [
-                [
-                    VectorHit(
-                        chunk_id=str(p.id),
-                        score=float(p.score),
-                        payload=dict(p.payload or {}),
-                        partition=partition,
-                        vector=_dense_of(p.vector) if with_vectors else None,
-                    )
-                    for p in scored
-                ]
-                for scored in answers
-            ]
+            return [[hit(p, float(p.score)) for p in scored] for scored in answers]
 
-        return run_plan(plan, run)
+        def fetch(chunk_ids: Sequence[str]) -> list[VectorHit]:
+            vectors = [DENSE_VECTOR] if with_vectors else False
+            try:
+                records = shard.retrieve(list(chunk_ids), with_payload=True, with_vector=vectors)
+            except ValueError:
+                raise
+            except Exception as exc:
+                self._fail(f"cannot read points of partition {partition!r}", exc)
+            return [hit(record, 0.0) for record in records]
+
+        return run_plan(plan, run, fetch)
 
     def scroll(
         self, partition: str, *, corpus_id: str, document_id: str | None = None, page_size: int = 256

@@ -35,8 +35,10 @@ from retrieval.vectorstore.common import (
 )
 
 __all__ = [
+    "FetchPoints",
     "Filters",
     "Ranking",
+    "RunStages",
     "SearchPlan",
     "SearchRequest",
     "Stage",
@@ -202,16 +204,31 @@ def plan_search(request: SearchRequest, has_sparse: Callable[[], bool]) -> Searc
     return SearchPlan(request, mode, Stage(Ranking.rrf, request.limit, grant, tuple(legs), rrf_k=RRF_K))
 
 
-def run_plan(plan: SearchPlan, run: Callable[[Sequence[Stage]], list[list[VectorHit]]]) -> list[VectorHit]:
-    """The plan's hits. `run` asks the engine for each given stage's points as a query of its own.
+# Runs each given stage as a query of its own, in one call to the engine; with `full`, each hit's payload
+# (and dense vector, where the search asks for it), else its id and score only.
+RunStages = Callable[[Sequence[Stage], bool], list[list[VectorHit]]]
+# The given points' payloads (and dense vectors, where the search asks for them), in any order.
+FetchPoints = Callable[[Sequence[str]], list[VectorHit]]
+
+
+def run_plan(plan: SearchPlan, run: RunStages, fetch: FetchPoints) -> list[VectorHit]:
+    """The plan's hits.
 
     Not explained: the top stage, one query. Explained: a single ranking's hits carry their positions in it;
-    a fusion's rankings are run (in one call of `run`) and fused by `fuse_rrf`, as the engine would.
+    a fusion's rankings are run (one call, ids and scores only: each ranking holds up to `candidates`
+    points), fused by `fuse_rrf` as the engine would, and only the fused best fetched with their payloads.
     """
     top = plan.top
     if plan.request.explain and top.ranking is Ranking.rrf:
-        return fuse_rrf(top, run(top.prefetches))
-    [hits] = run([top])
+        fused = fuse_rrf(top, run(top.prefetches, False))
+        points = {point.chunk_id: point for point in fetch([hit.chunk_id for hit in fused])}
+        # A point deleted between the two calls is not answered.
+        return [
+            replace(hit, payload=points[hit.chunk_id].payload, vector=points[hit.chunk_id].vector)
+            for hit in fused
+            if hit.chunk_id in points
+        ]
+    [hits] = run([top], True)
     if not plan.request.explain:
         return hits
     return [

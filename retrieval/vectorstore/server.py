@@ -286,11 +286,11 @@ class QdrantServerVectorStore:
                 return []
             vectors = [DENSE_VECTOR] if with_vectors else False
 
-            def hits(points: list[models.ScoredPoint]) -> list[VectorHit]:
+            def hits(points: Sequence[models.ScoredPoint | models.Record]) -> list[VectorHit]:
                 return [
                     VectorHit(
                         chunk_id=str(p.id),
-                        score=float(p.score),
+                        score=float(p.score) if isinstance(p, models.ScoredPoint) else 0.0,
                         payload=dict(p.payload or {}),
                         partition=partition,
                         vector=_dense_of(p.vector) if with_vectors else None,
@@ -298,15 +298,15 @@ class QdrantServerVectorStore:
                     for p in points
                 ]
 
-            def queries(stages: Sequence[Stage]) -> list[list[VectorHit]]:
+            def queries(stages: Sequence[Stage], full: bool) -> list[list[VectorHit]]:
                 if len(stages) == 1:
                     [stage] = stages
                     response = self._client.query_points(
                         name,
                         limit=stage.limit,
                         query_filter=_filter(stage.filters),
-                        with_payload=True,
-                        with_vectors=vectors,
+                        with_payload=full,
+                        with_vectors=vectors if full else False,
                         **_query(plan, stage),
                     )
                     return [hits(response.points)]
@@ -315,15 +315,20 @@ class QdrantServerVectorStore:
                     models.QueryRequest(
                         limit=stage.limit,
                         filter=_filter(stage.filters),
-                        with_payload=True,
-                        with_vector=vectors,
+                        with_payload=full,
+                        with_vector=vectors if full else False,
                         **_query(plan, stage),
                     )
                     for stage in stages
                 ]
                 return [hits(response.points) for response in self._client.query_batch_points(name, batch)]
 
-            return run_plan(plan, queries)
+            def fetch(chunk_ids: Sequence[str]) -> list[VectorHit]:
+                return hits(
+                    self._client.retrieve(name, list(chunk_ids), with_payload=True, with_vectors=vectors)
+                )
+
+            return run_plan(plan, queries, fetch)
 
         return self._unless_missing(name, f"search {name!r}", run, list)
 
