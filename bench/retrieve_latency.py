@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/retrieve_latency.py
     .venv/bin/python bench/retrieve_latency.py --sizes 10000 --requests 100   # a quick run
+    .venv/bin/python bench/retrieve_latency.py --sizes 10000 --real-docs 100 --bare 20 --why-cost 150 \
+        --skip-http                                       # what recording each chunk's "why" costs
 
 One partition (`eu.internal`) holds two approved corpora a reader may read: `--real-docs` SciFact abstracts
 (../shared/data/scifact) ingested through the real pipeline (parsing, chunking, PII masking, the
@@ -17,10 +19,15 @@ For each size, in this order:
   and the query model's CPU per query when 16 share a forward pass.
 * breakdown: `RetrievalService.retrieve` in this process, each step timed (query masking for the log, the
   HMAC, the policy plan, the embedding, the store search, the audit write).
-* http: `govrag serve` as a subprocess on the same data directory (SQLite audit store, the real models),
-  `--requests` `/retrieve` calls (SciFact queries, top_k 10) at each of `--concurrency`, with the CPU the
-  server, its PII helpers and this client used per answer. At concurrency 1 each call is paired with a bare
-  search of the same query on a copy of the index, so that the ratio's two sides come from the same minutes.
+* why_cost (`--why-cost N`): `RetrievalService.retrieve` in this process, N queries each answered twice, with
+  and without recording why each chunk was selected (`retrieval.explain`: the stores' per-ranking ranks,
+  the fusion done beside them, the reasons in every audited chunk), in alternating order; p95 of both and
+  their ratio. Over HTTP both sides would carry the same extra milliseconds, so this ratio is the upper one.
+* http (unless `--skip-http`): `govrag serve` as a subprocess on the same data directory (SQLite audit
+  store, the real models), `--requests` `/retrieve` calls (SciFact queries, top_k 10) at each of
+  `--concurrency`, with the CPU the server, its PII helpers and this client used per answer. At concurrency
+  1 each call is paired with a bare search of the same query on a copy of the index, so that the ratio's
+  two sides come from the same minutes.
 
 Prints one JSON object with p50/p95/p99 and throughput per (size, concurrency), and the targets: p95 at
 concurrency 1 within 1.5x the paired bare p95, and p95 at concurrency 16 on 100k chunks within 150 ms.
@@ -135,8 +142,8 @@ class Bench:
         self.args = args
         self.work = work
         self.rng = np.random.default_rng(args.seed)
-        self.documents = load_corpus(SCIFACT)
-        queries = list(load_queries(SCIFACT / "queries.jsonl").values())
+        self.documents = load_corpus(args.scifact)
+        queries = list(load_queries(args.scifact / "queries.jsonl").values())
         random.Random(args.seed).shuffle(queries)
         self.queries = queries
         words = re.findall(r"[A-Za-z][a-z]{2,}", " ".join(d.text for d in self.documents[:3000]))
@@ -359,6 +366,28 @@ class Bench:
         result["searches_per_retrieve"] = round(len(steps["store_search"]) / max(1, len(total)), 2)
         return result
 
+    def why_cost(self, runtime: Runtime, mode: SearchMode) -> dict[str, Any]:
+        """Each query answered with and without recording why each chunk was selected, alternately first."""
+        service = runtime.retrieval
+        seconds: dict[bool, list[float]] = {True: [], False: []}
+        try:
+            for n, query in enumerate(self.queries[: self.args.why_cost + 10]):
+                for record in (True, False) if n % 2 == 0 else (False, True):
+                    service._record_why = record
+                    started = time.perf_counter()
+                    service.retrieve(READER, query, TOP_K, mode=mode)
+                    if n >= 10:  # the first ten warm up
+                        seconds[record].append(time.perf_counter() - started)
+        finally:
+            service._record_why = True
+        with_why, without = summary(seconds[True]), summary(seconds[False])
+        return {
+            "with_why": with_why,
+            "without_why": without,
+            "p95_with_over_without": round(with_why["p95_ms"] / without["p95_ms"], 3),
+            "p50_with_over_without": round(with_why["p50_ms"] / without["p50_ms"], 3),
+        }
+
     def http(self, bare: BareSearch) -> dict[str, Any]:
         """Each concurrency level over HTTP. At concurrency 1 every request is paired with a bare search of
         the same query on a copy of the index in this process, in alternating order, so that both sides of
@@ -447,10 +476,15 @@ def main() -> int:
     parser.add_argument("--noise", type=float, default=0.6, help="norm of a synthetic vector's noise")
     parser.add_argument("--mode", choices=[m.value for m in SearchMode], default=None)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--why-cost", type=int, default=0, help="queries answered with and without the why (0: not measured)"
+    )
+    parser.add_argument("--skip-http", action="store_true", help="no HTTP measurement")
+    parser.add_argument("--scifact", type=Path, default=SCIFACT, help="the SciFact directory")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
-    if not (SCIFACT / "corpus.jsonl").is_file():
-        raise SystemExit(f"SciFact is not at {SCIFACT}")
+    if not (args.scifact / "corpus.jsonl").is_file():
+        raise SystemExit(f"SciFact is not at {args.scifact}")
 
     work = Path(tempfile.mkdtemp(prefix="govrag-latency-"))
     bench = Bench(args, work)
@@ -468,8 +502,13 @@ def main() -> int:
                 search = BareSearch(runtime.store, runtime, mode)
                 entry["bare"] = bench.bare(runtime, search)
                 entry["breakdown"] = bench.breakdown(runtime, mode)
+                if args.why_cost:
+                    entry["why_cost"] = bench.why_cost(runtime, mode)
             finally:
                 runtime.close()  # the service process opens the same shard next
+            if args.skip_http:
+                result[f"size_{size}"] = entry
+                continue
             # The paired bare searches run on a copy: one process at a time may open a shard.
             copied = work / f"bare-qdrant-{size}"
             shutil.copytree(bench.settings.qdrant_dir, copied)

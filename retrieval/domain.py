@@ -191,6 +191,24 @@ class ChunkPoint:
 
 
 @dataclass(frozen=True, slots=True)
+class HitRanks:
+    """Why a search selected a hit: where it stood in each ranking of its partition's search (ranks from 1).
+
+    A dense search fills the dense pair, a sparse one the sparse pair; a hybrid search fills the pair of
+    each ranking the hit was in (a hit found by keywords only has no dense rank) and the fused rank.
+    `pseudonym_boost` is what the service added to the score for the pseudonyms the chunk names.
+    """
+
+    dense_rank: int | None = None
+    dense_score: float | None = None
+    sparse_rank: int | None = None
+    sparse_score: float | None = None
+    fused_rank: int | None = None
+    fusion: str | None = None  # e.g. "rrf(k=60)"; None when nothing was fused
+    pseudonym_boost: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VectorHit:
     """A search result from one partition."""
 
@@ -200,6 +218,8 @@ class VectorHit:
     partition: str = ""
     # The point's dense vector, only when the search asked for it (diversity re-ranking needs it).
     vector: tuple[float, ...] | None = None
+    # Its ranks in the search's rankings, only when the search was asked to explain.
+    ranks: HitRanks | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,12 +239,69 @@ class Citation:
     embedding_model: str
 
 
+# `ChunkWhy.acl_group` when the chunk's document has no ACL (only its corpus's policy decided), and when the
+# reader may read every document of the corpus whatever its ACL.
+UNRESTRICTED = "unrestricted"
+ANY_DOCUMENT = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkWhy:
+    """Why an answer's chunk was selected: its place in each ranking of its partition's search (ranks from 1;
+    None where that ranking did not find it or did not run), the pseudonym boost added to its score, the
+    policies that opened its corpus, and the document ACL group that admitted it."""
+
+    dense_rank: int | None
+    dense_score: float | None
+    sparse_rank: int | None
+    sparse_score: float | None
+    fused_rank: int | None
+    fusion: str | None  # "rrf(k=60)" for hybrid; None for a single ranking
+    pseudonym_boost: float | None  # None: the query was not pseudonymized for its corpus
+    policy_ids: tuple[str, ...]
+    acl_group: str  # a group of the document's ACL the reader holds, UNRESTRICTED or ANY_DOCUMENT
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dense_rank": self.dense_rank,
+            "dense_score": self.dense_score,
+            "sparse_rank": self.sparse_rank,
+            "sparse_score": self.sparse_score,
+            "fused_rank": self.fused_rank,
+            "fusion": self.fusion,
+            "pseudonym_boost": self.pseudonym_boost,
+            "policy_ids": list(self.policy_ids),
+            "acl_group": self.acl_group,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> ChunkWhy:
+        def number(key: str) -> float | None:
+            return float(value[key]) if value.get(key) is not None else None
+
+        def rank(key: str) -> int | None:
+            return int(value[key]) if value.get(key) is not None else None
+
+        return cls(
+            dense_rank=rank("dense_rank"),
+            dense_score=number("dense_score"),
+            sparse_rank=rank("sparse_rank"),
+            sparse_score=number("sparse_score"),
+            fused_rank=rank("fused_rank"),
+            fusion=value.get("fusion"),
+            pseudonym_boost=number("pseudonym_boost"),
+            policy_ids=tuple(value.get("policy_ids") or ()),
+            acl_group=str(value["acl_group"]),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class RetrievedChunk:
     chunk_id: str
     text: str
     score: float
     citation: Citation
+    why: ChunkWhy | None = None  # why it was selected, where the search explained its hits
 
 
 @dataclass(frozen=True, slots=True)

@@ -215,6 +215,8 @@ class AuditChunkRow(Base):
     corpus_id: Mapped[str] = mapped_column(String(36))
     content_sha256: Mapped[str] = mapped_column(String(64))
     embedding_model: Mapped[str] = mapped_column(String(200))
+    # Why the answer selected it (`ChunkWhy` as JSON); NULL for answers logged before it was kept.
+    why: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AuditRegionRow(Base):

@@ -82,6 +82,7 @@ class VectorStore(Protocol):
         sparse: SparseVector | None = None,
         candidates: int | None = None,
         with_vectors: bool = False,
+        explain: bool = False,
     ) -> list[VectorHit]:
         """Best points whose `corpus_id` is in `corpus_ids`, best first; a missing partition gives no hits.
 
@@ -97,7 +98,9 @@ class VectorStore(Protocol):
         of another embedding model. With `groups`, only points without a document ACL (`acl_groups` absent,
         null or empty) and points whose `acl_groups` names one of `groups` are returned (`groups=[]`: only
         points without an ACL); None applies no document-level filter. `with_vectors` fills each hit's
-        `vector` with its dense vector.
+        `vector` with its dense vector. `explain` fills each hit's `ranks`: its rank and score in the dense
+        and the sparse ranking, and for hybrid its fused rank (the hits are those of the same search without
+        it, up to the order of exactly equal scores).
 
         Raises `TypeError` when `corpus_ids` or `groups` is a string, `ValueError` for a negative `limit`, a
         `candidates` below 1, or a sparse or hybrid search without `sparse`.

@@ -95,7 +95,9 @@ def rerank_by_pseudonyms(hits: Sequence[VectorHit], pseudonyms: frozenset[str]) 
         chunk_text = str(hit.payload.get("text", ""))
         held = sum(token in chunk_text for token in pseudonyms)
         bonus = PSEUDONYM_MATCH_BONUS * held / len(pseudonyms)
-        boosted.append(dataclasses.replace(hit, score=hit.score + bonus) if bonus else hit)
+        # An explained hit records its boost, 0.0 included: the query was pseudonymized for its corpus.
+        ranks = dataclasses.replace(hit.ranks, pseudonym_boost=bonus) if hit.ranks is not None else None
+        boosted.append(dataclasses.replace(hit, score=hit.score + bonus, ranks=ranks))
     return sorted(boosted, key=lambda hit: (-hit.score, hit.chunk_id))
 
 

@@ -15,6 +15,7 @@ from retrieval.access import AccessPlan, AccessPlanner, SearchScope
 from retrieval.audit import RETRIEVE, AuditChunk, AuditEvent, AuditStore, PolicyDecision, PrincipalSnapshot
 from retrieval.catalog import Catalog
 from retrieval.domain import (
+    ChunkWhy,
     Citation,
     CorpusRef,
     EndUser,
@@ -27,6 +28,7 @@ from retrieval.domain import (
     VectorHit,
 )
 from retrieval.errors import AuditUnavailable, BackendUnavailable, GovragError
+from retrieval.explain import chunk_why
 from retrieval.failed_retrieval import FailedRetrieval
 from retrieval.policy import PolicyEngine
 from retrieval.protocols import Embedder, PiiMasker, SparseEncoder, VectorStore
@@ -60,9 +62,12 @@ class RetrievalService:
         fail_closed_regions: bool = True,
         sparse_encoder: SparseEncoder | None = None,
         options: RetrievalSettings | None = None,
+        record_why: bool = True,
     ) -> None:
         """`masker` masks the query for the audit log; `query_maskers` gives a corpus's masker, with which the
-        query is pseudonymized before it is embedded for a `pseudonymize` corpus (`retrieval.query_texts`)."""
+        query is pseudonymized before it is embedded for a `pseudonymize` corpus (`retrieval.query_texts`).
+        `record_why`: each audited chunk records why it was selected (`retrieval.explain`); off only to
+        measure what that costs (bench/retrieve_latency.py)."""
         self._catalog = catalog
         self._policy = policy
         self._store = store
@@ -74,6 +79,7 @@ class RetrievalService:
         self._fail_closed = fail_closed_regions
         self._sparse = sparse_encoder if sparse_encoder is not None else Bm25Encoder()
         self._options = options if options is not None else RetrievalSettings()
+        self._record_why = record_why
         # Threads that wait for the query's masking (done in a helper process, or here without one).
         self._log_masking = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-masking")
 
@@ -90,12 +96,14 @@ class RetrievalService:
         end_user: EndUser | None = None,
         mode: SearchMode | None = None,
         mmr: bool = False,
+        explain: bool = False,
     ) -> RetrievalResult:
         """Search what the policy grants `principal` (or `end_user`, for whom the caller `principal` acts),
         and record the answer before returning it.
 
         `mode` (default: the configured one) picks dense, BM25 or hybrid search; `mmr` re-ranks for
         diversity. At most `max_chunks_per_document` chunks of one document are returned when that is set.
+        Each chunk says why it was selected (`RetrievedChunk.why`) in the log and, with `explain`, here.
 
         Raises `AuditUnavailable` if the provenance log cannot record (no chunks are returned then) and
         `BackendUnavailable` if a region's store cannot be searched and residency fails closed.
@@ -159,8 +167,9 @@ class RetrievalService:
                 details=details,
             )
 
+        explained = explain or self._record_why
         hits, unavailable = (
-            self._search_per_query_text(query, plan, top_k, mode, mmr) if plan.scopes else ([], ())
+            self._search_per_query_text(query, plan, top_k, mode, mmr, explained) if plan.scopes else ([], ())
         )
         try:
             masked_query = masking.result().text
@@ -178,7 +187,8 @@ class RetrievalService:
                     "search returned a chunk outside the caller's grant; dropped", extra={"rid": request_id}
                 )
                 continue
-            retrieved.append(_to_chunk(hit, allowed[str(hit.payload["corpus_id"])]))
+            why = chunk_why(hit, plan) if explained else None
+            retrieved.append(_to_chunk(hit, allowed[str(hit.payload["corpus_id"])], why))
 
         # denied: the policy granted nothing; empty: granted corpora held nothing relevant.
         outcome = Outcome.answered if retrieved else Outcome.empty if allowed else Outcome.denied
@@ -192,10 +202,13 @@ class RetrievalService:
                 corpus_id=chunk.citation.corpus_id,
                 content_sha256=chunk.citation.content_sha256,
                 embedding_model=chunk.citation.embedding_model,
+                why=chunk.why if self._record_why else None,
             )
             for rank, chunk in enumerate(retrieved, start=1)
         )
         self._audit.record(event(outcome, audit_chunks, unavailable))
+        if not explain:
+            retrieved = [dataclasses.replace(chunk, why=None) for chunk in retrieved]
         return RetrievalResult(
             request_id=request_id,
             policy_version=policy_version,
@@ -205,7 +218,13 @@ class RetrievalService:
         )
 
     def _search(
-        self, query: str, scopes: tuple[SearchScope, ...], top_k: int, mode: SearchMode, mmr: bool
+        self,
+        query: str,
+        scopes: tuple[SearchScope, ...],
+        top_k: int,
+        mode: SearchMode,
+        mmr: bool,
+        explain: bool = False,
     ) -> tuple[list[VectorHit], tuple[str, ...]]:
         """The best hits over every scope, and the regions whose store could not be searched."""
         # The dense vector even in sparse mode: a partition made before sparse vectors answers by it.
@@ -236,6 +255,7 @@ class RetrievalService:
                             sparse=sparse,
                             candidates=candidates,
                             with_vectors=mmr,
+                            explain=explain,
                         ),
                     )
                 )
@@ -250,7 +270,7 @@ class RetrievalService:
         return hits[:top_k], tuple(sorted(down))
 
     def _search_per_query_text(
-        self, query: str, plan: AccessPlan, top_k: int, mode: SearchMode, mmr: bool
+        self, query: str, plan: AccessPlan, top_k: int, mode: SearchMode, mmr: bool, explain: bool = False
     ) -> tuple[list[VectorHit], tuple[str, ...]]:
         """`_search` per distinct query text (raw, or pseudonymized for a corpus: `retrieval.query_texts`),
         each over the plan's scopes narrowed to that text's corpora; a region down for one text is down."""
@@ -260,7 +280,7 @@ class RetrievalService:
         def search(text: str, corpora: Sequence[CorpusRef], limit: int) -> list[VectorHit]:
             ids = {corpus.id for corpus in corpora}
             scopes = tuple(narrowed for scope in plan.scopes if (narrowed := _narrow(scope, ids)) is not None)
-            hits, unavailable = self._search(text, scopes, limit, mode, mmr)
+            hits, unavailable = self._search(text, scopes, limit, mode, mmr, explain)
             down.update(unavailable)
             return hits
 
@@ -281,7 +301,7 @@ def _narrow(scope: SearchScope, corpus_ids: set[str]) -> SearchScope | None:
     return dataclasses.replace(scope, corpus_ids=kept) if kept else None
 
 
-def _to_chunk(hit: VectorHit, corpus: CorpusRef) -> RetrievedChunk:
+def _to_chunk(hit: VectorHit, corpus: CorpusRef, why: ChunkWhy | None = None) -> RetrievedChunk:
     payload = hit.payload
     page = payload.get("page")
     return RetrievedChunk(
@@ -303,4 +323,5 @@ def _to_chunk(hit: VectorHit, corpus: CorpusRef) -> RetrievedChunk:
             sensitivity=corpus.sensitivity.name,
             embedding_model=str(payload["embedding_model"]),
         ),
+        why=why,
     )

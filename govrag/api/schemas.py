@@ -160,6 +160,11 @@ class RetrieveRequest(Strict):
     mmr: bool = Field(
         default=False, description="Re-rank the best matches for diversity (maximal marginal relevance)."
     )
+    explain: bool = Field(
+        default=False,
+        description="Give each chunk's `why`: its dense and BM25 rank and score, its fused rank and "
+        "the fusion, its pseudonym boost, the policies opening its corpus and the ACL group admitting it.",
+    )
 
 
 class CitationOut(BaseModel):
@@ -178,11 +183,29 @@ class CitationOut(BaseModel):
     embedding_model: str
 
 
+class WhyOut(BaseModel):
+    """Why a chunk was selected. Ranks count from 1 within the search of the chunk's partition; a ranking
+    that did not find the chunk (or did not run) gives null. `acl_group`: the group of the document's ACL
+    that admitted it, `unrestricted` (no ACL), or `any` (the reader may read every document of the corpus)."""
+
+    dense_rank: int | None
+    dense_score: float | None
+    sparse_rank: int | None
+    sparse_score: float | None
+    fused_rank: int | None
+    fusion: str | None
+    pseudonym_boost: float | None
+    policy_ids: list[str]
+    acl_group: str
+
+
 class ChunkOut(BaseModel):
     chunk_id: str
     text: str
     score: float
     citation: CitationOut
+    # Set only when the request asked to explain; the route leaves unset fields out of the answer.
+    why: WhyOut | None = None
 
 
 class RetrieveResponse(BaseModel):
@@ -203,6 +226,7 @@ class AuditChunkOut(BaseModel):
     corpus_id: str
     content_sha256: str
     embedding_model: str
+    why: WhyOut | None = Field(default=None, description="Null for answers logged before it was kept.")
 
 
 class PrincipalSnapshotOut(BaseModel):

@@ -38,6 +38,7 @@ from retrieval.audit.export import ExportFormat, event_json, export
 from retrieval.audit.keys import AuditKeys, load_keys
 from retrieval.audit.replay import ChunkReplay, ReplayReport, replay
 from retrieval.audit.store import SqlAuditStore
+from retrieval.domain import ChunkWhy
 
 __all__ = [
     "AUDIT_PRUNE",
@@ -59,6 +60,7 @@ __all__ = [
     "BrokenLink",
     "Checkpoint",
     "ChunkReplay",
+    "ChunkWhy",
     "ExportFormat",
     "PolicyDecision",
     "PrincipalSnapshot",

@@ -25,8 +25,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from retrieval.audit.events import AuditEvent, BrokenLink, VerifyReport
+from retrieval.audit.events import AuditChunk, AuditEvent, BrokenLink, VerifyReport
 from retrieval.audit.signing import Trust, checkpoint_message, head_message
+from retrieval.domain import ChunkWhy
 
 GENESIS = "0" * 64
 _DOMAIN = "govrag-audit-v1"
@@ -73,23 +74,29 @@ def content(event: AuditEvent) -> dict[str, Any]:
         "regions": sorted(event.regions),
         "unavailable": list(event.unavailable),
         "latency_ms": event.latency_ms,
-        "chunks": [
-            {
-                "rank": c.rank,
-                "score": c.score,
-                "chunk_id": c.chunk_id,
-                "document_id": c.document_id,
-                "document_version": c.document_version,
-                "corpus_id": c.corpus_id,
-                "content_sha256": c.content_sha256,
-                "embedding_model": c.embedding_model,
-            }
-            for c in sorted(event.chunks, key=lambda c: c.rank)
-        ],
+        "chunks": [chunk_content(c) for c in sorted(event.chunks, key=lambda c: c.rank)],
         "corpus_id": event.corpus_id,
         "document_id": event.document_id,
         "details": event.details,
     }
+
+
+def chunk_content(chunk: AuditChunk) -> dict[str, Any]:
+    """A chunk of an event's content. `why` only where the chunk has one, so the events logged before it
+    existed keep their canonical text and their hashes."""
+    value: dict[str, Any] = {
+        "rank": chunk.rank,
+        "score": chunk.score,
+        "chunk_id": chunk.chunk_id,
+        "document_id": chunk.document_id,
+        "document_version": chunk.document_version,
+        "corpus_id": chunk.corpus_id,
+        "content_sha256": chunk.content_sha256,
+        "embedding_model": chunk.embedding_model,
+    }
+    if chunk.why is not None:
+        value["why"] = chunk.why.as_json()
+    return value
 
 
 def event_hash(event: AuditEvent, prev_hash: str) -> str:
@@ -122,7 +129,13 @@ def normalized(event: AuditEvent) -> AuditEvent:
         latency_ms=float(event.latency_ms) if event.latency_ms is not None else None,
         regions=tuple(sorted(set(event.regions))),
         chunks=tuple(
-            replace(c, rank=int(c.rank), score=float(c.score), document_version=int(c.document_version))
+            replace(
+                c,
+                rank=int(c.rank),
+                score=float(c.score),
+                document_version=int(c.document_version),
+                why=ChunkWhy.from_json(c.why.as_json()) if c.why is not None else None,
+            )
             for c in sorted(event.chunks, key=lambda c: c.rank)
         ),
         details=json.loads(json.dumps(event.details)) if event.details is not None else None,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from retrieval.domain import Principal, Sensitivity
+from retrieval.domain import ChunkWhy, Principal, Sensitivity
 
 # Actions. `retrieve` is an answer; the others are governance events, each logged `requested` before the
 # change and `succeeded` / `failed` after it (`denied` when the policy refused), see govrag/governance/.
@@ -47,6 +47,8 @@ class AuditChunk:
     corpus_id: str
     content_sha256: str
     embedding_model: str
+    # Why it was selected; None for answers logged before the log kept it (their hashes do not cover it).
+    why: ChunkWhy | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,9 +35,10 @@ def load_records(connection: Connection, rows: Sequence[Row[Any]]) -> list[dict[
         return []
     ids = [row[0] for row in rows]
     chunks: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for event_id, rank, score, chunk_id, document_id, version, corpus_id, sha, model in connection.execute(
+    chunk_rows = connection.execute(
         select(*CHUNK_COLUMNS).where(CHUNKS.c.event_id.in_(ids)).order_by(CHUNKS.c.event_id, CHUNKS.c.rank)
-    ):
+    )
+    for event_id, rank, score, chunk_id, document_id, version, corpus_id, sha, model, why in chunk_rows:
         chunks[event_id].append(
             {
                 "rank": rank,
@@ -48,6 +49,8 @@ def load_records(connection: Connection, rows: Sequence[Row[Any]]) -> list[dict[
                 "corpus_id": corpus_id,
                 "content_sha256": sha,
                 "embedding_model": model,
+                # As in the canonical form: only where the chunk has one (`chain.chunk_content`).
+                **({"why": why} if why is not None else {}),
             }
         )
     regions: dict[int, list[str]] = defaultdict(list)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 from typing import cast as typing_cast
 
@@ -20,6 +21,7 @@ from retrieval.audit.events import (
     PolicyDecision,
     PrincipalSnapshot,
 )
+from retrieval.domain import ChunkWhy
 from retrieval.models import (
     AuditCheckpointRow,
     AuditChunkRow,
@@ -85,6 +87,7 @@ def chunk_values(chunk: AuditChunk) -> dict[str, Any]:
         "corpus_id": chunk.corpus_id,
         "content_sha256": chunk.content_sha256,
         "embedding_model": chunk.embedding_model,
+        "why": chunk.why.as_json() if chunk.why is not None else None,
     }
 
 
@@ -170,7 +173,7 @@ CHUNK_COLUMNS = [
     CHUNKS.c[name]
     for name in (
         "event_id", "rank", "score", "chunk_id", "document_id", "document_version", "corpus_id",
-        "content_sha256", "embedding_model",
+        "content_sha256", "embedding_model", "why",
     )
 ]  # fmt: skip
 
@@ -183,7 +186,10 @@ def load(connection: Connection, rows: Sequence[Row[Any]]) -> list[AuditEvent]:
     ids = [row[0] for row in rows]
     chunks: dict[int, list[AuditChunk]] = defaultdict(list)
     for event_id, *fields in connection.execute(select(*CHUNK_COLUMNS).where(CHUNKS.c.event_id.in_(ids))):
-        chunks[event_id].append(AuditChunk(*fields))
+        # The columns in `AuditChunk`'s field order; `why` is kept as JSON.
+        *identity, why = fields
+        chunk = AuditChunk(*identity)
+        chunks[event_id].append(replace(chunk, why=ChunkWhy.from_json(why)) if why is not None else chunk)
     regions: dict[int, list[str]] = defaultdict(list)
     for event_id, region in connection.execute(
         select(REGIONS.c.event_id, REGIONS.c.region).where(REGIONS.c.event_id.in_(ids))

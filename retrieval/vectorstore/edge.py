@@ -58,6 +58,7 @@ from qdrant_edge import (
     Point,
     Prefetch,
     Query,
+    QueryBatchRequest,
     QueryRequest,
     ScrollRequest,
     SearchParams,
@@ -85,7 +86,15 @@ from retrieval.vectorstore.common import (
     is_partition_name,
     warn_dense_only,
 )
-from retrieval.vectorstore.plan import Filters, Ranking, SearchPlan, Stage, plan_search, search_request
+from retrieval.vectorstore.plan import (
+    Filters,
+    Ranking,
+    SearchPlan,
+    Stage,
+    plan_search,
+    run_plan,
+    search_request,
+)
 
 _LOCKED_MARKER = "WouldBlock"
 # ACORN for filtered graph searches whose filter keeps at most this share of a shard (see `bench/README.md`:
@@ -138,16 +147,17 @@ class _EdgeQuery:
         self._params = params
         self._corpus_params = corpus_params
 
-    def request(self) -> QueryRequest:
-        top = self._plan.top
+    def request(self, stage: Stage, full: bool = True) -> QueryRequest:
+        """The query of the plan's top stage, or of one ranking of its fusion asked on its own; without
+        `full`, the points' ids and scores only."""
         return QueryRequest(
-            limit=top.limit,
-            query=self._query(top),
-            prefetches=self._prefetches(top),
-            filter=_filter(top.filters),
-            params=self._params,
-            with_payload=True,
-            with_vector=[DENSE_VECTOR] if self._plan.with_vectors else False,
+            limit=stage.limit,
+            query=self._query(stage),
+            prefetches=self._prefetches(stage),
+            filter=_filter(stage.filters),
+            params=self._params if stage is self._plan.top else self._stage_params(stage),
+            with_payload=full,
+            with_vector=[DENSE_VECTOR] if full and self._plan.with_vectors else False,
         )
 
     def _query(self, stage: Stage) -> Any:
@@ -334,6 +344,7 @@ class EdgeVectorStore:
         sparse: SparseVector | None = None,
         candidates: int | None = None,
         with_vectors: bool = False,
+        explain: bool = False,
     ) -> list[VectorHit]:
         request = search_request(
             partition,
@@ -347,6 +358,7 @@ class EdgeVectorStore:
             candidates=candidates,
             with_vectors=with_vectors,
             split_max_corpora=self._split_max_corpora,
+            explain=explain,
         )
         if not request.corpus_ids:
             return []
@@ -357,22 +369,40 @@ class EdgeVectorStore:
         if plan is None:
             return []
         query = _EdgeQuery(plan, self._params, self._corpus_params)
-        try:
-            scored = shard.query(query.request())
-        except ValueError:
-            raise
-        except Exception as exc:
-            self._fail(f"cannot search partition {partition!r}", exc)
-        return [
-            VectorHit(
-                chunk_id=str(p.id),
-                score=float(p.score),
-                payload=dict(p.payload or {}),
+
+        def hit(point: Any, score: float) -> VectorHit:
+            return VectorHit(
+                chunk_id=str(point.id),
+                score=score,
+                payload=dict(point.payload or {}),
                 partition=partition,
-                vector=_dense_of(p.vector) if with_vectors else None,
+                vector=_dense_of(point.vector) if with_vectors else None,
             )
-            for p in scored
-        ]
+
+        def run(stages: Sequence[Stage], full: bool) -> list[list[VectorHit]]:
+            requests = [query.request(stage, full) for stage in stages]
+            try:
+                if len(requests) == 1:
+                    answers = [shard.query(requests[0])]
+                else:
+                    answers = shard.query_batch(QueryBatchRequest(requests))
+            except ValueError:
+                raise
+            except Exception as exc:
+                self._fail(f"cannot search partition {partition!r}", exc)
+            return [[hit(p, float(p.score)) for p in scored] for scored in answers]
+
+        def fetch(chunk_ids: Sequence[str]) -> list[VectorHit]:
+            vectors = [DENSE_VECTOR] if with_vectors else False
+            try:
+                records = shard.retrieve(list(chunk_ids), with_payload=True, with_vector=vectors)
+            except ValueError:
+                raise
+            except Exception as exc:
+                self._fail(f"cannot read points of partition {partition!r}", exc)
+            return [hit(record, 0.0) for record in records]
+
+        return run_plan(plan, run, fetch)
 
     def scroll(
         self, partition: str, *, corpus_id: str, document_id: str | None = None, page_size: int = 256

@@ -11,15 +11,19 @@ may rank the candidates of stages under it (its `prefetches`) instead of the who
     dense           Nearest(dense)                  over each corpus alone when the grant is split
     sparse          Nearest(bm25)
     hybrid          Rrf(k) over [Nearest(dense) (split as above), Nearest(bm25)]
+
+A plan runs as one query of its top stage (`run_plan`), unless the search must explain its hits: then each
+ranking of a fusion runs as a query of its own and the fusion is done here, because an engine's fused
+answer does not say where each point stood in each ranking.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from retrieval.domain import SearchMode, SparseVector
+from retrieval.domain import HitRanks, SearchMode, SparseVector, VectorHit
 from retrieval.vectorstore.common import (
     RRF_K,
     acl_groups,
@@ -30,7 +34,19 @@ from retrieval.vectorstore.common import (
     warn_dense_only,
 )
 
-__all__ = ["Filters", "Ranking", "SearchPlan", "SearchRequest", "Stage", "plan_search", "search_request"]
+__all__ = [
+    "FetchPoints",
+    "Filters",
+    "Ranking",
+    "RunStages",
+    "SearchPlan",
+    "SearchRequest",
+    "Stage",
+    "fuse_rrf",
+    "plan_search",
+    "run_plan",
+    "search_request",
+]
 
 
 class Ranking(enum.StrEnum):
@@ -81,6 +97,7 @@ class SearchRequest:
     candidates: int | None
     with_vectors: bool
     split_max_corpora: int
+    explain: bool = False
 
 
 def search_request(
@@ -96,6 +113,7 @@ def search_request(
     candidates: int | None,
     with_vectors: bool,
     split_max_corpora: int,
+    explain: bool = False,
 ) -> SearchRequest:
     """The checked arguments of `VectorStore.search`; raises `ValueError`/`TypeError` as that documents."""
     mode = check_search(mode, sparse, candidates)
@@ -113,6 +131,7 @@ def search_request(
         candidates=candidates,
         with_vectors=with_vectors,
         split_max_corpora=split_max_corpora,
+        explain=explain,
     )
 
 
@@ -183,3 +202,87 @@ def plan_search(request: SearchRequest, has_sparse: Callable[[], bool]) -> Searc
     if request.sparse.indices:
         legs.append(Stage(Ranking.sparse, stage, grant))
     return SearchPlan(request, mode, Stage(Ranking.rrf, request.limit, grant, tuple(legs), rrf_k=RRF_K))
+
+
+# Runs each given stage as a query of its own, in one call to the engine; with `full`, each hit's payload
+# (and dense vector, where the search asks for it), else its id and score only.
+RunStages = Callable[[Sequence[Stage], bool], list[list[VectorHit]]]
+# The given points' payloads (and dense vectors, where the search asks for them), in any order.
+FetchPoints = Callable[[Sequence[str]], list[VectorHit]]
+
+
+def run_plan(plan: SearchPlan, run: RunStages, fetch: FetchPoints) -> list[VectorHit]:
+    """The plan's hits.
+
+    Not explained: the top stage, one query. Explained: a single ranking's hits carry their positions in it;
+    a fusion's rankings are run (one call, ids and scores only: each ranking holds up to `candidates`
+    points), fused by `fuse_rrf` as the engine would, and only the fused best fetched with their payloads.
+    """
+    top = plan.top
+    if plan.request.explain and top.ranking is Ranking.rrf:
+        fused = fuse_rrf(top, run(top.prefetches, False))
+        points = {point.chunk_id: point for point in fetch([hit.chunk_id for hit in fused])}
+        # A point deleted between the two calls is not answered.
+        return [
+            replace(hit, payload=points[hit.chunk_id].payload, vector=points[hit.chunk_id].vector)
+            for hit in fused
+            if hit.chunk_id in points
+        ]
+    [hits] = run([top], True)
+    if not plan.request.explain:
+        return hits
+    return [
+        replace(hit, ranks=_ranks({top.ranking: (rank, hit.score)}))
+        for rank, hit in enumerate(_ranked(hits), start=1)
+    ]
+
+
+def fuse_rrf(stage: Stage, legs: Sequence[Sequence[VectorHit]]) -> list[VectorHit]:
+    """The best `stage.limit` of `legs` (the hits of `stage.prefetches`, each best first) by reciprocal rank
+    fusion, each with its rank and score in every leg that found it and its fused rank.
+
+    The score is Qdrant's: the sum over the legs of 1 / (k + rank), ranks counted from 0. Equal scores are
+    ordered by chunk id, in each leg and in the fusion (`_ranked`).
+    """
+    if stage.ranking is not Ranking.rrf or stage.rrf_k is None:
+        raise ValueError("only a reciprocal rank fusion stage is fused")
+    k = stage.rrf_k
+    scores: dict[str, float] = {}
+    found: dict[str, VectorHit] = {}
+    positions: dict[str, dict[Ranking, tuple[int, float]]] = {}
+    for leg, hits in zip(stage.prefetches, legs, strict=True):
+        for position, hit in enumerate(_ranked(hits)):
+            scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + 1.0 / (k + position)
+            found.setdefault(hit.chunk_id, hit)
+            positions.setdefault(hit.chunk_id, {})[leg.ranking] = (position + 1, hit.score)
+    fusion = f"rrf(k={k})"
+    best = sorted(scores, key=lambda chunk_id: (-scores[chunk_id], chunk_id))[: stage.limit]
+    return [
+        replace(
+            found[chunk_id],
+            score=scores[chunk_id],
+            ranks=_ranks(positions[chunk_id], fused_rank=rank, fusion=fusion),
+        )
+        for rank, chunk_id in enumerate(best, start=1)
+    ]
+
+
+def _ranked(hits: Sequence[VectorHit]) -> list[VectorHit]:
+    """Hits best first, equal scores by chunk id: the engine leaves the order of ties open, and the service
+    orders its answer so; an explained rank is then the same on every run and agrees with the answer."""
+    return sorted(hits, key=lambda hit: (-hit.score, hit.chunk_id))
+
+
+def _ranks(
+    positions: dict[Ranking, tuple[int, float]], fused_rank: int | None = None, fusion: str | None = None
+) -> HitRanks:
+    dense = positions.get(Ranking.dense)
+    sparse = positions.get(Ranking.sparse)
+    return HitRanks(
+        dense_rank=dense[0] if dense else None,
+        dense_score=dense[1] if dense else None,
+        sparse_rank=sparse[0] if sparse else None,
+        sparse_score=sparse[1] if sparse else None,
+        fused_rank=fused_rank,
+        fusion=fusion,
+    )

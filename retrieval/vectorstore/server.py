@@ -37,7 +37,15 @@ from retrieval.vectorstore.common import (
     distinct_corpus_ids,
     warn_dense_only,
 )
-from retrieval.vectorstore.plan import Filters, Ranking, SearchPlan, Stage, plan_search, search_request
+from retrieval.vectorstore.plan import (
+    Filters,
+    Ranking,
+    SearchPlan,
+    Stage,
+    plan_search,
+    run_plan,
+    search_request,
+)
 
 T = TypeVar("T")
 
@@ -250,6 +258,7 @@ class QdrantServerVectorStore:
         sparse: SparseVector | None = None,
         candidates: int | None = None,
         with_vectors: bool = False,
+        explain: bool = False,
     ) -> list[VectorHit]:
         request = search_request(
             partition,
@@ -263,6 +272,7 @@ class QdrantServerVectorStore:
             candidates=candidates,
             with_vectors=with_vectors,
             split_max_corpora=self._split_max_corpora,
+            explain=explain,
         )
         if not request.corpus_ids:
             return []
@@ -274,25 +284,51 @@ class QdrantServerVectorStore:
             plan = plan_search(request, lambda: self._has_sparse(name))
             if plan is None:
                 return []
-            top = plan.top
-            response = self._client.query_points(
-                name,
-                limit=top.limit,
-                query_filter=_filter(top.filters),
-                with_payload=True,
-                with_vectors=[DENSE_VECTOR] if with_vectors else False,
-                **_query(plan, top),
-            )
-            return [
-                VectorHit(
-                    chunk_id=str(p.id),
-                    score=float(p.score),
-                    payload=dict(p.payload or {}),
-                    partition=partition,
-                    vector=_dense_of(p.vector) if with_vectors else None,
+            vectors = [DENSE_VECTOR] if with_vectors else False
+
+            def hits(points: Sequence[models.ScoredPoint | models.Record]) -> list[VectorHit]:
+                return [
+                    VectorHit(
+                        chunk_id=str(p.id),
+                        score=float(p.score) if isinstance(p, models.ScoredPoint) else 0.0,
+                        payload=dict(p.payload or {}),
+                        partition=partition,
+                        vector=_dense_of(p.vector) if with_vectors else None,
+                    )
+                    for p in points
+                ]
+
+            def queries(stages: Sequence[Stage], full: bool) -> list[list[VectorHit]]:
+                if len(stages) == 1:
+                    [stage] = stages
+                    response = self._client.query_points(
+                        name,
+                        limit=stage.limit,
+                        query_filter=_filter(stage.filters),
+                        with_payload=full,
+                        with_vectors=vectors if full else False,
+                        **_query(plan, stage),
+                    )
+                    return [hits(response.points)]
+                # The rankings of an explained fusion: one request for all of them.
+                batch = [
+                    models.QueryRequest(
+                        limit=stage.limit,
+                        filter=_filter(stage.filters),
+                        with_payload=full,
+                        with_vector=vectors if full else False,
+                        **_query(plan, stage),
+                    )
+                    for stage in stages
+                ]
+                return [hits(response.points) for response in self._client.query_batch_points(name, batch)]
+
+            def fetch(chunk_ids: Sequence[str]) -> list[VectorHit]:
+                return hits(
+                    self._client.retrieve(name, list(chunk_ids), with_payload=True, with_vectors=vectors)
                 )
-                for p in response.points
-            ]
+
+            return run_plan(plan, queries, fetch)
 
         return self._unless_missing(name, f"search {name!r}", run, list)
 

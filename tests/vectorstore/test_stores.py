@@ -1,9 +1,10 @@
 """The vector-store contract bound to every store production builds: the two engines and their wrappers.
 
 The contract is written once, as mixin classes of tests that ask for a `backend` fixture (and `store`, one
-store it opened): `StoreContract` (test_contract.py), `AclContract`, `HybridContract`, `OptimizeContract`,
-`ScrollContract` and `VersionsContract`. Pytest collects none of them by itself; each `Test…` class here
-binds all of them to one kind of store by giving `backend`. Another store joins by one more class.
+store it opened): `StoreContract` (test_contract.py), `AclContract`, `ExplainContract`, `HybridContract`,
+`OptimizeContract`, `ScrollContract` and `VersionsContract`. Pytest collects none of them by itself; each
+`Test…` class here binds all of them to one kind of store by giving `backend`. Another store joins by one
+more class.
 
 The server store runs against qdrant-client's local mode (`QdrantClient(":memory:")`, or a path where
 persistence is under test): no Qdrant server can be installed where these tests run, and local mode speaks
@@ -20,6 +21,7 @@ import pytest
 from tests.vectorstore.contract_fixture import EDGE, GUARDED, REGIONAL, SERVER, Backend
 from tests.vectorstore.test_contract import StoreContract
 from tests.vectorstore.test_contract_acl import AclContract
+from tests.vectorstore.test_contract_explain import ExplainContract
 from tests.vectorstore.test_contract_hybrid import HybridContract
 from tests.vectorstore.test_contract_optimize import OptimizeContract
 from tests.vectorstore.test_contract_scroll import ScrollContract
@@ -29,7 +31,13 @@ pytestmark = pytest.mark.integration
 
 
 class VectorStoreContract(
-    StoreContract, AclContract, HybridContract, OptimizeContract, ScrollContract, VersionsContract
+    StoreContract,
+    AclContract,
+    ExplainContract,
+    HybridContract,
+    OptimizeContract,
+    ScrollContract,
+    VersionsContract,
 ):
     """Every part of the contract; a subclass binds it to a store through the `backend` fixture."""
 

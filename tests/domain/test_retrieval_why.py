@@ -1,0 +1,131 @@
+"""Why each chunk of an answer was selected: `RetrievedChunk.why` and the audit record's, in every mode.
+
+The tiny world of test_retrieval_modes.py (real Cedar policy, qdrant-edge, SQLite catalog and log, the real
+BM25 encoder, chosen vectors): six chunks in one partition, so a chunk's rank in its partition's search is
+its rank in the answer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retrieval.audit import SqlAuditStore
+from retrieval.catalog import Catalog
+from retrieval.db import Database
+from retrieval.domain import UNRESTRICTED, HitRanks, RetrievalResult, SearchMode, VectorHit
+from retrieval.policy import PolicyEngine
+from retrieval.query_texts import PSEUDONYM_MATCH_BONUS, rerank_by_pseudonyms
+from retrieval.service import RetrievalService
+from retrieval.settings import REPO_ROOT
+from retrieval.vectorstore import EdgeVectorStore
+from retrieval.vectorstore.common import RRF_K
+from tests.domain.test_retrieval_modes import READER, TableEmbedder, service, world
+from tests.ingest.pipeline_fixture import NoMasking
+
+__all__ = ["world"]  # the fixture, shared with test_retrieval_modes.py
+
+World = tuple[Database, EdgeVectorStore, str]
+QUERY = "zebra migration"
+
+
+def _ranked(result: RetrievalResult) -> dict[str, int]:
+    return {chunk.chunk_id: rank for rank, chunk in enumerate(result.chunks, start=1)}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("mode", [SearchMode.dense, SearchMode.sparse])
+def test_a_single_ranking_gives_each_chunk_its_rank_and_score(world: World, mode: SearchMode) -> None:
+    result = service(world).retrieve(READER, QUERY, 10, mode=mode, explain=True)
+    assert result.chunks
+    for rank, chunk in enumerate(result.chunks, start=1):
+        assert chunk.why is not None
+        own = (chunk.why.dense_rank, chunk.why.dense_score)
+        other = (chunk.why.sparse_rank, chunk.why.sparse_score)
+        if mode is SearchMode.sparse:
+            own, other = other, own
+        assert own == (rank, pytest.approx(chunk.score))
+        assert other == (None, None)
+        assert (chunk.why.fused_rank, chunk.why.fusion, chunk.why.pseudonym_boost) == (None, None, None)
+
+
+@pytest.mark.integration
+def test_hybrid_gives_each_chunk_both_ranks_and_its_fused_rank(world: World) -> None:
+    retrieval = service(world)
+    dense = _ranked(retrieval.retrieve(READER, QUERY, 10, mode=SearchMode.dense))
+    sparse = _ranked(retrieval.retrieve(READER, QUERY, 10, mode=SearchMode.sparse))
+    result = retrieval.retrieve(READER, QUERY, 10, mode=SearchMode.hybrid, explain=True)
+
+    assert len(result.chunks) == 6
+    for rank, chunk in enumerate(result.chunks, start=1):
+        why = chunk.why
+        assert why is not None
+        assert (why.fused_rank, why.fusion) == (rank, f"rrf(k={RRF_K})")
+        assert why.dense_rank == dense[chunk.chunk_id]
+        assert why.sparse_rank == sparse.get(chunk.chunk_id)  # None: no keyword of the query
+        assert (why.sparse_score is None) == (why.sparse_rank is None)
+        assert chunk.score == pytest.approx(
+            sum(1 / (RRF_K + r - 1) for r in (why.dense_rank, why.sparse_rank) if r is not None)
+        )
+
+
+@pytest.mark.integration
+def test_policy_ids_and_acl_group_match_the_decision(world: World) -> None:
+    db, _, corpus_id = world
+    result = service(world).retrieve(READER, QUERY, 3, mode=SearchMode.hybrid, explain=True)
+    event = SqlAuditStore(db).get(result.request_id)
+    [decision] = [d for d in event.decisions if d.corpus_id == corpus_id]
+    assert decision.allowed and decision.policy_ids
+    for chunk in result.chunks:
+        assert chunk.why is not None
+        assert chunk.why.policy_ids == decision.policy_ids
+        assert chunk.why.acl_group == UNRESTRICTED  # no document of this world has an ACL
+
+
+@pytest.mark.integration
+def test_the_log_records_why_with_or_without_explain_and_the_chain_holds(world: World) -> None:
+    db, _, _ = world
+    audit = SqlAuditStore(db)
+    explained = service(world).retrieve(READER, QUERY, 3, mode=SearchMode.hybrid, explain=True)
+    plain = service(world).retrieve(READER, QUERY, 3, mode=SearchMode.hybrid)
+
+    assert all(chunk.why is None for chunk in plain.chunks)
+    assert [c.why for c in audit.get(explained.request_id).chunks] == [c.why for c in explained.chunks]
+    assert all(c.why is not None for c in audit.get(plain.request_id).chunks)
+    report = audit.verify()
+    assert report.ok, report.first_broken
+
+
+@pytest.mark.integration
+def test_without_recording_the_log_has_no_why(world: World) -> None:
+    db, store, _ = world
+    quiet = RetrievalService(
+        catalog=Catalog(db, [Path("/")]),
+        policy=PolicyEngine(REPO_ROOT / "policies"),
+        store=store,
+        embedder=TableEmbedder(),
+        masker=NoMasking(),
+        audit=SqlAuditStore(db),
+        record_why=False,
+    )
+    result = quiet.retrieve(READER, QUERY, 3, mode=SearchMode.hybrid)
+    assert all(c.why is None for c in SqlAuditStore(db).get(result.request_id).chunks)
+    # Asked to explain, it still answers with the reasons.
+    assert all(c.why is not None for c in quiet.retrieve(READER, QUERY, 3, explain=True).chunks)
+
+
+@pytest.mark.unit
+def test_the_pseudonym_boost_is_recorded_on_explained_hits() -> None:
+    named = VectorHit("a", 0.5, {"text": "ask <PERSON_1> about it"}, ranks=HitRanks(dense_rank=2))
+    other = VectorHit("b", 0.6, {"text": "nothing"}, ranks=HitRanks(dense_rank=1))
+    unexplained = VectorHit("c", 0.1, {"text": "<PERSON_1>"})
+
+    hits = {
+        h.chunk_id: h for h in rerank_by_pseudonyms([named, other, unexplained], frozenset({"<PERSON_1>"}))
+    }
+
+    assert hits["a"].ranks == HitRanks(dense_rank=2, pseudonym_boost=PSEUDONYM_MATCH_BONUS)
+    assert hits["a"].score == pytest.approx(0.5 + PSEUDONYM_MATCH_BONUS)
+    assert hits["b"].ranks == HitRanks(dense_rank=1, pseudonym_boost=0.0)
+    assert hits["c"].ranks is None
