@@ -13,7 +13,9 @@
 
 from retrieval.audit.chain import Checkpoint, canonical, event_hash, verify_chain
 from retrieval.audit.events import (
+    ANSWER,
     AUDIT_PRUNE,
+    CHUNK_ACTIONS,
     CORPUS_APPROVE,
     CORPUS_INGEST,
     CORPUS_REGISTER,
@@ -40,7 +42,9 @@ from retrieval.audit.replay import ChunkReplay, ReplayReport, replay
 from retrieval.audit.store import SqlAuditStore
 
 __all__ = [
+    "ANSWER",
     "AUDIT_PRUNE",
+    "CHUNK_ACTIONS",
     "CORPUS_APPROVE",
     "CORPUS_INGEST",
     "CORPUS_REGISTER",
