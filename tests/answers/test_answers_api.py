@@ -16,7 +16,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import create_engine, inspect, select, text, update
+from sqlalchemy import Engine, inspect, select, text, update
 
 from govrag.api.app import create_app
 from govrag.runtime import Runtime, build_runtime
@@ -338,24 +338,23 @@ def test_each_check_true_and_false(world: tuple[TestClient, Runtime, Path, str])
     assert unchanged["citations"][0]["current"] is True and unchanged["verdict"] == "verified"
 
 
-def database_text(url: str) -> str:
+def database_text(engine: Engine) -> str:
     """Every value of every table, as text."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            parts = []
-            for table in inspect(engine).get_table_names():
-                rows = connection.execute(text(f'SELECT * FROM "{table}"')).all()
-                parts.extend(json.dumps([str(v) for v in row]) for row in rows)
-            return "\n".join(parts)
-    finally:
-        engine.dispose()
+    with engine.connect() as connection:
+        parts = []
+        for table in inspect(connection).get_table_names():
+            rows = connection.execute(text(f'SELECT * FROM "{table}"')).all()
+            parts.extend(json.dumps([str(v) for v in row]) for row in rows)
+        return "\n".join(parts)
 
 
-def test_the_answer_event_in_the_chain(
-    world: tuple[TestClient, Runtime, Path, str], database_url: str
-) -> None:
-    http, _, _, _ = world
+def test_the_answer_event_in_the_chain(database_url: str, tmp_path: Path) -> None:
+    with running(tmp_path, database_url) as (http, runtime, _, _):
+        assert runtime.db.engine.url.render_as_string(hide_password=False) == database_url
+        check_the_answer_event(http, runtime.db.engine)
+
+
+def check_the_answer_event(http: TestClient, engine: Engine) -> None:
     result = retrieve(http, "How long is parental leave?")
     leave = chunk_with(result, "sixteen weeks")
     private = f"{FAITHFUL} For questions write to Marta Kowalski at {PLANTED[0]}."
@@ -423,22 +422,18 @@ def test_the_answer_event_in_the_chain(
     assert http.get("/audit/verify", headers=auth("auditor")).json()["ok"] is True
 
     # -- the raw answer's personal data is nowhere in the database ----------
-    stored = database_text(database_url)
+    stored = database_text(engine)
     assert answer_id in stored
     for value in PLANTED:
         assert value not in stored
 
     # -- a tampered answer event breaks the chain at that event ----------
-    engine = create_engine(database_url)
-    try:
-        with engine.begin() as connection:
-            details = connection.execute(
-                select(EVENTS.c.details).where(EVENTS.c.request_id == answer_id)
-            ).scalar_one()
-            details["verdict"] = "verified" if details["verdict"] == "issues" else "issues"
-            connection.execute(update(EVENTS).where(EVENTS.c.request_id == answer_id).values(details=details))
-    finally:
-        engine.dispose()
+    with engine.begin() as connection:
+        details = connection.execute(
+            select(EVENTS.c.details).where(EVENTS.c.request_id == answer_id)
+        ).scalar_one()
+        details["verdict"] = "verified" if details["verdict"] == "issues" else "issues"
+        connection.execute(update(EVENTS).where(EVENTS.c.request_id == answer_id).values(details=details))
     report = http.get("/audit/verify", headers=auth("auditor")).json()
     assert report["ok"] is False
     assert report["first_broken"]["request_id"] == answer_id
