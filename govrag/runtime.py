@@ -11,6 +11,7 @@ from ingest.jobs import JobRunner, RefreshScheduler
 from ingest.pipeline import IngestionPipeline
 from ingest.processing import DocumentProcessor
 from retrieval.access import AccessPlanner
+from retrieval.answers import AnswerVerifier
 from retrieval.audit import SqlAuditStore, load_keys
 from retrieval.catalog import Catalog
 from retrieval.db import Database, upgrade
@@ -49,6 +50,7 @@ class Runtime:
     end_users: EndUserVerifier
     planner: AccessPlanner
     policy_admin: PolicyAdministration
+    answers: AnswerVerifier
 
     _closed: bool = field(default=False, init=False, repr=False)
 
@@ -151,4 +153,12 @@ def build_runtime(settings: Settings) -> Runtime:
         end_users=end_users,
         planner=planner,
         policy_admin=PolicyAdministration(planner, catalog, principals, end_users),
+        answers=AnswerVerifier(
+            audit=audit,
+            catalog=catalog,
+            store=store,
+            embedder=embedder,
+            masker=masker,
+            settings=settings.answers,
+        ),
     )

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Chosen by bench/answer_support.py (best F1 on half of the SciFact train claims; cosine 0.33).
+DEFAULT_SUPPORT_THRESHOLD = 0.3162
 
 
 class ChunkingSettings(BaseSettings):
@@ -258,6 +260,18 @@ class ConsoleSettings(BaseModel):
         return value
 
 
+class AnswersSettings(BaseModel):
+    """`POST /answers`: how long after a retrieval its answer may be verified, and when a citation counts as
+    supporting its sentence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # An answer is verified against a retrieval at most this long after it (the request's own caller only).
+    window_seconds: int = Field(default=3600, ge=1, le=30 * 24 * 3600)
+    # A citation supports its sentence when the calibrated score is above this (bench/answer_support.py).
+    support_threshold: float = Field(default=DEFAULT_SUPPORT_THRESHOLD, gt=0.0, lt=1.0)
+
+
 class Settings(BaseSettings):
     """govrag's configuration. Nested groups use `__`, e.g. `GOVRAG_CHUNKING__CHUNK_SIZE=384`."""
 
@@ -293,6 +307,7 @@ class Settings(BaseSettings):
     residency: ResidencySettings = Field(default_factory=ResidencySettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    answers: AnswersSettings = Field(default_factory=AnswersSettings)
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
     # How often the service looks for corpora whose refresh interval is due.
     refresh_tick_seconds: float = Field(default=30.0, gt=0, le=3600)

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from govrag.api import audit, corpora, operations, policy, retrieve
+from govrag.api import answers, audit, corpora, operations, policy, retrieve
 from govrag.api.deps import CurrentPrincipal
 from govrag.api.errors import install_error_handlers
 from govrag.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -57,6 +57,7 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=limits.max_request_bytes)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(retrieve.router)
+    app.include_router(answers.router)
     app.include_router(corpora.router)
     app.include_router(audit.router)
     app.include_router(policy.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
@@ -22,7 +22,7 @@ from govrag.api.schemas import (
     VerifyOut,
     error_responses,
 )
-from retrieval.audit import RETRIEVE, AuditQuery, event_json
+from retrieval.audit import ANSWER, RETRIEVE, AuditQuery, event_json
 from retrieval.audit.export import MEDIA_TYPES
 from retrieval.errors import InvalidRequest
 
@@ -107,7 +107,10 @@ def list_events(
 
 @router.get("/audit/events/{request_id}", response_model=AuditEventOut)
 def get_event(request_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> AuditEventOut:
-    return AuditEventOut.model_validate(event_json(runtime.auditing.event(principal, request_id)))
+    """One event; a retrieval comes with its verified answers (`answers`), each with its checks."""
+    event = runtime.auditing.event(principal, request_id)
+    answers = runtime.auditing.answers(principal, request_id) if event.action == RETRIEVE else []
+    return AuditEventOut.model_validate({**event_json(event), "answers": [event_json(a) for a in answers]})
 
 
 @router.get("/audit/events/{request_id}/replay", response_model=ReplayOut)
@@ -125,15 +128,28 @@ def document_usage(
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=32)] = None,
+    use: Annotated[
+        Literal["retrieved", "cited", "any"],
+        Query(
+            description="retrieved: returned by a retrieval; cited: cited by a verified answer; any: both."
+        ),
+    ] = "any",
 ) -> DocumentUsageOut:
-    """The answers that used a document, newest first."""
+    """The retrievals that returned a document and the verified answers that cited it, newest first."""
     query = AuditQuery(since=_utc(since), until=_utc(until), limit=limit, cursor=_cursor(cursor))
-    page = runtime.auditing.document_usage(principal, document_id, query)
+    actions = {"retrieved": (RETRIEVE,), "cited": (ANSWER,), "any": (RETRIEVE, ANSWER)}[use]
+    page = runtime.auditing.document_usage(principal, document_id, query, actions)
     return DocumentUsageOut(
         document_id=document_id,
-        uses=[DocumentUseOut.model_validate(event_json(event)) for event in page.events],
+        uses=[DocumentUseOut.model_validate(_use(event_json(event))) for event in page.events],
         next_cursor=str(page.next_cursor) if page.next_cursor is not None else None,
     )
+
+
+def _use(event: dict[str, Any]) -> dict[str, Any]:
+    cited = event["action"] == ANSWER
+    request_id = (event["details"] or {}).get("request_id") if cited else event["request_id"]
+    return {**event, "use": "cited" if cited else "retrieved", "retrieval_request_id": request_id}
 
 
 @router.get(

@@ -15,6 +15,7 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from retrieval.domain import MaskingStrategy, SearchMode, Sensitivity
@@ -217,6 +218,89 @@ class RetrieveResponse(BaseModel):
     )
 
 
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+class CitationIn(Strict):
+    chunk_id: Annotated[str, StringConstraints(pattern=_UUID)]
+    quote: Annotated[str, StringConstraints(min_length=1, max_length=4000, pattern=_PRINTABLE)] | None = (
+        Field(
+            default=None,
+            description="Text copied from the chunk as returned (masked); spacing and case ignored.",
+        )
+    )
+    answer_start: int | None = Field(
+        default=None, ge=0, le=20_000, description="The span of the answer this citation supports."
+    )
+    answer_end: int | None = Field(default=None, ge=1, le=20_000)
+
+    @model_validator(mode="after")
+    def _span(self) -> CitationIn:
+        if (self.answer_start is None) != (self.answer_end is None):
+            raise ValueError("answer_start and answer_end come together")
+        if (
+            self.answer_start is not None
+            and self.answer_end is not None
+            and self.answer_start >= self.answer_end
+        ):
+            raise ValueError("answer_start must be below answer_end")
+        return self
+
+
+class AnswerRequest(Strict):
+    request_id: Annotated[str, StringConstraints(pattern=_UUID)]
+    answer: Annotated[str, StringConstraints(min_length=1, max_length=20_000, pattern=_PRINTABLE)]
+    citations: list[CitationIn] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _spans_inside(self) -> AnswerRequest:
+        for index, citation in enumerate(self.citations):
+            if citation.answer_end is not None and citation.answer_end > len(self.answer):
+                raise ValueError(f"citation {index}: answer_end is beyond the answer")
+        return self
+
+
+class SpanOut(BaseModel):
+    start: int
+    end: int
+
+
+class CitationCheckOut(BaseModel):
+    index: int
+    chunk_id: str
+    retrieved: bool = Field(description="The chunk was returned by the request.")
+    document_id: str | None = Field(description="Only for a retrieved chunk.")
+    quote_found: bool | None = Field(description="Null: no quote, or the chunk can no longer be read.")
+    quote_in_chunk: SpanOut | None = Field(description="In the chunk's text as returned (masked).")
+    quote_in_document: SpanOut | None = Field(
+        description="In the document's extracted text; null where masking before it hides the offset."
+    )
+    current: bool | None = Field(description="The document's content is still the version retrieved.")
+    support: float | None = Field(description="Calibrated probability that the quote or chunk supports it.")
+    supported: bool | None
+    evidence: Literal["quote", "chunk"] | None
+    claim: SpanOut = Field(description="The span of the answer checked for support.")
+    claim_from: Literal["offsets", "quote", "answer"]
+    issues: list[str]
+
+
+class IssueOut(BaseModel):
+    check: str
+    citation: int | None = None
+    span: SpanOut | None = None
+
+
+class AnswerOut(BaseModel):
+    answer_id: str = Field(description="The answer's event in the provenance log.")
+    request_id: str
+    verdict: Literal["verified", "issues"]
+    citations: list[CitationCheckOut]
+    uncited: list[SpanOut] = Field(description="Answer sentences no citation is attached to.")
+    issues: list[IssueOut]
+    support_threshold: float
+    sequence: int | None
+
+
 class AuditChunkOut(BaseModel):
     rank: int
     score: float
@@ -267,6 +351,9 @@ class AuditEventOut(BaseModel):
     details: dict[str, Any] | None = Field(default=None, description="Governance events: what was done.")
     prev_hash: str | None = None
     hash: str | None = None
+    answers: list[AuditEventOut] = Field(
+        default=[], description="A retrieval's verified answers (`answer` events), with their checks."
+    )
 
 
 class AuditPageOut(BaseModel):
@@ -275,10 +362,13 @@ class AuditPageOut(BaseModel):
 
 
 class DocumentUseOut(BaseModel):
-    """An answer that used the document, with the document's chunks in it."""
+    """A retrieval that returned the document's chunks, or an answer that cited them; with those chunks."""
 
     sequence: int | None
     request_id: str
+    action: str
+    use: Literal["retrieved", "cited"]
+    retrieval_request_id: str | None = Field(description="The retrieval (for `cited`: the one answered).")
     occurred_at: datetime
     principal_id: str
     end_user_id: str | None

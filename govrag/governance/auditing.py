@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 
+from retrieval.answers import answer_events
 from retrieval.audit import (
+    CHUNK_ACTIONS,
     RETRIEVE,
     AuditEvent,
     AuditPage,
@@ -45,10 +47,22 @@ class Auditing:
         self._policy.require(principal, "read_audit")
         return self._audit.get(request_id)
 
-    def document_usage(self, principal: Principal, document_id: str, query: AuditQuery) -> AuditPage:
-        """The answers that used a document, newest first, each with only that document's chunks."""
+    def answers(self, principal: Principal, request_id: str) -> list[AuditEvent]:
+        """The verified answers of a retrieval (`answer` events), oldest first."""
         self._policy.require(principal, "read_audit")
-        page = self._audit.query(replace(query, document_id=document_id, action=RETRIEVE))
+        return answer_events(self._audit, request_id)
+
+    def document_usage(
+        self,
+        principal: Principal,
+        document_id: str,
+        query: AuditQuery,
+        actions: tuple[str, ...] = (RETRIEVE,),
+    ) -> AuditPage:
+        """The retrievals that returned a document's chunks and (with `ANSWER` in `actions`) the answers that
+        cited them, newest first, each with only that document's chunks."""
+        self._policy.require(principal, "read_audit")
+        page = self._audit.query(replace(query, document_id=document_id, action=None, actions=actions))
         events = [
             replace(e, chunks=tuple(c for c in e.chunks if c.document_id == document_id)) for e in page.events
         ]
@@ -71,8 +85,10 @@ class Auditing:
     def replay(self, principal: Principal, request_id: str) -> ReplayReport:
         self._policy.require(principal, "read_audit")
         event = self._audit.get(request_id)
-        if event.action != RETRIEVE:
-            raise InvalidRequest(f"{request_id} is a {event.action} event; only answers can be replayed")
+        if event.action not in CHUNK_ACTIONS:
+            raise InvalidRequest(
+                f"{request_id} is a {event.action} event; only retrievals and answers can be replayed"
+            )
         return replay(event, self._catalog, self._policy)
 
     def prune(self, principal: Principal, before: datetime | None = None) -> PruneReport:

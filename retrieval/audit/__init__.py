@@ -13,7 +13,9 @@
 
 from retrieval.audit.chain import Checkpoint, canonical, event_hash, verify_chain
 from retrieval.audit.events import (
+    ANSWER,
     AUDIT_PRUNE,
+    CHUNK_ACTIONS,
     CORPUS_APPROVE,
     CORPUS_INGEST,
     CORPUS_REGISTER,
@@ -41,7 +43,9 @@ from retrieval.audit.store import SqlAuditStore
 from retrieval.domain import ChunkWhy
 
 __all__ = [
+    "ANSWER",
     "AUDIT_PRUNE",
+    "CHUNK_ACTIONS",
     "CORPUS_APPROVE",
     "CORPUS_INGEST",
     "CORPUS_REGISTER",

@@ -22,8 +22,14 @@ JOB_FINISHED = "job.finished"
 POLICY_CHANGE = "policy.change"
 AUDIT_PRUNE = "audit.prune"
 AUDIT_KEY_ROTATION = "audit.key_rotation"
+# A chat app's answer to a `retrieve` request, verified (`POST /answers`, retrieval/answers.py): its chunks
+# are the retrieved chunks it cited; `details` holds the link to the request and every citation's checks.
+ANSWER = "answer"
+# The actions whose events list chunks: a document filter matches them through their chunks.
+CHUNK_ACTIONS = (RETRIEVE, ANSWER)
 ACTIONS = (
     RETRIEVE,
+    ANSWER,
     CORPUS_REGISTER,
     CORPUS_APPROVE,
     CORPUS_REVOKE,
@@ -138,6 +144,7 @@ class AuditQuery:
     until: datetime | None = None
     limit: int = 100
     cursor: int | None = None  # `next_cursor` of the previous page (opaque)
+    actions: tuple[str, ...] = ()  # any one of these actions (with `action`, both must hold)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from sqlalchemy.sql.operators import custom_op
 
 from retrieval.audit.events import (
     ACTIONS,
-    RETRIEVE,
+    CHUNK_ACTIONS,
     AuditChunk,
     AuditEvent,
     AuditQuery,
@@ -91,13 +91,16 @@ def chunk_values(chunk: AuditChunk) -> dict[str, Any]:
     }
 
 
-def _action_scope(action: str | None) -> tuple[bool, bool]:
-    """Whether an action filter can match answers, and whether it can match governance events."""
+def _action_scope(action: str | None, actions: tuple[str, ...] = ()) -> tuple[bool, bool]:
+    """Whether an action filter can match events with chunks (retrievals and answers), and whether it can
+    match governance events."""
+    if actions:
+        return any(a in CHUNK_ACTIONS for a in actions), any(a not in CHUNK_ACTIONS for a in actions)
     if action is None or action == "*":
         return True, True
     if action.endswith(".*"):
-        return RETRIEVE.startswith(action[:-1]), True
-    return action == RETRIEVE, action != RETRIEVE
+        return any(a.startswith(action[:-1]) for a in CHUNK_ACTIONS), True
+    return action in CHUNK_ACTIONS, action not in CHUNK_ACTIONS
 
 
 def filters(query: AuditQuery, dialect: str = "") -> list[ColumnElement[bool]]:
@@ -131,13 +134,15 @@ def filters(query: AuditQuery, dialect: str = "") -> list[ColumnElement[bool]]:
             conditions.append(action.in_([a for a in ACTIONS if a.startswith(prefix)]))
         else:
             conditions.append(action == query.action)
+    if query.actions:
+        conditions.append(action.in_(query.actions))
     if query.since is not None:
         conditions.append(e.occurred_at >= query.since)
     if query.until is not None:
         conditions.append(e.occurred_at < query.until)
     if query.region is not None:
         conditions.append(exists().where(REGIONS.c.event_id == e.id, REGIONS.c.region == query.region))
-    answers, governance = _action_scope(query.action)
+    answers, governance = _action_scope(query.action, query.actions)
     for chunk_column, subject_column, value in (
         (CHUNKS.c.document_id, e.document_id, query.document_id),
         (CHUNKS.c.corpus_id, e.corpus_id, query.corpus_id),
