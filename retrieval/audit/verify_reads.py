@@ -59,7 +59,18 @@ def load_links(connection: Connection, rows: Sequence[Row[Any]]) -> list[Link]:
     # sequences, are never looked up.
     low, high = min(row[0] for row in rows), max(row[0] for row in rows)
     chunks: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for event_id, rank, score, chunk_id, document_id, version, corpus_id, sha, model in connection.execute(
+    for (
+        event_id,
+        rank,
+        score,
+        chunk_id,
+        document_id,
+        version,
+        corpus_id,
+        sha,
+        model,
+        why,
+    ) in connection.execute(
         select(*CHUNK_COLUMNS)
         .where(CHUNKS.c.event_id.between(low, high))
         .order_by(CHUNKS.c.event_id, CHUNKS.c.rank)
@@ -74,6 +85,8 @@ def load_links(connection: Connection, rows: Sequence[Row[Any]]) -> list[Link]:
                 "corpus_id": corpus_id,
                 "content_sha256": sha,
                 "embedding_model": model,
+                # As the canonical form has it: only where the chunk records why it was selected.
+                **({"why": why} if why is not None else {}),
             }
         )
     regions: dict[int, list[str]] = defaultdict(list)

@@ -22,7 +22,7 @@ from retrieval.audit.signing import SigningKey, load_public_pem
 from retrieval.db import Database, upgrade
 from retrieval.errors import NotFound
 from retrieval.settings import AuditSettings, Settings
-from tests.domain.test_audit_store import T0, make_event
+from tests.factories import T0, make_event
 
 pytestmark = pytest.mark.integration
 

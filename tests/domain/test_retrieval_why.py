@@ -21,10 +21,8 @@ from retrieval.service import RetrievalService
 from retrieval.settings import REPO_ROOT
 from retrieval.vectorstore import EdgeVectorStore
 from retrieval.vectorstore.common import RRF_K
-from tests.domain.test_retrieval_modes import READER, TableEmbedder, service, world
+from tests.factories import AUDIT_KEYS, READER, TableEmbedder, service
 from tests.ingest.pipeline_fixture import NoMasking
-
-__all__ = ["world"]  # the fixture, shared with test_retrieval_modes.py
 
 World = tuple[Database, EdgeVectorStore, str]
 QUERY = "zebra migration"
@@ -86,7 +84,7 @@ def test_policy_ids_and_acl_group_match_the_decision(world: World) -> None:
 @pytest.mark.integration
 def test_the_log_records_why_with_or_without_explain_and_the_chain_holds(world: World) -> None:
     db, _, _ = world
-    audit = SqlAuditStore(db)
+    audit = SqlAuditStore(db, AUDIT_KEYS)
     explained = service(world).retrieve(READER, QUERY, 3, mode=SearchMode.hybrid, explain=True)
     plain = service(world).retrieve(READER, QUERY, 3, mode=SearchMode.hybrid)
 

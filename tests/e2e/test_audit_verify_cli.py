@@ -15,7 +15,7 @@ from govrag.cli import app as cli
 from retrieval.audit import AuditQuery, SqlAuditStore, export, load_keys
 from retrieval.db import Database, upgrade
 from retrieval.settings import Settings, get_settings
-from tests.domain.test_audit_store import make_event
+from tests.factories import make_event
 
 pytestmark = pytest.mark.integration
 
