@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ingest.chunking import Chunker, default_tokenizer_file
 from ingest.corpus_masking import CorpusMaskers
+from ingest.formats.budget import ParseLimits
 from ingest.jobs import JobRunner, RefreshScheduler
 from ingest.masking import start_helpers
 from ingest.processing import DocumentProcessor
@@ -98,7 +99,11 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.chunking.chunk_size, settings.chunking.chunk_overlap, tokenizer_file=default_tokenizer_file()
     )
     processor = DocumentProcessor(
-        chunker=chunker, masker=masker, embedder=embedder, max_file_bytes=settings.max_file_bytes
+        chunker=chunker,
+        masker=masker,
+        embedder=embedder,
+        max_file_bytes=settings.max_file_bytes,
+        parse_limits=ParseLimits(**settings.parse.model_dump()),
     )
     pipeline = AuditedIngestionPipeline(
         audit=audit,
