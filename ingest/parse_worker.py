@@ -132,7 +132,10 @@ class ParserPool:
         except BaseException:
             worker.kill()
             raise
-        self._give_back(worker)
+        if isinstance(answer, ParseFailure) and answer.reason.startswith(_STOPPED):
+            worker.kill()  # it exits after such a failure (see `_serve`); wait for it, never reuse it
+        else:
+            self._give_back(worker)
         return answer
 
     def _take(self, limits: ParseLimits) -> _Worker:
