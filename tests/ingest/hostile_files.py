@@ -17,8 +17,8 @@ __all__ = [
     "pdf_with_flate_bomb",
     "utf16_eml",
     "xlsx_with_dimension",
-    "xlsx_with_wide_rows",
     "xlsx_with_row_gap",
+    "xlsx_with_wide_rows",
 ]
 
 _ODT_NS = (

@@ -1,6 +1,7 @@
 """E-mail recipient ACLs fail closed: the ACL comes from the same parse of the same bytes as the text (a
 UTF-16 message too), and an e-mail whose recipients cannot be read, or that names nobody, is withdrawn with
-the reason instead of indexed for every reader of the corpus. SQLite and PostgreSQL, real parsing, qdrant-edge.
+the reason instead of indexed for every reader of the corpus. SQLite and PostgreSQL, real parsing,
+qdrant-edge.
 """
 
 from __future__ import annotations
