@@ -46,14 +46,18 @@ def odt_space_bomb(count: int = 2_000_000_000, runs: int = 1) -> bytes:
     return odt(f"<text:p>Before the gap.{spaces}After the gap.</text:p>")
 
 
-def xlsx_with_dimension(ref: str = "A1:XFD1048576") -> bytes:
-    """A workbook of two cells whose sheet claims the dimension `ref`."""
+def xlsx_with_dimension(ref: str = "A1:XFD1048576", rows: int = 1) -> bytes:
+    """A workbook whose sheet claims the dimension `ref`: "Quarter | Revenue", then `rows` - 1 rows of two
+    numbers."""
     import openpyxl
 
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet["A1"] = "Quarter"
     sheet["B1"] = "Revenue"
+    for row in range(2, rows + 1):
+        sheet.cell(row=row, column=1, value=row)
+        sheet.cell(row=row, column=2, value=row * 10)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return _rewrite_member(
