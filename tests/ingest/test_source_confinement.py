@@ -208,3 +208,17 @@ def test_overlapping_corpora_are_refused_unless_the_inner_one_is_as_restricted(
         return
     with pytest.raises(Conflict, match=refused):
         register(catalog, "second", root / second[0], second[1], second[2])
+
+
+@pytest.mark.integration
+def test_an_acl_file_that_is_a_link_is_not_read_and_withholds_its_documents(
+    world: World, tmp_path: Path
+) -> None:
+    corpus = world.source_root / "corpus"
+    (tmp_path / "outside" / "acl.yaml").write_text("groups: [everyone]\n")
+    (corpus / "sub" / ".govrag-acl.yaml").symlink_to(tmp_path / "outside" / "acl.yaml")
+    corpus_id = world.register("c", corpus)
+    job = world.run_job(corpus_id)
+    assert reasons(job).keys() == {"notes.md"}
+    assert "cannot read ACL file sub/.govrag-acl.yaml" in reasons(job)["notes.md"]
+    assert "lift" not in indexed_texts(world, corpus_id)
