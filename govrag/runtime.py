@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from govrag.governance import Auditing, GovernanceJobObserver, PolicyAdministration, Stewardship
 from ingest.chunking import Chunker, default_tokenizer_file
+from ingest.formats.budget import ParseLimits
 from ingest.jobs import JobRunner, RefreshScheduler
 from ingest.pipeline import IngestionPipeline
 from ingest.processing import DocumentProcessor
@@ -100,7 +101,11 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.chunking.chunk_size, settings.chunking.chunk_overlap, tokenizer_file=default_tokenizer_file()
     )
     processor = DocumentProcessor(
-        chunker=chunker, masker=masker, embedder=embedder, max_file_bytes=settings.max_file_bytes
+        chunker=chunker,
+        masker=masker,
+        embedder=embedder,
+        max_file_bytes=settings.max_file_bytes,
+        parse_limits=ParseLimits(**settings.parse.model_dump()),
     )
     pipeline = IngestionPipeline(
         db=db,

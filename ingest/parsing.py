@@ -3,26 +3,43 @@
 The route for each suffix lives in `ingest.formats` (one module per format family); this module checks
 the file, calls the route and lays the elements out as one text. Every failure leaves as an
 `IngestionError` with a short reason that never quotes the document, since documents may hold personal data.
+
+`parse_bytes` holds every route to a per-document budget (`ingest.formats.budget`); the pipeline runs it
+in a parser process with memory, CPU and wall-time limits (`ingest.parse_worker`). `parse_file` parses
+in the calling process, for tools and tests.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import os
+import stat
 import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ingest.acl import MAIL_SUFFIXES, recipient_groups
 from ingest.formats import PARTITIONERS, Element, nlp
+from ingest.formats.budget import ParseLimits, limited
+from ingest.formats.mail import read_mail
 from retrieval.errors import ConfigurationError, GovragError, ParseError, UnsupportedFormat
 from retrieval.settings import configure_offline_runtime
 
 if TYPE_CHECKING:
     from spacy.language import Language
 
-__all__ = ["SUPPORTED_SUFFIXES", "ParsedDocument", "Section", "parse_file"]
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "ParsedDocument",
+    "Section",
+    "check_size",
+    "parse_bytes",
+    "parse_file",
+    "warm_up",
+]
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(PARTITIONERS)
 
@@ -51,42 +68,107 @@ class ParsedDocument:
     title: str
     sections: tuple[Section, ...]
     content_sha256: str
+    # The groups the document's own content names as its readers (an e-mail's sender and recipients,
+    # `mailto:` groups), when the caller asked for them; None otherwise.
+    acl_groups: tuple[str, ...] | None = None
 
 
-def parse_file(path: Path, *, max_bytes: int) -> ParsedDocument:
-    """Parse `path` by its suffix.
+def parse_file(
+    path: Path, *, max_bytes: int, limits: ParseLimits | None = None, mail_recipients: bool = False
+) -> ParsedDocument:
+    """Parse `path` by its suffix, in this process. The file is opened once, without following a link.
 
     Raises `UnsupportedFormat` for a suffix outside `SUPPORTED_SUFFIXES` and `ParseError` for an empty,
-    oversized, encrypted, corrupt or textless file; `ConfigurationError` only if the installed spaCy model
-    is missing. No library exception escapes.
+    oversized, encrypted, corrupt or textless file, or one over its parse budget; `AclError` (with
+    `mail_recipients`) for an e-mail whose readers cannot be named; `ConfigurationError` only if the
+    installed spaCy model is missing. No library exception escapes.
     """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnsupportedFormat(f"unsupported format {suffix or '(no suffix)'}")
     try:
-        size = path.stat().st_size
-        _check_size(size, max_bytes)
-        data = path.read_bytes()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise ParseError(f"could not read file: {exc.strerror or type(exc).__name__}") from exc
-    # Checked again on the bytes actually read: the file may have grown since the stat.
-    _check_size(len(data), max_bytes)
-
-    _use_installed_spacy_model()
     try:
-        elements = PARTITIONERS[suffix](data)
-    except GovragError:
-        raise
-    except Exception as exc:
-        raise ParseError(f"could not parse {suffix}: {_short_reason(exc)}") from exc
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise ParseError("not a regular file")
+        check_size(info.st_size, max_bytes)
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise ParseError(f"could not read file: {exc.strerror or type(exc).__name__}") from exc
+    finally:
+        os.close(descriptor)
+    return parse_bytes(
+        data,
+        suffix=suffix,
+        stem=path.stem,
+        max_bytes=max_bytes,
+        limits=limits,
+        mail_recipients=mail_recipients,
+    )
 
-    document = _assemble(elements, content_sha256=hashlib.sha256(data).hexdigest(), stem=path.stem)
+
+def parse_bytes(
+    data: bytes,
+    *,
+    suffix: str,
+    stem: str,
+    max_bytes: int,
+    limits: ParseLimits | None = None,
+    mail_recipients: bool = False,
+) -> ParsedDocument:
+    """Parse the content of a file whose name ends in `suffix` (lower case) and whose stem is `stem`.
+
+    Raises as `parse_file` does. With `mail_recipients`, an e-mail's `acl_groups` are its sender and
+    recipients, read from the same parse as its text.
+    """
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnsupportedFormat(f"unsupported format {suffix or '(no suffix)'}")
+    # Checked on the bytes actually read: the file may have grown since its size was checked.
+    check_size(len(data), max_bytes)
+    _use_installed_spacy_model()
+    groups: tuple[str, ...] | None = None
+    limits = limits or ParseLimits()
+    with limited(limits):
+        try:
+            if suffix in MAIL_SUFFIXES:
+                mail = read_mail(data, suffix)
+                elements = mail.elements
+                if mail_recipients:
+                    groups = recipient_groups(mail.addresses, mail.unreadable)
+            else:
+                elements = PARTITIONERS[suffix](data)
+        except GovragError:
+            raise
+        except Exception as exc:
+            raise ParseError(f"could not parse {suffix}: {_short_reason(exc)}") from exc
+        document = _assemble(elements, content_sha256=hashlib.sha256(data).hexdigest(), stem=stem)
+    if len(document.text) > limits.max_characters:
+        # The routes charge what they expand as they go; this is the whole text, however it was made.
+        raise ParseError(
+            f"document exceeds the parse budget: more than {limits.max_characters} characters extracted"
+        )
     if not document.sections:
         raise ParseError("no extractable text")
+    if groups is not None:
+        document = ParsedDocument(
+            document.text, document.title, document.sections, document.content_sha256, groups
+        )
     return document
 
 
-def _check_size(size: int, max_bytes: int) -> None:
+def warm_up() -> None:
+    """Import the text parsers and load the spaCy model now rather than in the first document's time."""
+    parse_bytes(
+        b"Warming up.\n\nThe parser reads this sentence.\n", suffix=".txt", stem="warm-up", max_bytes=1024
+    )
+
+
+def check_size(size: int, max_bytes: int) -> None:
+    """ParseError for an empty file or one over `max_bytes`."""
     if size == 0:
         raise ParseError("empty file")
     if size > max_bytes:

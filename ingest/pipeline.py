@@ -10,24 +10,32 @@ version (left by a crashed attempt), upsert the version, drop every other versio
 document's hash and version in the catalog. A crash before the catalog write leaves the old row, so the rerun
 processes the document again, with the same version number and the same ids. The old version stays
 searchable until the new one is in: never neither.
+
+What a job may read: the corpus's folder is opened anew on every job from a descriptor of its allowed
+source root, no link followed (ingest/source_tree.py), so a folder swapped for a link after registration
+fails the job unread. Each file is opened once by the scan, without following a link, and its size is
+checked before it is hashed; links, hard-linked and special files fail with the reason and leave the
+index. The parse reads the same file again through the same descriptors and must find the same inode and
+content hash (ingest/processing.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
 
-from ingest.acl import AclError, AclReader
+from ingest.acl import AclError, AclReader, Recipients
 from ingest.processing import DocumentProcessor, Processed, WorkItem
+from ingest.source_tree import FileIdentity, SourceTree, problem_of
 from retrieval import telemetry
 from retrieval.catalog import Catalog, to_ref, utcnow
 from retrieval.db import Database
@@ -89,23 +97,17 @@ class JobProgress:
         telemetry.INGEST_DOCUMENTS.labels("failed").inc()
 
 
-def iter_source_files(root: Path) -> Iterator[Path]:
-    """Regular files under `root`, sorted, skipping hidden entries and links that lead outside it."""
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if path.is_symlink() and not path.resolve().is_relative_to(root):
-            continue
-        if path.is_file():
-            yield path
+# ACL files are small; a larger one is refused (ingest/acl.py says so too).
+_MAX_ACL_FILE_BYTES = 1 << 20
 
 
-def file_sha256(path: Path) -> str:
+def descriptor_sha256(descriptor: int) -> str:
+    """The SHA-256 of what an open file holds, read from its start in blocks."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    offset = 0
+    while block := os.pread(descriptor, 1 << 20, offset):
+        digest.update(block)
+        offset += len(block)
     return digest.hexdigest()
 
 
@@ -170,13 +172,18 @@ class IngestionPipeline:
             corpus = to_ref(self._catalog.get(job.corpus_id))
             if corpus.status is not CorpusStatus.approved:
                 raise CorpusNoLongerApproved(f"corpus is {corpus.status}; only approved corpora are ingested")
-            root = Path(self._catalog.get(job.corpus_id).source_path)
-            if not root.is_dir():
-                raise IngestionError("the corpus's source directory no longer exists")
-            self._store.ensure_partition(corpus.partition, self._embedder.dimension)
-            work = self._scan(corpus, root, progress)
-            self._catalog.update_job(job_id, **progress.values())
-            self._process(job_id, corpus, work, progress)
+            source_path = self._catalog.get(job.corpus_id).source_path
+            try:
+                tree = SourceTree(source_path, self._catalog.source_roots)
+            except FileNotFoundError as exc:
+                raise IngestionError("the corpus's source directory no longer exists") from exc
+            except OSError as exc:
+                raise IngestionError(f"cannot open the corpus's source directory: {exc.strerror}") from exc
+            with tree:
+                self._store.ensure_partition(corpus.partition, self._embedder.dimension)
+                work = self._scan(corpus, tree, progress)
+                self._catalog.update_job(job_id, **progress.values())
+                self._process(job_id, corpus, work, progress)
             detail = self._optimize(corpus.partition) if self._optimize_after_job else None
         except (IngestionError, BackendUnavailable, ConfigurationError) as exc:
             logger.warning("ingestion job %s failed: %s", job_id, exc.detail, extra={"job_id": job_id})
@@ -207,7 +214,7 @@ class IngestionPipeline:
             job_id, status=status.value, finished_at=utcnow(), detail=detail, **progress.values()
         )
 
-    def _scan(self, corpus: CorpusRef, root: Path, progress: JobProgress) -> list[WorkItem]:
+    def _scan(self, corpus: CorpusRef, tree: SourceTree, progress: JobProgress) -> list[WorkItem]:
         """Decide, from hashes alone, what to process; remove what left the source."""
         with self._db.session() as session:
             known = {
@@ -217,40 +224,98 @@ class IngestionPipeline:
         work: list[WorkItem] = []
         present: set[str] = set()
         weights = self._embedder.weights_sha256
-        files = list(iter_source_files(root))
-        acls = AclReader(root, email_recipients=self._email_recipient_acls)
-        progress.documents_total = len(files)
-        for path in files:
-            relative = path.relative_to(root).as_posix()
+        entries = tree.entries()
+        acls = AclReader(
+            tree.root,
+            email_recipients=self._email_recipient_acls,
+            read_file=lambda path: tree.read_acl_file(path, _MAX_ACL_FILE_BYTES),
+        )
+        progress.documents_total = len(entries)
+        max_bytes = self._processor.max_file_bytes
+        for entry in entries:
+            relative = entry.relative
+            path = tree.root / relative
+            source_uri = path.as_uri()
             document_id = document_id_for(corpus.id, relative)
             present.add(document_id)
             row = known.get(document_id)
+            if entry.problem is not None:
+                # Never read; whatever an earlier scan indexed under this name leaves the index.
+                progress.documents_seen += 1
+                self._withdraw(corpus, document_id, source_uri, entry.problem)
+                progress.fail(source_uri, entry.problem)
+                continue
             try:
-                sha = file_sha256(path)
+                descriptor = tree.open(relative)
+            except OSError as exc:
+                progress.documents_seen += 1
+                problem = tree.why_unopenable(relative)
+                if problem is not None:
+                    self._withdraw(corpus, document_id, source_uri, problem)
+                    progress.fail(source_uri, problem)
+                else:
+                    reason = f"cannot read file: {exc.strerror or type(exc).__name__}"
+                    self._record_failure(corpus, document_id, source_uri, reason, None)
+                    progress.fail(source_uri, reason)
+                continue
+            try:
+                info = os.fstat(descriptor)
+                problem = problem_of(info)
+                # The size is checked before hashing: a sparse file may claim terabytes it does not hold.
+                too_large = info.st_size > max_bytes
+                sha = descriptor_sha256(descriptor) if problem is None and not too_large else None
             except OSError as exc:
                 progress.documents_seen += 1
                 reason = f"cannot read file: {exc.strerror or type(exc).__name__}"
-                self._record_failure(corpus, document_id, path.resolve().as_uri(), reason, None)
-                progress.fail(path.resolve().as_uri(), reason)
+                self._record_failure(corpus, document_id, source_uri, reason, None)
+                progress.fail(source_uri, reason)
+                continue
+            finally:
+                os.close(descriptor)
+            if problem is not None:
+                progress.documents_seen += 1
+                self._withdraw(corpus, document_id, source_uri, problem)
+                progress.fail(source_uri, problem)
+                continue
+            if sha is None:
+                progress.documents_seen += 1
+                reason = f"file is {info.st_size} bytes; the limit is {max_bytes}"
+                self._record_failure(corpus, document_id, source_uri, reason, None)
+                progress.fail(source_uri, reason)
                 continue
             if row is not None and row.status == DocumentStatus.deleted.value:
                 progress.documents_seen += 1
                 progress.documents_skipped += 1  # a steward took it out; it stays out
                 continue
             try:
-                acl = acls.acl_for(path)
+                declared = acls.declared_acl(path)
             except AclError as exc:
                 progress.documents_seen += 1
-                self._withdraw(corpus, document_id, path.resolve().as_uri(), exc.detail)
-                progress.fail(path.resolve().as_uri(), exc.detail)
+                self._withdraw(corpus, document_id, source_uri, exc.detail)
+                progress.fail(source_uri, exc.detail)
                 continue
-            if row is not None and self._skippable(row, sha, weights, acl):
+            from_recipients = isinstance(declared, Recipients)
+            acl = None if isinstance(declared, Recipients) else declared
+            if row is not None and self._skippable(row, sha, weights, acl, from_recipients=from_recipients):
                 progress.documents_seen += 1
                 progress.documents_skipped += 1
                 telemetry.INGEST_DOCUMENTS.labels("skipped").inc()
                 continue
             version = (row.version if row is not None else 0) + 1
-            work.append(WorkItem(path, relative, document_id, path.resolve().as_uri(), version, acl))
+            work.append(
+                WorkItem(
+                    path,
+                    relative,
+                    document_id,
+                    source_uri,
+                    version,
+                    acl,
+                    acl_from_recipients=from_recipients,
+                    source=tree,
+                    identity=FileIdentity(info.st_dev, info.st_ino),
+                    content_sha256=sha,
+                )
+            )
         for document_id, row in known.items():
             if document_id not in present and row.status != DocumentStatus.removed.value:
                 if row.status == DocumentStatus.deleted.value:
@@ -263,7 +328,14 @@ class IngestionPipeline:
         return work
 
     @staticmethod
-    def _skippable(row: DocumentRow, sha: str, weights: str, acl: tuple[str, ...] | None = None) -> bool:
+    def _skippable(
+        row: DocumentRow,
+        sha: str,
+        weights: str,
+        acl: tuple[str, ...] | None = None,
+        *,
+        from_recipients: bool = False,
+    ) -> bool:
         if row.status == DocumentStatus.deleted.value:
             return True  # a steward took it out; it stays out
         if row.content_sha256 != sha:
@@ -272,6 +344,14 @@ class IngestionPipeline:
             # A changed ACL is a change: the chunks carry the ACL, so they are written again with the new one
             # (the old version, with the old ACL, stays searchable until the new one is in).
             stored = tuple(row.acl_groups) if row.acl_groups is not None else None
+            if from_recipients:
+                # Unchanged bytes name the same recipients; an ACL that is not all `mailto:` groups came
+                # from an ACL file that no longer covers the e-mail, so it is read again.
+                return (
+                    row.embedding_weights_sha256 == weights
+                    and stored is not None
+                    and all(group.startswith("mailto:") for group in stored)
+                )
             return row.embedding_weights_sha256 == weights and stored == acl
         if row.status == DocumentStatus.failed.value:
             return not (row.error or "").startswith(TRANSIENT_FAILURE_PREFIX)
@@ -288,7 +368,11 @@ class IngestionPipeline:
                 if self._stopping.is_set():
                     raise IngestionError("interrupted: the service shut down; run the job again")
                 progress.documents_seen += 1
-                if result.error is not None:
+                if result.error is not None and result.withdraw:
+                    # Fail closed: its readers cannot be named, or it is no longer a plain file of the source.
+                    self._withdraw(corpus, result.item.document_id, result.item.source_uri, result.error)
+                    progress.fail(result.item.source_uri, result.error)
+                elif result.error is not None:
                     self._record_failure(
                         corpus, result.item.document_id, result.item.source_uri, result.error, result.item
                     )
@@ -406,7 +490,8 @@ class IngestionPipeline:
     def _record_failure(
         self, corpus: CorpusRef, document_id: str, source_uri: str, reason: str, item: WorkItem | None
     ) -> None:
-        sha = file_sha256(item.path) if item is not None and item.path.is_file() else None
+        # The hash the scan read, so that an unchanged file that failed for good is not tried again.
+        sha = item.content_sha256 if item is not None else None
         with self._db.session() as session:
             row = session.get(DocumentRow, document_id)
             if row is None:

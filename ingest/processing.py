@@ -19,12 +19,20 @@ costs it little; a window is embedded longest text first, so that each model bat
 document counts, never timing), so the same input always gives the same batches and the same vectors; the
 vectors differ from embedding each document on its own only by float rounding (~1e-7), because a batch pads
 to its longest text. At most `windows_ahead` windows are in flight, which bounds memory and look-ahead.
+
+Parsing runs in a parser process (`ingest.parse_worker`) under the per-document budget and the memory,
+CPU and time limits of `ParseLimits`; the parse thread only reads the file and waits. The file is read
+through the corpus's `SourceTree` (no link is followed) and must be the file the scan hashed: the same
+inode, with the same content hash, or it fails and is read again on the next run.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import itertools
 import logging
+import os
 import queue
 import threading
 import time
@@ -33,9 +41,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from ingest.acl import AclError
 from ingest.chunking import Chunker, TextChunk
-from ingest.parsing import ParsedDocument, parse_file
-from retrieval.errors import IngestionError
+from ingest.formats.budget import ParseLimits
+from ingest.parse_worker import ParseFailure, parse_isolated
+from ingest.parsing import SUPPORTED_SUFFIXES, ParsedDocument, check_size, parse_bytes
+from ingest.source_tree import HARD_LINK, LINK, SPECIAL, FileIdentity, SourceTree, problem_of
+from retrieval.errors import IngestionError, ParseError, UnsupportedFormat
 from retrieval.protocols import Embedder, MaskedText, PiiMasker
 
 logger = logging.getLogger(__name__)
@@ -56,6 +68,19 @@ class WorkItem:
     version: int
     # The groups allowed to read it (ingest/acl.py); None: no document ACL.
     acl_groups: tuple[str, ...] | None = None
+    # Its ACL is its own sender and recipients (an e-mail), read by the parse that reads its text.
+    acl_from_recipients: bool = False
+    # Where and what the scan found: the file is read through `source`, and must still be `identity` with
+    # content `content_sha256` (None: read `path`, without following a link, and take what is there).
+    source: SourceTree | None = None
+    identity: FileIdentity | None = None
+    content_sha256: str | None = None
+
+
+# Reasons that take a document out of the index rather than leave an older version searchable.
+WITHDRAWN_REASONS = (LINK, HARD_LINK, SPECIAL)
+# The file was swapped or rewritten between the scan and the parse: not a fault of the document.
+CHANGED = "internal error: the file changed while it was being ingested; it is read again on the next run"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +91,8 @@ class Processed:
     masked: list[MaskedText] = field(default_factory=list)
     vectors: list[list[float]] = field(default_factory=list)
     error: str | None = None
+    # The failure must take the document out of the index (its ACL cannot be read, it became a link).
+    withdraw: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -81,6 +108,7 @@ class _Document:
     parse_error: str | None = None
     mask_error: str | None = None
     embed_error: str | None = None
+    withdraw: bool = False
 
     @property
     def error(self) -> str | None:
@@ -92,7 +120,7 @@ class _Document:
     def result(self) -> Processed:
         error = self.error
         if error is not None:
-            return Processed(self.item, error=error)
+            return Processed(self.item, error=error, withdraw=self.withdraw and error == self.parse_error)
         masked = [m for m in self.masked if m is not None]
         vectors = [v for v in self.vectors if v is not None]
         assert len(masked) == len(vectors) == len(self.chunks)
@@ -200,15 +228,25 @@ class DocumentProcessor:
         max_file_bytes: int,
         window_chunks: int = DEFAULT_WINDOW_CHUNKS,
         windows_ahead: int = DEFAULT_WINDOWS_AHEAD,
+        parse_limits: ParseLimits | None = None,
+        isolate: bool = True,
     ) -> None:
+        """`parse_limits`: each document's parse budget and limits; `isolate`: parse in a parser process
+        (the default; False parses in this process, without memory, CPU or time limits, for tools)."""
         if window_chunks < 1 or windows_ahead < 1:
             raise ValueError("need window_chunks >= 1 and windows_ahead >= 1")
         self._chunker = chunker
         self._masker = masker
         self._embedder = embedder
         self._max_file_bytes = max_file_bytes
+        self._parse_limits = parse_limits or ParseLimits()
+        self._isolate = isolate
         self._window_chunks = window_chunks
         self._windows_ahead = windows_ahead
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self._max_file_bytes
 
     @property
     def max_lookahead(self) -> int:
@@ -332,18 +370,40 @@ class DocumentProcessor:
     def _parse(self, item: WorkItem) -> _Document:
         document = _Document(item)
         try:
-            parsed = parse_file(item.path, max_bytes=self._max_file_bytes)
+            parsed = self._parse_item(item)
+            if item.acl_from_recipients:
+                document.item = dataclasses.replace(item, acl_groups=parsed.acl_groups)
             chunks = self._chunker.chunk(parsed)
             if not chunks:
                 raise IngestionError("no extractable text")
         except Exception as exc:
             document.parse_error = _reason(exc)
+            document.withdraw = isinstance(exc, AclError) or document.parse_error in WITHDRAWN_REASONS
             return document
         document.parsed = parsed
         document.chunks = chunks
         document.masked = [None] * len(chunks)
         document.vectors = [None] * len(chunks)
         return document
+
+    def _parse_item(self, item: WorkItem) -> ParsedDocument:
+        suffix = item.path.suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise UnsupportedFormat(f"unsupported format {suffix or '(no suffix)'}")
+        data = read_item(item, self._max_file_bytes)
+        options = {
+            "suffix": suffix,
+            "stem": item.path.stem,
+            "max_bytes": self._max_file_bytes,
+            "limits": self._parse_limits,
+            "mail_recipients": item.acl_from_recipients,
+        }
+        if not self._isolate:
+            return parse_bytes(data, **options)  # type: ignore[arg-type]
+        answer = parse_isolated(data, **options)  # type: ignore[arg-type]
+        if isinstance(answer, ParseFailure):
+            raise AclError(answer.reason) if answer.acl else ParseError(answer.reason)
+        return answer
 
     @staticmethod
     def _mask_window(masker: PiiMasker, window: _Window, stats: ProcessingStats) -> None:
@@ -378,6 +438,35 @@ class DocumentProcessor:
         for document, reason in _per_document(slots, embed):
             document.embed_error = reason
         stats.embed += time.perf_counter() - started
+
+
+def read_item(item: WorkItem, max_bytes: int) -> bytes:
+    """The content of `item`'s file, opened once without following a link; IngestionError saying why not."""
+    try:
+        if item.source is not None:
+            descriptor = item.source.open(item.relative_path)
+        else:
+            descriptor = os.open(item.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        problem = item.source.why_unopenable(item.relative_path) if item.source is not None else None
+        raise ParseError(problem or f"could not read file: {exc.strerror or type(exc).__name__}") from exc
+    try:
+        info = os.fstat(descriptor)
+        problem = problem_of(info)
+        if problem is not None:
+            raise ParseError(problem)
+        if item.identity is not None and item.identity != FileIdentity(info.st_dev, info.st_ino):
+            raise IngestionError(CHANGED)
+        check_size(info.st_size, max_bytes)  # before reading: a sparse file may claim terabytes
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise ParseError(f"could not read file: {exc.strerror or type(exc).__name__}") from exc
+    finally:
+        os.close(descriptor)
+    if item.content_sha256 is not None and hashlib.sha256(data).hexdigest() != item.content_sha256:
+        raise IngestionError(CHANGED)
+    return data
 
 
 def _run_stage(body: Callable[[], None], run: _Run) -> None:

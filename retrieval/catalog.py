@@ -106,12 +106,18 @@ class Catalog:
         self._roots = source_roots
         self._pseudonymize_allowed = pseudonymize_allowed
 
+    @property
+    def source_roots(self) -> list[Path]:
+        """The allowed source roots (resolved); each ingestion job checks its corpus's folder against them."""
+        return list(self._roots)
+
     # -- corpora ----------------------------------------------------------------------------------------
     def register(self, spec: CorpusSpec, owner: str) -> CorpusRow:
         if not REGION_PATTERN.match(spec.region):
             raise InvalidRequest(f"invalid region {spec.region!r}")
         masking = check_masking(spec.masking_strategy, spec.pii_allow_list, self._pseudonymize_allowed)
         source = resolve_source_path(spec.source_path, self._roots)
+        self._check_overlap(source, spec)
         row = CorpusRow(
             id=str(uuid.uuid4()),
             name=spec.name,
@@ -134,6 +140,40 @@ class Catalog:
                 raise Conflict(f"a corpus named {spec.name!r} already exists") from exc
             raise
         return row
+
+    def _check_overlap(self, source: Path, spec: CorpusSpec) -> None:
+        """Conflict if `source` overlaps another corpus's folder in a way that leaks: the same file must never
+        be indexed into a less restricted corpus or into another region than the one that holds it.
+
+        The inner corpus (whose folder lies inside the other's, or is the same) must be at least as sensitive
+        as the outer one, and both in the same region; the outer one also reads the inner one's files, so
+        an inner corpus of lower sensitivity would publish the outer one's files more widely.
+        """
+        for other in self.corpora():
+            other_source = Path(other.source_path)
+            inner_is_new = source == other_source or source.is_relative_to(other_source)
+            if not inner_is_new and not other_source.is_relative_to(source):
+                continue
+            other_sensitivity = Sensitivity.parse(other.sensitivity)
+            inner, outer = (
+                (spec.sensitivity, other_sensitivity)
+                if inner_is_new
+                else (other_sensitivity, spec.sensitivity)
+            )
+            if other.region != spec.region:
+                raise Conflict(
+                    f"source_path overlaps the folder of corpus {other.name!r}, which is in region "
+                    f"{other.region}: one file would be indexed in two regions"
+                )
+            if inner < outer:
+                raise Conflict(
+                    f"source_path overlaps the folder of corpus {other.name!r} ({other_sensitivity.name}); a "
+                    f"corpus inside another must be at least as sensitive as it ({inner.name} < {outer.name})"
+                )
+            if source == other_source and spec.sensitivity != other_sensitivity:
+                raise Conflict(
+                    f"source_path is the folder of corpus {other.name!r}, which is {other_sensitivity.name}"
+                )
 
     def get(self, corpus_id: str) -> CorpusRow:
         with self._db.session() as session:

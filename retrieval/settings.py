@@ -96,6 +96,33 @@ class PiiSettings(BaseSettings):
         return value
 
 
+class ParseSettings(BaseSettings):
+    """What parsing one document may cost (`GOVRAG_PARSE__*`); a document over a limit fails with the reason.
+
+    The first five are the per-document budget the format routes charge as they stream (ingest/formats/
+    budget.py); the last three are the limits of the parser process that parses it (ingest/parse_worker.py).
+    """
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    # Bytes unpacked from zip parts and compressed PDF streams, all parts together.
+    max_uncompressed_bytes: int = Field(default=512 * 1024 * 1024, ge=1024 * 1024)
+    # Characters of extracted text.
+    max_characters: int = Field(default=20_000_000, ge=1000)
+    # PDF pages, workbook sheets, e-book spine documents.
+    max_pages: int = Field(default=10_000, ge=1)
+    # Spreadsheet and CSV rows (empty ones too: a row number far down still yields every row above it)...
+    max_rows: int = Field(default=1_000_000, ge=1)
+    # ...and their cells.
+    max_cells: int = Field(default=10_000_000, ge=1)
+    # CPU seconds (RLIMIT_CPU of the parser process, per document).
+    cpu_seconds: int = Field(default=120, ge=1, le=3600)
+    # Wall seconds; the parser process is killed and replaced after this.
+    timeout_seconds: float = Field(default=300.0, gt=0, le=7200)
+    # Address space of the parser process (RLIMIT_AS); it needs ~1.2 GiB with its libraries loaded.
+    memory_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1536 * 1024 * 1024)
+
+
 TokenAlgorithm = Literal["RS256", "ES256", "HS256"]
 _ASYMMETRIC: tuple[TokenAlgorithm, ...] = ("RS256", "ES256")
 
@@ -292,6 +319,7 @@ class Settings(BaseSettings):
     source_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     auto_migrate: bool = True
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    parse: ParseSettings = Field(default_factory=ParseSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     pii: PiiSettings = Field(default_factory=PiiSettings)

@@ -14,6 +14,7 @@ import zipfile
 from typing import Any
 from urllib.parse import unquote
 
+from ingest.formats.budget import charge
 from ingest.formats.common import Element, Partitioner
 from ingest.formats.containers import open_zip, parse_xml, read_member
 from ingest.formats.encoding import decode_text
@@ -35,12 +36,17 @@ def partition_epub(data: bytes) -> list[Element]:
         if set(spine) & _encrypted_parts(archive):
             raise ParseError("encrypted e-book (DRM)")
         for name in spine:
+            charge("pages", 1)
             elements.extend(partition_html_text(decode_text(read_member(archive, name, ".epub"))))
     return elements
 
 
 def _spine(archive: zipfile.ZipFile) -> list[str]:
-    """Zip member names of the spine's (X)HTML documents, in reading order."""
+    """Zip member names of the spine's (X)HTML documents, in reading order, each once.
+
+    A spine may name one document many times (or several ids may point at one part): read once, a large
+    chapter listed ten thousand times would otherwise be unpacked and parsed ten thousand times.
+    """
     container = parse_xml(read_member(archive, "META-INF/container.xml", ".epub"))
     package_path = container.xpath("string(//c:rootfile/@full-path)", namespaces=_CONTAINER_NS)
     if not package_path:
@@ -50,13 +56,13 @@ def _spine(archive: zipfile.ZipFile) -> list[str]:
     manifest: dict[str, Any] = {
         item.get("id"): item for item in package.xpath("//opf:manifest/opf:item", namespaces=_OPF_NS)
     }
-    names: list[str] = []
+    names: dict[str, None] = {}
     for reference in package.xpath("//opf:spine/opf:itemref", namespaces=_OPF_NS):
         item = manifest.get(reference.get("idref"))
         if item is None or item.get("media-type") not in _HTML_TYPES or not item.get("href"):
             continue
-        names.append(posixpath.normpath(posixpath.join(base, unquote(item.get("href").split("#")[0]))))
-    return names
+        names[posixpath.normpath(posixpath.join(base, unquote(item.get("href").split("#")[0])))] = None
+    return list(names)
 
 
 def _encrypted_parts(archive: zipfile.ZipFile) -> set[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest.formats.budget import MAX_REPEAT, charge
 from ingest.formats.common import Element, Partitioner
 from ingest.formats.containers import open_zip, parse_xml, read_member
 from ingest.formats.markup import partition_html_text
@@ -87,26 +88,43 @@ def _table(table: Any) -> Any:
 
 
 def _text(element: Any) -> str:
-    """The text of a paragraph-like element, with ODF's encoded spaces, tabs and line breaks restored."""
+    """The text of a paragraph-like element, with ODF's encoded spaces, tabs and line breaks restored.
+
+    Every piece is charged to the document's character budget as it is added, and a run of spaces is
+    clamped to MAX_REPEAT: `<text:s text:c="N"/>` is a few bytes that would otherwise be N characters.
+    Nested lists are walked once per enclosing list, so the charge also bounds that repetition.
+    """
     parts: list[str] = []
+
+    def add(piece: str) -> None:
+        charge("characters", len(piece))
+        parts.append(piece)
 
     def walk(node: Any) -> None:
         if node.text:
-            parts.append(node.text)
+            add(node.text)
         for child in node:
             if child.tag == _SPACES:
-                parts.append(" " * int(child.get(f"{{{_TEXT}}}c", "1") or 1))
+                add(" " * _repeat(child.get(f"{{{_TEXT}}}c")))
             elif child.tag == _TAB:
-                parts.append("\t")
+                add("\t")
             elif child.tag == _LINE_BREAK:
-                parts.append("\n")
+                add("\n")
             elif isinstance(child.tag, str):
                 walk(child)
             if child.tail:
-                parts.append(child.tail)
+                add(child.tail)
 
     walk(element)
     return "".join(parts)
+
+
+def _repeat(value: str | None) -> int:
+    try:
+        count = int(value or 1)
+    except ValueError:
+        return 1
+    return min(max(count, 1), MAX_REPEAT)
 
 
 PARTITIONERS: dict[str, Partitioner] = {".odt": partition_odt}

@@ -8,10 +8,12 @@ that reason; OCR is deliberately not enabled.
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
 from ingest.formats import nlp
+from ingest.formats.budget import budget, charge
 from ingest.formats.common import NO_LANGUAGE_DETECTION, Element, Partitioner, from_unstructured
 from retrieval.errors import ParseError
 
@@ -27,6 +29,7 @@ def partition_pdf(data: bytes) -> list[Element]:
     from pdfminer.pdfparser import PDFParser
     from unstructured.partition.text import partition_text
 
+    _bound_inflation()
     try:
         document = PDFDocument(PDFParser(io.BytesIO(data)))
     except PDFPasswordIncorrect as exc:
@@ -40,6 +43,7 @@ def partition_pdf(data: bytes) -> list[Element]:
     interpreter = _interpreter(resources, device)
     pages: list[tuple[int, list[str]]] = []
     for number, page in enumerate(PDFPage.create_pages(document), start=1):
+        charge("pages", 1)
         interpreter.process_page(page)
         layout = device.get_result()
         # A text box's lines are one paragraph broken for layout; joining them with spaces and the boxes
@@ -97,6 +101,60 @@ def _interpreter(resources: Any, device: Any) -> Any:
                 super().init_resources(without)
 
     return TolerantInterpreter(resources, device)
+
+
+class _BoundedInflater:
+    """A zlib decompressor whose output is charged to the document's budget before it is kept: it never
+    inflates more than the budget has left (plus one byte, to tell that it would have)."""
+
+    def __init__(self, *args: Any) -> None:
+        self._inflater = zlib.decompressobj(*args)
+
+    def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+        allowed = budget().remaining_bytes() + 1
+        if max_length:
+            allowed = min(allowed, max_length)
+        out = self._inflater.decompress(data, allowed)
+        charge("bytes", len(out))
+        return out
+
+    def flush(self, *args: Any) -> bytes:
+        out = self._inflater.flush(*args)
+        charge("bytes", len(out))
+        return out
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._inflater.eof)
+
+
+class _BoundedZlib:
+    """What pdfminer.pdftypes sees as `zlib`: its FlateDecode (`decompress`) and its recovery from a damaged
+    stream (`decompressobj`, one byte at a time) both inflate through `_BoundedInflater`. pdfminer calls
+    `zlib.decompress(data)` with no output limit, so a small stream of zeros would otherwise take all the
+    memory there is."""
+
+    error = zlib.error
+
+    @staticmethod
+    def decompressobj(*args: Any) -> _BoundedInflater:
+        return _BoundedInflater(*args)
+
+    @staticmethod
+    def decompress(data: bytes, *args: Any) -> bytes:
+        inflater = _BoundedInflater(*args[:1])  # wbits; bufsize only sizes the first buffer
+        out = inflater.decompress(data)
+        if not inflater.eof:
+            raise zlib.error("incomplete or truncated stream")  # as zlib.decompress says
+        return out
+
+
+def _bound_inflation() -> None:
+    """Give pdfminer's stream decoder the bounded zlib (once per process; it is the only user there)."""
+    from pdfminer import pdftypes
+
+    if not isinstance(pdftypes.zlib, _BoundedZlib):  # type: ignore[attr-defined]
+        pdftypes.zlib = _BoundedZlib()  # type: ignore[assignment, attr-defined]
 
 
 PARTITIONERS: dict[str, Partitioner] = {".pdf": partition_pdf}

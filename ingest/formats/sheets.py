@@ -12,6 +12,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
 
+from ingest.formats.budget import charge
 from ingest.formats.common import TITLE, Element, Partitioner, table_element
 from ingest.formats.containers import check_ooxml
 from ingest.formats.encoding import decode_text
@@ -35,6 +36,10 @@ def partition_xlsx(data: bytes) -> list[Element]:
         sheets = workbook.worksheets
         elements: list[Element] = []
         for number, sheet in enumerate(sheets, start=1):
+            charge("pages", 1)
+            # The sheet's `<dimension>` is whatever the file claims: "A1:XFD1048576" would pad every row
+            # to 16,384 cells and add a million empty rows. Without it, rows are as wide as their cells.
+            sheet.reset_dimensions()
             tables = list(_tables(sheet.iter_rows(values_only=True), page=number))
             if tables and len(sheets) > 1:
                 elements.append(Element(sheet.title, TITLE, number))
@@ -66,6 +71,9 @@ def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
 def _tables(rows: Iterable[Sequence[object]], page: int | None) -> Iterator[Element]:
     block: list[Sequence[object]] = []
     for row in rows:
+        # Charged as they stream: a row number far down the sheet still yields every empty row before it.
+        charge("rows", 1)
+        charge("cells", len(row))
         if any(cell is not None and str(cell).strip() for cell in row):
             block.append(row)
             continue
