@@ -19,6 +19,7 @@ from retrieval.end_user import EndUserVerifier
 from retrieval.errors import ConfigurationError
 from retrieval.governance import AuditedIngestionPipeline, Auditing, Stewardship
 from retrieval.identity import PrincipalDirectory
+from retrieval.onnx_query import load_query_embedder
 from retrieval.policy import PolicyEngine
 from retrieval.policy_admin import PolicyAdministration
 from retrieval.protocols import VectorStore
@@ -118,7 +119,8 @@ def build_runtime(settings: Settings) -> Runtime:
         catalog=catalog,
         policy=policy,
         store=store,
-        embedder=embedder,
+        # Documents keep the torch model; queries, by default, its ONNX export (`retrieval.onnx_query`).
+        embedder=load_query_embedder(embedder, settings.embedding, settings.model_cache_dir),
         masker=masker,
         audit=audit,
         query_maskers=maskers.for_profile,
