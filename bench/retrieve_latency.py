@@ -4,6 +4,7 @@
     .venv/bin/python bench/retrieve_latency.py --sizes 10000 --requests 100   # a quick run
     .venv/bin/python bench/retrieve_latency.py --sizes 10000 --real-docs 100 --bare 20 --why-cost 150 \
         --skip-http                                       # what recording each chunk's "why" costs
+    .venv/bin/python bench/retrieve_latency.py --query-backends torch onnx     # both query encoders
 
 One partition (`eu.internal`) holds two approved corpora a reader may read: `--real-docs` SciFact abstracts
 (../shared/data/scifact) ingested through the real pipeline (parsing, chunking, PII masking, the
@@ -29,8 +30,12 @@ For each size, in this order:
   1 each call is paired with a bare search of the same query on a copy of the index, so that the ratio's
   two sides come from the same minutes.
 
-Prints one JSON object with p50/p95/p99 and throughput per (size, concurrency), and the targets: p95 at
-concurrency 1 within 1.5x the paired bare p95, and p95 at concurrency 16 on 100k chunks within 150 ms.
+Bare, breakdown and http run once per `--query-backends` (`GOVRAG_EMBEDDING__QUERY_BACKEND`: the torch
+model or its ONNX export, `retrieval.onnx_query`) on the same index, one after the other; the bare search
+then embeds with that same encoder.
+
+Prints one JSON object with p50/p95/p99 and throughput per (size, backend, concurrency), and the targets: p95
+at concurrency 1 within 1.5x the paired bare p95, and p95 at concurrency 16 on 100k chunks within 150 ms.
 """
 
 from __future__ import annotations
@@ -67,9 +72,11 @@ from govrag.evaluation.beir import load_corpus, load_queries  # noqa: E402
 from govrag.runtime import Runtime, build_runtime  # noqa: E402
 from retrieval.catalog import CorpusSpec  # noqa: E402
 from retrieval.domain import ChunkPoint, Principal, SearchMode, Sensitivity  # noqa: E402
+from retrieval.embedding import load_embedder  # noqa: E402
 from retrieval.identity import hash_api_key  # noqa: E402
-from retrieval.protocols import VectorStore  # noqa: E402
-from retrieval.settings import Settings  # noqa: E402
+from retrieval.onnx_query import load_query_embedder  # noqa: E402
+from retrieval.protocols import Embedder, VectorStore  # noqa: E402
+from retrieval.settings import EmbeddingSettings, Settings  # noqa: E402
 from retrieval.vectorstore.edge import EdgeVectorStore  # noqa: E402
 
 SCIFACT = REPO.parent / "shared" / "data" / "scifact"
@@ -84,9 +91,9 @@ class BareSearch:
     """The bare cost of one query: `embed_query` + one `search` (the service's default mode and filter: both
     corpora, the model's weights), no HTTP, no policy, no masking, no audit. Returns the seconds of each."""
 
-    def __init__(self, store: VectorStore, runtime: Runtime, mode: SearchMode) -> None:
+    def __init__(self, store: VectorStore, runtime: Runtime, mode: SearchMode, embedder: Embedder) -> None:
         self.store = store
-        self.embedder = runtime.retrieval._embedder
+        self.embedder = embedder
         self.sparse = runtime.retrieval._sparse
         self.corpora = [ref.id for ref in runtime.catalog.refs()]
         self.mode = mode
@@ -286,18 +293,17 @@ class Bench:
             "embed": summary(embed_s),
             "search": summary(search_s),
             "query_masking_alone": summary(mask_s),
-            "embedding_cpu_batched": self.embedding_cpu(runtime),
+            "embedding_cpu_batched": self.embedding_cpu(search.embedder),
         }
 
-    def embedding_cpu(self, runtime: Runtime, batch: int = 16, rounds: int = 8) -> dict[str, Any]:
+    def embedding_cpu(self, embedder: Any, batch: int = 16, rounds: int = 8) -> dict[str, Any]:
         """CPU per query when `batch` queries share one forward pass (the service's best case under
         concurrency), and what that alone allows on this machine's cores."""
-        embedder = runtime.retrieval._embedder
         queries = self.queries[: batch * (rounds + 1)]
-        embedder.embed_documents(queries[:batch])  # warm
+        embedder._encode_queries(queries[:batch])  # warm
         started, wall = _cpu_s(), time.perf_counter()
         for n in range(1, rounds + 1):
-            embedder.embed_documents(queries[n * batch : (n + 1) * batch])
+            embedder._encode_queries(queries[n * batch : (n + 1) * batch])
         cpu_ms = (_cpu_s() - started) / (batch * rounds) * 1000
         cores = os.cpu_count() or 1
         max_rps = cores * 1000 / cpu_ms
@@ -388,13 +394,14 @@ class Bench:
             "p50_with_over_without": round(with_why["p50_ms"] / without["p50_ms"], 3),
         }
 
-    def http(self, bare: BareSearch) -> dict[str, Any]:
+    def http(self, bare: BareSearch, backend: str) -> dict[str, Any]:
         """Each concurrency level over HTTP. At concurrency 1 every request is paired with a bare search of
         the same query on a copy of the index in this process, in alternating order, so that both sides of
         the ratio are measured in the same minutes of this shared machine. Each level also reports the CPU
         the server (with its helper processes) and this client used per answer."""
         results: dict[str, Any] = {}
-        with service_process(self.env, self.work / "service.log") as (url, pid):
+        env = {**self.env, "GOVRAG_EMBEDDING__QUERY_BACKEND": backend}
+        with service_process(env, self.work / "service.log") as (url, pid):
             asyncio.run(self.drive(url, 1, 20))  # warm-up
             for _ in range(10):
                 bare(self.queries[0])
@@ -480,7 +487,10 @@ def main() -> int:
         "--why-cost", type=int, default=0, help="queries answered with and without the why (0: not measured)"
     )
     parser.add_argument("--skip-http", action="store_true", help="no HTTP measurement")
-    parser.add_argument("--scifact", type=Path, default=SCIFACT, help="the SciFact directory")
+    parser.add_argument("--scifact", type=Path, default=SCIFACT, help="the BEIR SciFact directory")
+    parser.add_argument(
+        "--query-backends", nargs="+", choices=["torch", "onnx"], default=["onnx"], help="query encoders"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     if not (args.scifact / "corpus.jsonl").is_file():
@@ -498,10 +508,27 @@ def main() -> int:
                 if n == 0:
                     result["real"] = bench.ingest_real(runtime)
                 entry: dict[str, Any] = {"index": bench.fill(runtime, size)}
-                entry["load_average_before_bare"] = round(os.getloadavg()[0], 2)
-                search = BareSearch(runtime.store, runtime, mode)
-                entry["bare"] = bench.bare(runtime, search)
-                entry["breakdown"] = bench.breakdown(runtime, mode)
+                documents = load_embedder(bench.settings.embedding_batch_size)
+                encoders: dict[str, Embedder] = {
+                    backend: load_query_embedder(
+                        documents,
+                        EmbeddingSettings(query_backend=backend),
+                        bench.settings.model_cache_dir,
+                    )
+                    for backend in args.query_backends
+                }
+                searches: dict[str, BareSearch] = {}
+                service = runtime.retrieval
+                configured = service._embedder
+                for backend, encoder in encoders.items():
+                    entry[backend] = {"load_average_before_bare": round(os.getloadavg()[0], 2)}
+                    searches[backend] = BareSearch(runtime.store, runtime, mode, encoder)
+                    entry[backend]["bare"] = bench.bare(runtime, searches[backend])
+                    service._embedder = encoder
+                    try:
+                        entry[backend]["breakdown"] = bench.breakdown(runtime, mode)
+                    finally:
+                        service._embedder = configured
                 if args.why_cost:
                     entry["why_cost"] = bench.why_cost(runtime, mode)
             finally:
@@ -514,17 +541,21 @@ def main() -> int:
             shutil.copytree(bench.settings.qdrant_dir, copied)
             bare_store = EdgeVectorStore(copied)
             try:
-                entry["http"] = bench.http(search.on(bare_store))
+                for backend, search in searches.items():
+                    entry[backend]["http"] = bench.http(search.on(bare_store), backend)
             finally:
                 bare_store.close()
                 shutil.rmtree(copied, ignore_errors=True)
-            if "c1" in entry["http"]:
-                c1 = entry["http"]["c1"]
-                # The target: both sides from the same minutes (the paired run).
-                entry["c1_p95_over_bare_p95"] = round(c1["p95_ms"] / c1["paired_bare"]["p95_ms"], 2)
-                entry["c1_p95_over_bare_p95_measured_before"] = round(
-                    c1["p95_ms"] / entry["bare"]["embed_plus_search"]["p95_ms"], 2
-                )
+            for backend in searches:
+                if "c1" in entry[backend]["http"]:
+                    c1 = entry[backend]["http"]["c1"]
+                    # The target: both sides from the same minutes (the paired run).
+                    entry[backend]["c1_p95_over_bare_p95"] = round(
+                        c1["p95_ms"] / c1["paired_bare"]["p95_ms"], 2
+                    )
+                    entry[backend]["c1_p95_over_bare_p95_measured_before"] = round(
+                        c1["p95_ms"] / entry[backend]["bare"]["embed_plus_search"]["p95_ms"], 2
+                    )
             result[f"size_{size}"] = entry
             print(json.dumps({f"size_{size}": entry}), file=sys.stderr)
         result["load_average_end"] = round(os.getloadavg()[0], 2)

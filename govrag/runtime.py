@@ -20,6 +20,7 @@ from retrieval.embedding import load_embedder
 from retrieval.end_user import EndUserVerifier
 from retrieval.errors import ConfigurationError
 from retrieval.identity import PrincipalDirectory
+from retrieval.onnx_query import load_query_embedder
 from retrieval.pii.helpers import start_helpers
 from retrieval.pii.profiles import CorpusMaskers
 from retrieval.policy import PolicyEngine
@@ -123,7 +124,8 @@ def build_runtime(settings: Settings) -> Runtime:
         catalog=catalog,
         policy=policy,
         store=store,
-        embedder=embedder,
+        # Documents keep the torch model; queries, by default, its ONNX export (`retrieval.onnx_query`).
+        embedder=load_query_embedder(embedder, settings.embedding, settings.model_cache_dir),
         masker=masker,
         audit=audit,
         query_maskers=maskers.for_profile,

@@ -74,6 +74,7 @@ class SentenceTransformerEmbedder:
             raise ConfigurationError(f"embedding batch size must be positive, got {batch_size}")
         directory = model_dir if model_dir is not None else bundled_model_dir()
         self._weights_sha256 = verify_weights(directory)
+        self._model_dir = directory
 
         configure_offline_runtime()
         from sentence_transformers import SentenceTransformer
@@ -115,6 +116,11 @@ class SentenceTransformerEmbedder:
     @property
     def dimension(self) -> int:
         return EMBEDDING_DIMENSION
+
+    @property
+    def model_dir(self) -> Path:
+        """The directory the verified weights were loaded from (the query encoder is exported from it)."""
+        return self._model_dir
 
     @property
     def batch_size(self) -> int:

@@ -299,6 +299,20 @@ class AnswersSettings(BaseModel):
     support_threshold: float = Field(default=DEFAULT_SUPPORT_THRESHOLD, gt=0.0, lt=1.0)
 
 
+class EmbeddingSettings(BaseModel):
+    """How queries are embedded. Documents are always embedded by the torch model (`retrieval.embedding`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # onnx: the same weights exported to ONNX Runtime (`retrieval.onnx_query`), less than half the CPU per
+    # query, same vectors (checked against the torch model's at every start). torch: the documents' model.
+    query_backend: Literal["onnx", "torch"] = "onnx"
+    # The ONNX export with int8 attention weights: ~15 % less CPU again, vectors within cosine 0.993.
+    query_int8: bool = False
+    # Where the exported encoder is cached; unset: <data_dir>/models.
+    cache_dir: Path | None = None
+
+
 class Settings(BaseSettings):
     """govrag's configuration. Nested groups use `__`, e.g. `GOVRAG_CHUNKING__CHUNK_SIZE=384`."""
 
@@ -337,6 +351,7 @@ class Settings(BaseSettings):
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     answers: AnswersSettings = Field(default_factory=AnswersSettings)
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     # How often the service looks for corpora whose refresh interval is due.
     refresh_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
     log_level: str = "INFO"
@@ -365,6 +380,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'govrag.db').resolve()}"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.embedding.cache_dir if self.embedding.cache_dir is not None else self.data_dir / "models"
 
     @property
     def qdrant_dir(self) -> Path:

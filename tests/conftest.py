@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,13 @@ from tests.strict import STRICT
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+# Every runtime a test builds (in-process or a `govrag serve` subprocess, which inherits this) shares one
+# cache of the exported ONNX query encoder instead of exporting it (~20 s) into each fresh data directory.
+# Cached files are verified on every load (retrieval/onnx_query.py), so a stale or broken one is rebuilt.
+os.environ.setdefault(
+    "GOVRAG_EMBEDDING__CACHE_DIR", str(Path(tempfile.gettempdir()) / f"govrag-test-models-{os.getuid()}")
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

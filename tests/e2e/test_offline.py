@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from govrag.runtime import build_runtime
-from retrieval.settings import Settings
+from retrieval.settings import EmbeddingSettings, Settings
 from retrieval.catalog import CorpusSpec
 from retrieval.domain import Sensitivity
 
@@ -34,8 +34,12 @@ settings = Settings(
     data_dir=root / "data",
     source_roots=[root / "sources"],
     principals_file=root / "principals.yaml",
+    # A fresh cache: the ONNX query encoder is exported here, offline too.
+    embedding=EmbeddingSettings(cache_dir=root / "models"),
 )
 runtime = build_runtime(settings)
+exported = sorted(path.suffix for path in (root / "models").glob("minilm-*"))
+print("QUERY ENCODER", type(runtime.retrieval._embedder).__name__, exported)
 steward = runtime.principals.authenticate("Bearer {steward}")
 reader = runtime.principals.authenticate("Bearer {reader}")
 corpus = runtime.stewardship.register(
@@ -76,4 +80,5 @@ def test_ingest_and_retrieve_without_network(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "JOB succeeded 3" in result.stdout, result.stdout
     assert "CHUNKS 0" not in result.stdout
+    assert "QUERY ENCODER OnnxQueryEmbedder ['.json', '.onnx']" in result.stdout, result.stdout
     assert result.events == [], f"network attempts: {result.events[:5]}"
