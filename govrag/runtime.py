@@ -5,7 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from govrag.governance import Auditing, GovernanceJobObserver, PolicyAdministration, Stewardship
+from govrag.governance import (
+    Auditing,
+    GovernanceJobObserver,
+    PolicyAdministration,
+    PolicyWhatIf,
+    Stewardship,
+)
 from ingest.chunking import Chunker, default_tokenizer_file
 from ingest.jobs import JobRunner, RefreshScheduler
 from ingest.pipeline import IngestionPipeline
@@ -49,6 +55,7 @@ class Runtime:
     end_users: EndUserVerifier
     planner: AccessPlanner
     policy_admin: PolicyAdministration
+    policy_whatif: PolicyWhatIf
 
     _closed: bool = field(default=False, init=False, repr=False)
 
@@ -151,4 +158,5 @@ def build_runtime(settings: Settings) -> Runtime:
         end_users=end_users,
         planner=planner,
         policy_admin=PolicyAdministration(planner, catalog, principals, end_users),
+        policy_whatif=PolicyWhatIf(policy, catalog, principals, end_users, audit),
     )
