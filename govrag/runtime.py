@@ -5,7 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from govrag.governance import Auditing, GovernanceJobObserver, PolicyAdministration, Stewardship
+from govrag.governance import (
+    Auditing,
+    GovernanceJobObserver,
+    PolicyAdministration,
+    PolicyWhatIf,
+    Stewardship,
+)
 from ingest.chunking import Chunker, default_tokenizer_file
 from ingest.formats.budget import ParseLimits
 from ingest.jobs import JobRunner, RefreshScheduler
@@ -53,6 +59,7 @@ class Runtime:
     planner: AccessPlanner
     policy_admin: PolicyAdministration
     answers: AnswerVerifier
+    policy_whatif: PolicyWhatIf
 
     _closed: bool = field(default=False, init=False, repr=False)
 
@@ -168,4 +175,5 @@ def build_runtime(settings: Settings) -> Runtime:
             masker=masker,
             settings=settings.answers,
         ),
+        policy_whatif=PolicyWhatIf(policy, catalog, principals, end_users, audit),
     )

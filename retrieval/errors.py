@@ -7,6 +7,7 @@ GovragError
 ├── NotFound                   404
 ├── Conflict                   409  state does not allow the action (e.g. ingest before approval)
 ├── InvalidRequest             400  a well-formed request the service cannot accept (path outside roots)
+├── InvalidPolicy              422  candidate policy text (a what-if) that does not validate
 ├── ConfigurationError         —    invalid settings or policy: the service refuses to start
 ├── BackendUnavailable         503  a store (vector, relational) cannot be reached
 │   ├── AuditUnavailable       503  the provenance log cannot record: nothing is answered
@@ -51,6 +52,12 @@ class Conflict(GovragError):
 
 class InvalidRequest(GovragError):
     type = "invalid_request"
+
+
+class InvalidPolicy(GovragError):
+    """Policy text offered for a what-if that does not parse or validate against the schema."""
+
+    type = "invalid_policy"
 
 
 class ConfigurationError(GovragError):

@@ -115,6 +115,10 @@ class PrincipalDirectory:
         self._refresh()
         return len(self._by_hash)
 
+    def principals(self) -> list[Principal]:
+        """Every principal of the file, ordered by id."""
+        return [self._by_id[ident] for ident in sorted(self._by_id)]
+
     def get(self, principal_id: str) -> Principal:
         """The principal with this id (for explaining decisions); `NotFound` if there is none."""
         self._refresh()

@@ -176,6 +176,8 @@ class CompiledPolicy:
             digest.update(path.name.encode() + b"\0" + data + b"\0")
         self.version = digest.hexdigest()
         self.files = tuple(path.name for path in policy_paths)
+        # The texts of this version, so that a what-if starts from exactly what is in force (not the disk).
+        self.sources = {path.name: data for path, data in raw.items()}
 
         try:
             self._schema = cedarpy.Schema.from_str(schema_text)

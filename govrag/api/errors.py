@@ -19,6 +19,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.GovragError], int]] = [
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.InvalidRequest, 400),
+    (errors.InvalidPolicy, 422),
     (errors.BackendUnavailable, 503),
 ]
 

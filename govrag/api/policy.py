@@ -1,4 +1,4 @@
-"""Policy endpoints: the version in force, reload without restart, and explained decisions."""
+"""Policy endpoints: the version in force, reload without restart, explained decisions, and what-if."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from govrag.api.schemas import (
     ExplainRequest,
     PolicyReloadOut,
     PolicyStatusOut,
+    SimulateRequest,
+    SimulationOut,
     error_responses,
 )
+from govrag.governance.policy_whatif import EndUserClaims
 
 router = APIRouter(tags=["policy"], responses=error_responses(404, 409))
 
@@ -36,3 +39,12 @@ def explain(body: ExplainRequest, principal: CurrentPrincipal, runtime: RuntimeD
     described by `end_user_claims` through that principal (admin, auditor)."""
     explanation = runtime.policy_admin.explain(principal, body.principal_id, body.end_user_claims)
     return ExplainOut.model_validate(asdict(explanation))
+
+
+@router.post("/policy/simulate", response_model=SimulationOut)
+def simulate(body: SimulateRequest, principal: CurrentPrincipal, runtime: RuntimeDep) -> SimulationOut:
+    """Who would gain or lose access, and how many chunks of the last answers would be refused, under
+    candidate policy files; nothing is applied (admin, auditor). An invalid candidate: 422."""
+    end_users = [EndUserClaims(entry.principal_id, entry.claims) for entry in body.end_users]
+    result = runtime.policy_whatif.simulate(principal, body.files, end_users, body.recent)
+    return SimulationOut.model_validate(asdict(result))

@@ -468,6 +468,80 @@ class ExplainRequest(Strict):
         return value
 
 
+PolicyFileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+\.cedar$", max_length=100)]
+PolicyText = Annotated[str, StringConstraints(max_length=65_536)]
+
+
+class EndUserClaimsIn(Strict):
+    principal_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.@:-]+$")
+    ] = Field(description="The principal (an app) that acts for the end user.")
+    claims: dict[str, Any] = Field(
+        description="The end user's claims, mapped as a token's are (not verified)."
+    )
+
+    @field_validator("claims")
+    @classmethod
+    def _small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value)) > 16_384:
+            raise ValueError("claims are larger than 16 KiB")
+        return value
+
+
+class SimulateRequest(Strict):
+    files: dict[PolicyFileName, PolicyText] = Field(
+        min_length=1,
+        max_length=16,
+        description="Candidate policy files by name; each replaces today's file of that name.",
+    )
+    end_users: list[EndUserClaimsIn] = Field(default_factory=list, max_length=100)
+    recent: int = Field(default=100, ge=0, le=1000, description="How many of the last answers to re-judge.")
+
+
+class CorpusChangeOut(BaseModel):
+    corpus_id: str
+    name: str
+    policy_ids_now: list[str]
+    policy_ids_candidate: list[str]
+
+
+class ReaderChangeOut(BaseModel):
+    principal_id: str
+    end_user_id: str | None
+    gains: list[CorpusChangeOut]
+    losses: list[CorpusChangeOut]
+
+
+class AnswerRejudgedOut(BaseModel):
+    request_id: str
+    sequence: int | None
+    principal_id: str
+    end_user_id: str | None
+    chunks: int
+    refused: int = Field(description="Chunks the candidate would refuse.")
+    refused_now: int = Field(description="Chunks the policy in force refuses today.")
+    unjudged: int = Field(description="Chunks of an event logged without the caller's attributes.")
+
+
+class AnswersRejudgedOut(BaseModel):
+    examined: int
+    chunks: int
+    refused: int
+    refused_now: int
+    unjudged: int
+    answers: list[AnswerRejudgedOut]
+
+
+class SimulationOut(BaseModel):
+    policy_version: str
+    candidate_version: str
+    files: list[str]
+    changed_files: list[str]
+    readers_examined: int
+    readers: list[ReaderChangeOut]
+    recent: AnswersRejudgedOut
+
+
 class DocumentAccessOut(BaseModel):
     unrestricted: bool
     groups: list[str]

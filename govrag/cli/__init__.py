@@ -15,6 +15,7 @@ app = typer.Typer(help="govrag: governed retrieval for enterprise RAG.", no_args
 app.add_typer(steward.corpus_app, name="corpus")
 app.add_typer(steward.job_app, name="job")
 app.add_typer(auditor.audit_app, name="audit")
+app.add_typer(auditor.policy_app, name="policy")
 app.add_typer(maintenance.db_app, name="db")
 app.add_typer(maintenance.key_app, name="key")
 app.add_typer(maintenance.store_app, name="store")

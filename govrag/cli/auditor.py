@@ -1,5 +1,6 @@
 """Auditor commands (`govrag audit …`): read, verify and export the provenance log through the service's API
-with the typed client; `audit prune` is the operator's, run against the database itself."""
+with the typed client; `audit prune` is the operator's, run against the database itself. `govrag policy
+simulate` (auditor, admin) asks the service what candidate policy files would change."""
 
 from __future__ import annotations
 
@@ -268,3 +269,34 @@ def audit_prune(
     print_json(
         {"pruned": report.pruned, "anchor_sequence": report.anchor_sequence, "before": cut.isoformat()}
     )
+
+
+policy_app = typer.Typer(
+    help="Ask what candidate policy files would change (auditor, admin).", no_args_is_help=True
+)
+
+MAX_POLICY_FILES = 16
+
+
+@policy_app.command("simulate")
+def policy_simulate(
+    directory: Annotated[Path, typer.Argument(help="A folder of candidate *.cedar files.")],
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = "",
+    recent: Annotated[int, typer.Option(help="How many of the last answers to re-judge (0-1000).")] = 100,
+) -> None:
+    """Who would gain or lose access, and how many chunks of recent answers would be refused, if the *.cedar
+    files in DIRECTORY replaced today's files of those names. Nothing is applied."""
+    if not directory.is_dir():
+        raise fail(f"error: {directory} is not a folder", 1)
+    paths = sorted(directory.glob("*.cedar"))
+    if not paths:
+        raise fail(f"error: no *.cedar files in {directory}", 1)
+    if len(paths) > MAX_POLICY_FILES:
+        raise fail(f"error: more than {MAX_POLICY_FILES} *.cedar files in {directory}", 1)
+    try:
+        files = {path.name: path.read_text(encoding="utf-8") for path in paths}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"error: cannot read the files in {directory}: {exc}", 1) from exc
+    with service(url, api_key) as govrag:
+        print_json(govrag.simulate_policy(files, recent=recent).raw)

@@ -1,9 +1,18 @@
-"""Governance use cases: stewardship, auditing, policy administration, and the governance log they write."""
+"""Governance use cases: stewardship, auditing, policy administration and what-if, and the governance log
+they write."""
 
 from govrag.governance.auditing import Auditing
 from govrag.governance.jobs import GovernanceJobObserver
 from govrag.governance.log import GovernanceLog
 from govrag.governance.policy_admin import PolicyAdministration
+from govrag.governance.policy_whatif import PolicyWhatIf
 from govrag.governance.stewardship import Stewardship
 
-__all__ = ["Auditing", "GovernanceJobObserver", "GovernanceLog", "PolicyAdministration", "Stewardship"]
+__all__ = [
+    "Auditing",
+    "GovernanceJobObserver",
+    "GovernanceLog",
+    "PolicyAdministration",
+    "PolicyWhatIf",
+    "Stewardship",
+]

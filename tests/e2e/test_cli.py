@@ -46,6 +46,8 @@ COMMANDS = [
     ["audit"],
     ["audit", "events"],
     ["audit", "event"],
+    ["policy"],
+    ["policy", "simulate"],
     ["db", "upgrade"],
     ["store"],
     ["store", "optimize"],

@@ -31,6 +31,7 @@ from govrag_client._models import (
     Job,
     JobAccepted,
     PolicyReload,
+    PolicySimulation,
     PolicyStatus,
     PruneReport,
     Replay,
@@ -277,3 +278,9 @@ class BaseClient:
 
     def _reload_policy(self) -> Call[PolicyReload]:
         return Call("POST", "/policy/reload", _one(PolicyReload.read, "policy_reload"))
+
+    def _simulate_policy(
+        self, files: Mapping[str, str], end_users: Iterable[Mapping[str, Any]], recent: int
+    ) -> Call[PolicySimulation]:
+        body = {"files": dict(files), "end_users": [dict(e) for e in end_users], "recent": recent}
+        return Call("POST", "/policy/simulate", _one(PolicySimulation.read, "policy_simulation"), body=body)

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -37,6 +37,7 @@ from govrag_client._models import (
     Job,
     JobAccepted,
     PolicyReload,
+    PolicySimulation,
     PolicyStatus,
     PruneReport,
     Replay,
@@ -240,6 +241,13 @@ class GovragClient(BaseClient):
         """Load the policy files again; invalid files: `Conflict`, and the version in force stays."""
         return self._send(self._reload_policy())
 
+    def simulate_policy(
+        self, files: Mapping[str, str], *, end_users: Iterable[Mapping[str, Any]] = (), recent: int = 100
+    ) -> PolicySimulation:
+        """What candidate files (name → text) would change; nothing is applied. Invalid files: `ApiError` 422.
+        `end_users`: `{"principal_id": app, "claims": {...}}` each."""
+        return self._send(self._simulate_policy(files, end_users, recent))
+
     # -- lifetime -------------------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -420,6 +428,11 @@ class AsyncGovragClient(BaseClient):
 
     async def reload_policy(self) -> PolicyReload:
         return await self._send(self._reload_policy())
+
+    async def simulate_policy(
+        self, files: Mapping[str, str], *, end_users: Iterable[Mapping[str, Any]] = (), recent: int = 100
+    ) -> PolicySimulation:
+        return await self._send(self._simulate_policy(files, end_users, recent))
 
     async def aclose(self) -> None:
         if self._owned:

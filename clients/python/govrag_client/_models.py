@@ -674,3 +674,26 @@ class PolicyReload:
         return cls(
             changed=o.flag("changed"), version=o.text("version"), previous=o.text("previous"), raw=o.raw
         )
+
+
+@dataclass(frozen=True)
+class PolicySimulation:
+    """What candidate policy files would change; `raw` holds the whole answer (readers, re-judged answers)."""
+
+    policy_version: str
+    candidate_version: str
+    changed_readers: int  # readers who would gain or lose a corpus
+    refused_chunks: int  # chunks of the recent answers the candidate would refuse
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def read(cls, o: JsonObject) -> Self:
+        recent = o.opt_mapping("recent") or {}
+        refused = recent.get("refused")
+        return cls(
+            policy_version=o.text("policy_version"),
+            candidate_version=o.text("candidate_version"),
+            changed_readers=len(o.objects("readers", lambda reader: reader.raw)),
+            refused_chunks=refused if isinstance(refused, int) else 0,
+            raw=o.raw,
+        )
