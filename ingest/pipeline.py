@@ -14,6 +14,7 @@ searchable until the new one is in: never neither.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -27,6 +28,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from ingest.acl import AclError, AclReader
+from ingest.document_names import mask_source_uris, mask_title
 from ingest.processing import DocumentProcessor, Processed, WorkItem
 from retrieval import telemetry
 from retrieval.catalog import Catalog, to_ref, utcnow
@@ -226,8 +228,9 @@ class IngestionPipeline:
             except OSError as exc:
                 progress.documents_seen += 1
                 reason = f"cannot read file: {exc.strerror or type(exc).__name__}"
-                self._record_failure(corpus, document_id, path.resolve().as_uri(), reason, None)
-                progress.fail(path.resolve().as_uri(), reason)
+                [uri] = mask_source_uris(self._names_masker(corpus), root, [(path, document_id)])
+                self._record_failure(corpus, document_id, uri, reason, None)
+                progress.fail(uri, reason)
                 continue
             if row is not None and row.status == DocumentStatus.deleted.value:
                 progress.documents_seen += 1
@@ -237,8 +240,9 @@ class IngestionPipeline:
                 acl = acls.acl_for(path)
             except AclError as exc:
                 progress.documents_seen += 1
-                self._withdraw(corpus, document_id, path.resolve().as_uri(), exc.detail)
-                progress.fail(path.resolve().as_uri(), exc.detail)
+                [uri] = mask_source_uris(self._names_masker(corpus), root, [(path, document_id)])
+                self._withdraw(corpus, document_id, uri, exc.detail)
+                progress.fail(uri, exc.detail)
                 continue
             if row is not None and self._skippable(row, sha, weights, acl):
                 progress.documents_seen += 1
@@ -247,6 +251,9 @@ class IngestionPipeline:
                 continue
             version = (row.version if row is not None else 0) + 1
             work.append(WorkItem(path, relative, document_id, path.resolve().as_uri(), version, acl))
+        # What readers, job errors and the audit log see of a path: its names masked (ingest/document_names).
+        shown = mask_source_uris(self._names_masker(corpus), root, [(i.path, i.document_id) for i in work])
+        work = [dataclasses.replace(item, source_uri=uri) for item, uri in zip(work, shown, strict=True)]
         for document_id, row in known.items():
             if document_id not in present and row.status != DocumentStatus.removed.value:
                 if row.status == DocumentStatus.deleted.value:
@@ -303,9 +310,15 @@ class IngestionPipeline:
             if close is not None:
                 close()
 
+    def _names_masker(self, corpus: CorpusRef) -> PiiMasker:
+        """The masker of a corpus's titles and file names: the one of its chunks."""
+        return self._masker_for(corpus.masking) if self._masker_for else self._processor.masker
+
     def _write(self, corpus: CorpusRef, result: Processed) -> int:
         item, parsed = result.item, result.parsed
         assert parsed is not None
+        parsed = dataclasses.replace(parsed, title=mask_title(self._names_masker(corpus), parsed.title))
+        result = dataclasses.replace(result, parsed=parsed)
         version = item.version
         keywords = self._sparse.encode_documents([masked.text for masked in result.masked])
         points = [

@@ -12,7 +12,9 @@ GovragError
 │   └── AuditUnavailable       503  the provenance log cannot record: nothing is answered
 └── IngestionError             —    one document failed; recorded on the job, the batch goes on
     ├── UnsupportedFormat
-    └── ParseError
+    ├── ParseError
+    └── MaskingTimeout              a PII pattern ran past its time limit: the text is not known to be
+                                    masked (a chunk fails its document; a query is redacted whole for the log)
 """
 
 from __future__ import annotations
@@ -74,3 +76,7 @@ class UnsupportedFormat(IngestionError):
 
 class ParseError(IngestionError):
     type = "parse_error"
+
+
+class MaskingTimeout(IngestionError):
+    type = "masking_timeout"

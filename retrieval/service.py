@@ -26,7 +26,8 @@ from retrieval.domain import (
     SearchMode,
     VectorHit,
 )
-from retrieval.errors import AuditUnavailable, BackendUnavailable
+from retrieval.errors import AuditUnavailable, BackendUnavailable, MaskingTimeout
+from retrieval.pii.anonymizer import REDACTION_MARKER
 from retrieval.policy import PolicyEngine
 from retrieval.protocols import Embedder, PiiMasker, SparseEncoder, VectorStore
 from retrieval.query_texts import group_by_query_text, search_by_query_text
@@ -106,7 +107,7 @@ class RetrievalService:
         # Python) goes to a PII helper process where there is one (`PresidioMasker`), so it holds neither
         # this process's GIL nor the request's time; the thread only waits for it. Nothing is logged or
         # returned before it is done.
-        masking = self._log_masking.submit(self._masker.mask, query)
+        masking = self._log_masking.submit(self._mask_for_log, query)
         query_hmac = self._audit.fingerprint(query)  # the raw query itself is never logged
         plan = self._planner.plan(principal, end_user, self._catalog.refs())
         policy_version = plan.policy_version
@@ -154,7 +155,7 @@ class RetrievalService:
         hits, unavailable = (
             self._search_per_query_text(query, plan, top_k, mode, mmr) if plan.scopes else ([], ())
         )
-        masked_query = masking.result().text  # raises what the masker raised: nothing is returned then
+        masked_query = masking.result()  # raises what the masker raised: nothing is returned then
         if unavailable and self._fail_closed:
             self._record_failure(event(Outcome.error, unavailable=unavailable))
             raise BackendUnavailable(f"regions unavailable: {', '.join(unavailable)}")
@@ -237,6 +238,15 @@ class RetrievalService:
         if mmr:
             return maximal_marginal_relevance(hits, top_k, self._options.mmr_diversity), tuple(sorted(down))
         return hits[:top_k], tuple(sorted(down))
+
+    def _mask_for_log(self, query: str) -> str:
+        """The query as the log keeps it: masked, or redacted whole where its analysis ran out of time (a
+        query built to make the patterns backtrack is never logged raw)."""
+        try:
+            return self._masker.mask(query).text
+        except MaskingTimeout:
+            logger.warning("a query's PII analysis ran out of time; the log keeps it redacted whole")
+            return REDACTION_MARKER
 
     def _search_per_query_text(
         self, query: str, plan: AccessPlan, top_k: int, mode: SearchMode, mmr: bool
