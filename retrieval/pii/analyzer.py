@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from retrieval.pii.engine import LANGUAGE, shared_analysis
 from retrieval.pii.limits import split_for_analysis
+from retrieval.pii.organisations import drop_organisations
 
 if TYPE_CHECKING:
     from presidio_analyzer import RecognizerResult
@@ -210,7 +211,7 @@ def analyse(
             results = [r for r in results if not _by_shape_alone(r)]
         results = _trimmed(results, analysed_text)
         if "PERSON" in entities:
-            results = propagate_names(analysed_text, results)
+            results = propagate_names(analysed_text, drop_organisations(analysed_text, results))
         findings.append(
             [
                 Finding(r.entity_type, r.start, r.end, r.score)
