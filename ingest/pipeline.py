@@ -21,6 +21,7 @@ content hash (ingest/processing.py).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -34,6 +35,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from ingest.acl import AclError, AclReader, Recipients
+from ingest.document_names import mask_source_uris, mask_title
 from ingest.processing import DocumentProcessor, Processed, WorkItem
 from ingest.source_tree import FileIdentity, SourceTree, problem_of
 from retrieval import telemetry
@@ -232,11 +234,14 @@ class IngestionPipeline:
         )
         progress.documents_total = len(entries)
         max_bytes = self._processor.max_file_bytes
+        names_masker = self._names_masker(corpus)
         for entry in entries:
             relative = entry.relative
             path = tree.root / relative
-            source_uri = path.as_uri()
             document_id = document_id_for(corpus.id, relative)
+            # Failures are reported under the path with its names masked (a file named after a person must not
+            # reach a job error or the log); the work items get theirs in one batch after the scan.
+            [source_uri] = mask_source_uris(names_masker, tree.root, [(path, document_id)])
             present.add(document_id)
             row = known.get(document_id)
             if entry.problem is not None:
@@ -307,7 +312,7 @@ class IngestionPipeline:
                     path,
                     relative,
                     document_id,
-                    source_uri,
+                    path.as_uri(),
                     version,
                     acl,
                     acl_from_recipients=from_recipients,
@@ -316,6 +321,9 @@ class IngestionPipeline:
                     content_sha256=sha,
                 )
             )
+        # What readers, job errors and the audit log see of a path: its names masked (ingest/document_names).
+        shown = mask_source_uris(names_masker, tree.root, [(i.path, i.document_id) for i in work])
+        work = [dataclasses.replace(item, source_uri=uri) for item, uri in zip(work, shown, strict=True)]
         for document_id, row in known.items():
             if document_id not in present and row.status != DocumentStatus.removed.value:
                 if row.status == DocumentStatus.deleted.value:
@@ -391,9 +399,15 @@ class IngestionPipeline:
             if close is not None:
                 close()
 
+    def _names_masker(self, corpus: CorpusRef) -> PiiMasker:
+        """The masker of a corpus's titles and file names: the one of its chunks."""
+        return self._masker_for(corpus.masking) if self._masker_for else self._processor.masker
+
     def _write(self, corpus: CorpusRef, result: Processed) -> int:
         item, parsed = result.item, result.parsed
         assert parsed is not None
+        parsed = dataclasses.replace(parsed, title=mask_title(self._names_masker(corpus), parsed.title))
+        result = dataclasses.replace(result, parsed=parsed)
         version = item.version
         keywords = self._sparse.encode_documents([masked.text for masked in result.masked])
         points = [

@@ -255,6 +255,11 @@ class DocumentProcessor:
         one being parsed."""
         return (self._windows_ahead + 2) * self._window_chunks + 1
 
+    @property
+    def masker(self) -> PiiMasker:
+        """The masker of calls that bring none of their own."""
+        return self._masker
+
     def process(self, items: Iterable[WorkItem], masker: PiiMasker | None = None) -> Iterator[Processed]:
         """One `Processed` per item, in order. Never raises for a bad document.
 

@@ -14,7 +14,9 @@ GovragError
 │   └── RetrievalFailed        503  a step of /retrieve failed (query masking, planning): logged, not answered
 └── IngestionError             —    one document failed; recorded on the job, the batch goes on
     ├── UnsupportedFormat
-    └── ParseError
+    ├── ParseError
+    └── MaskingTimeout              a PII pattern ran past its time limit: the text is not known to be
+                                    masked (a chunk fails its document; a query is redacted whole for the log)
 """
 
 from __future__ import annotations
@@ -86,3 +88,7 @@ class UnsupportedFormat(IngestionError):
 
 class ParseError(IngestionError):
     type = "parse_error"
+
+
+class MaskingTimeout(IngestionError):
+    type = "masking_timeout"

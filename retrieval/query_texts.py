@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from retrieval.domain import CorpusRef, MaskingProfile, MaskingStrategy, VectorHit
+from retrieval.errors import InvalidRequest, MaskingTimeout
 from retrieval.protocols import PiiMasker
 
 __all__ = [
@@ -65,7 +66,8 @@ def group_by_query_text(
     """Each distinct text to embed with the corpora to search with it; the raw query's group comes first.
 
     Without `masker_for` every corpus gets the raw query. Raises what the masker raises (a
-    `ConfigurationError` for a pseudonymizing corpus when no key is configured).
+    `ConfigurationError` for a pseudonymizing corpus when no key is configured), and `InvalidRequest` where
+    the masking ran out of time.
     """
     masked: dict[MaskingProfile, tuple[str, frozenset[str]]] = {}
     groups: dict[str, tuple[frozenset[str], list[CorpusRef]]] = {}
@@ -75,7 +77,12 @@ def group_by_query_text(
             text, pseudonyms = query, frozenset[str]()
         else:
             if profile not in masked:
-                result = masker_for(profile).mask(query)
+                try:
+                    result = masker_for(profile).mask(query)
+                except MaskingTimeout:
+                    # Its pseudonyms cannot be known: searching with the raw query would put a name where
+                    # the corpus holds a token, and a redacted one would search for nothing.
+                    raise InvalidRequest("the query could not be checked for personal data in time") from None
                 masked[profile] = (result.text, frozenset(span.replacement for span in result.spans))
             text, pseudonyms = masked[profile]
         groups.setdefault(text, (pseudonyms, []))[1].append(corpus)

@@ -27,9 +27,10 @@ from retrieval.domain import (
     SearchMode,
     VectorHit,
 )
-from retrieval.errors import AuditUnavailable, BackendUnavailable, GovragError
+from retrieval.errors import AuditUnavailable, BackendUnavailable, GovragError, MaskingTimeout
 from retrieval.explain import chunk_why
 from retrieval.failed_retrieval import FailedRetrieval
+from retrieval.pii.anonymizer import REDACTION_MARKER
 from retrieval.policy import PolicyEngine
 from retrieval.protocols import Embedder, PiiMasker, SparseEncoder, VectorStore
 from retrieval.query_texts import group_by_query_text, search_by_query_text
@@ -115,7 +116,7 @@ class RetrievalService:
         # Python) goes to a PII helper process where there is one (`PresidioMasker`), so it holds neither
         # this process's GIL nor the request's time; the thread only waits for it. Nothing is logged or
         # returned before it is done.
-        masking = self._log_masking.submit(self._masker.mask, query)
+        masking = self._log_masking.submit(self._mask_for_log, query)
         query_hmac = self._audit.fingerprint(query)  # the raw query itself is never logged
         failed = FailedRetrieval(self._audit, request_id, principal, end_user, query_hmac, top_k, started)
         refs = self._catalog.refs()
@@ -172,7 +173,7 @@ class RetrievalService:
             self._search_per_query_text(query, plan, top_k, mode, mmr, explained) if plan.scopes else ([], ())
         )
         try:
-            masked_query = masking.result().text
+            masked_query = masking.result()
         except Exception as exc:  # nothing is returned then; the log says that it failed (not the query)
             failed.record("mask", exc, policy_version)
         if unavailable and self._fail_closed:
@@ -268,6 +269,15 @@ class RetrievalService:
         if mmr:
             return maximal_marginal_relevance(hits, top_k, self._options.mmr_diversity), tuple(sorted(down))
         return hits[:top_k], tuple(sorted(down))
+
+    def _mask_for_log(self, query: str) -> str:
+        """The query as the log keeps it: masked, or redacted whole where its analysis ran out of time (a
+        query built to make the patterns backtrack is never logged raw)."""
+        try:
+            return self._masker.mask(query).text
+        except MaskingTimeout:
+            logger.warning("a query's PII analysis ran out of time; the log keeps it redacted whole")
+            return REDACTION_MARKER
 
     def _search_per_query_text(
         self, query: str, plan: AccessPlan, top_k: int, mode: SearchMode, mmr: bool, explain: bool = False

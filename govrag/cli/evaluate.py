@@ -25,12 +25,16 @@ def eval_pii(
             dir_okay=False,
         ),
     ],
+    folds: Annotated[
+        int, typer.Option(min=0, help="Leave-templates-out folds (by template_id, where given); 0: none.")
+    ] = 5,
 ) -> None:
-    """Score the ingestion PII masker on labelled sentences: span precision, recall, F2, speed (JSON)."""
+    """Score the ingestion PII masker on labelled sentences: span precision, recall, F2, speed (JSON), and
+    per fold of held-out templates."""
     from retrieval.pii.evaluation import evaluate_file
 
     try:
-        report = evaluate_file(file)
+        report = evaluate_file(file, folds=folds)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import numpy as np
 import yaml
@@ -38,7 +40,7 @@ from govrag.evaluation.beir import (
 )
 from govrag.evaluation.metrics import evaluate
 from retrieval.catalog import CorpusSpec
-from retrieval.domain import SearchMode, Sensitivity
+from retrieval.domain import SearchMode, Sensitivity, document_id_for
 from retrieval.identity import hash_api_key
 from retrieval.settings import Settings
 
@@ -167,6 +169,12 @@ def _run(
             f"ingested {row.documents_ingested} documents, {row.chunks_written} chunks, {ingest_seconds:.0f}s"
         )
 
+        # Citations are matched by document id: a source URI shows its file name masked where the name holds
+        # personal data (ingest/document_names.py), and a BEIR id may look like some.
+        ids_by_document = {
+            document_id_for(corpus.id, Path(url2pathname(urlparse(uri).path)).name): beir_id
+            for uri, beir_id in ids_by_uri.items()
+        }
         pipeline: dict[str, Any] = {}
         for mode in request.modes:
             rankings: dict[str, list[str]] = {}
@@ -175,7 +183,7 @@ def _run(
                 started = time.perf_counter()
                 result = runtime.retrieval.retrieve(reader, text, TOP_K, mode=mode)
                 latencies.append(time.perf_counter() - started)
-                rankings[query] = _documents([c.citation.source_uri for c in result.chunks], ids_by_uri)
+                rankings[query] = _documents([c.citation.document_id for c in result.chunks], ids_by_document)
             pipeline[mode.value] = {
                 **evaluate(rankings, qrels),
                 "median_query_ms": round(statistics.median(latencies) * 1000, 1),
@@ -227,11 +235,11 @@ def _run(
     return report
 
 
-def _documents(source_uris: Sequence[str], ids_by_uri: dict[str, str]) -> list[str]:
-    """Chunk citations → document ids, each once, in order of its best chunk."""
+def _documents(document_ids: Sequence[str], beir_ids: dict[str, str]) -> list[str]:
+    """Chunk citations' documents → BEIR document ids, each once, in order of its best chunk."""
     ranking: dict[str, None] = {}
-    for uri in source_uris:
-        ranking.setdefault(ids_by_uri[uri], None)
+    for document_id in document_ids:
+        ranking.setdefault(beir_ids[document_id], None)
     return list(ranking)
 
 

@@ -8,10 +8,13 @@ analysed on its own.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from retrieval.pii.engine import LANGUAGE, shared_analysis
+from retrieval.pii.limits import split_for_analysis
+from retrieval.pii.organisations import drop_organisations
 
 if TYPE_CHECKING:
     from presidio_analyzer import RecognizerResult
@@ -56,7 +59,30 @@ def _by_shape_alone(result: RecognizerResult) -> bool:
 
 
 def _needs_case_restored(text: str) -> bool:
-    return not any(char.isupper() for char in text) and any(char.isalpha() for char in text)
+    """A text with letters, all of one case: typed without capitals, or shouted (a heading or a file name
+    in capitals, "PIERRE DUBOIS.pdf", where every word has a name's shape and the model finds none)."""
+    if not any(char.isalpha() for char in text):
+        return False
+    return not any(char.isupper() for char in text) or not any(char.islower() for char in text)
+
+
+def _trimmed(results: list[RecognizerResult], text: str) -> list[RecognizerResult]:
+    """`results` without white space at their ends (the spaCy model's entities take trailing spaces in
+    "Pierre Dubois    "): a masked text keeps its layout, and a span names the value alone."""
+    kept = []
+    for result in results:
+        while result.start < result.end and text[result.start].isspace():
+            result.start += 1
+        while result.end > result.start and text[result.end - 1].isspace():
+            result.end -= 1
+        if result.start < result.end:
+            kept.append(result)
+    return kept
+
+
+def _lower_same_length(text: str) -> str:
+    """`text` in lower case, but for letters whose lower case is longer ("İ"), so that offsets hold."""
+    return "".join(low if len(low := char.lower()) == 1 else char for char in text)
 
 
 def _resolve_overlaps(results: Sequence[RecognizerResult], text: str) -> list[RecognizerResult]:
@@ -74,18 +100,47 @@ def _resolve_overlaps(results: Sequence[RecognizerResult], text: str) -> list[Re
     from presidio_analyzer import RecognizerResult
 
     ranked = sorted(results, key=lambda r: (-r.score, -(r.end - r.start), r.start, r.entity_type))
+    # What is taken so far, disjoint, in text order (`starts` and `ends` rise together): a candidate meets
+    # only the few taken spans around it, found by bisection, so a long text with thousands of findings
+    # costs n log n rather than n².
     kept: list[RecognizerResult] = []
+    starts: list[int] = []
+    ends: list[int] = []
+
+    def take(result: RecognizerResult) -> None:
+        index = bisect.bisect_left(starts, result.start)
+        kept.insert(index, result)
+        starts.insert(index, result.start)
+        ends.insert(index, result.end)
+
+    def extends_own_type(entity_type: str, start: int, end: int) -> bool:
+        """Whether a taken span of `entity_type` lies next to `start:end`, with only white space between."""
+        index = bisect.bisect_right(ends, start) - 1
+        while index >= 0 and not text[kept[index].end : start].strip():
+            if kept[index].entity_type == entity_type:
+                return True
+            index -= 1
+        index = bisect.bisect_left(starts, end)
+        while index < len(kept) and not text[end : kept[index].start].strip():
+            if kept[index].entity_type == entity_type:
+                return True
+            index += 1
+        return False
+
     for candidate in ranked:
         pieces = [(candidate.start, candidate.end)]
-        for other in kept:
+        index = bisect.bisect_right(ends, candidate.start)
+        while index < len(kept) and kept[index].start < candidate.end:
+            other = kept[index]
             pieces = [
                 piece
                 for start, end in pieces
                 for piece in ((start, min(end, other.start)), (max(start, other.end), end))
                 if piece[0] < piece[1]
             ]
+            index += 1
         if pieces == [(candidate.start, candidate.end)]:
-            kept.append(candidate)
+            take(candidate)
             continue
         for start, end in pieces:
             while start < end and not text[start].isalnum():
@@ -94,16 +149,9 @@ def _resolve_overlaps(results: Sequence[RecognizerResult], text: str) -> list[Re
                 end -= 1
             if start == end:
                 continue
-            if not any(
-                other.entity_type == candidate.entity_type
-                and (
-                    (other.end <= start and not text[other.end : start].strip())
-                    or (end <= other.start and not text[end : other.start].strip())
-                )
-                for other in kept
-            ):
-                kept.append(RecognizerResult(candidate.entity_type, start, end, candidate.score))
-    return sorted(kept, key=lambda r: r.start)
+            if not extends_own_type(candidate.entity_type, start, end):
+                take(RecognizerResult(candidate.entity_type, start, end, candidate.score))
+    return kept
 
 
 class Finding(NamedTuple):
@@ -127,26 +175,43 @@ def analyse(
     analysis = shared_analysis()
     restored = [_needs_case_restored(text) for text in texts]
     analysed = [
-        _restore_case(text) if restore else text for text, restore in zip(texts, restored, strict=True)
+        _restore_case(_lower_same_length(text)) if restore else text
+        for text, restore in zip(texts, restored, strict=True)
+    ]
+    # Long texts are analysed in overlapping pieces (`retrieval.pii.limits`); each piece's findings are
+    # moved to the whole text's offsets, and the overlaps resolved over the whole text below.
+    pieces = [
+        (number, offset, piece)
+        for number, text in enumerate(analysed)
+        for offset, piece in split_for_analysis(text)
+        if piece.strip()
     ]
     with analysis.lock:
         analyses = list(
             analysis.batch_analyzer.analyze_iterator(
-                analysed,
+                [piece for _, _, piece in pieces],
                 language=LANGUAGE,
                 batch_size=batch_size,
                 entities=list(entities),
                 score_threshold=score_threshold,
             )
         )
+    found: list[list[RecognizerResult]] = [[] for _ in analysed]
+    for (number, offset, _), results in zip(pieces, analyses, strict=True):
+        if offset:
+            for result in results:
+                result.start += offset
+                result.end += offset
+        found[number].extend(results)
     findings: list[list[Finding]] = []
-    for analysed_text, restore, results in zip(analysed, restored, analyses, strict=True):
+    for analysed_text, restore, results in zip(analysed, restored, found, strict=True):
         if restore:
             # Capitals put back by `_restore_case` are not evidence of a name: every pair of content words
             # would have a name's shape.
             results = [r for r in results if not _by_shape_alone(r)]
+        results = _trimmed(results, analysed_text)
         if "PERSON" in entities:
-            results = propagate_names(analysed_text, results)
+            results = propagate_names(analysed_text, drop_organisations(analysed_text, results))
         findings.append(
             [
                 Finding(r.entity_type, r.start, r.end, r.score)

@@ -6,6 +6,7 @@ Also what keeps analysed text out of presidio's logs and the public suffix list 
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 from dataclasses import dataclass
@@ -180,6 +181,7 @@ def shared_analysis() -> Analysis:
     from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
     from spacy.language import Language
 
+    from retrieval.pii.limits import bound_pattern_recognizers
     from retrieval.pii.recognizers import custom_recognizers, national_id_recognizers
 
     # presidio's SpacyNlpEngine calls spacy.cli.download when the name is not an installed package.
@@ -219,6 +221,7 @@ def shared_analysis() -> Analysis:
     ]
     for recognizer in recognizers:
         analyzer.registry.add_recognizer(recognizer)
+    bound_pattern_recognizers(analyzer.registry)
     analyzer.analyze(_WARM_UP_TEXT, language=LANGUAGE)
     return Analysis(analyzer, BatchAnalyzerEngine(analyzer_engine=analyzer), threading.Lock())
 
@@ -236,6 +239,20 @@ def _context_enhancer() -> ContextAwareEnhancer:
     from presidio_analyzer.nlp_engine import NlpArtifacts
 
     class SelectiveContextEnhancer(LemmaContextAwareEnhancer):
+        # Token ends of the text being enhanced, for `_find_index_of_match_token` (set per call; calls are
+        # serialized by the analysis lock).
+        _token_ends: list[int] = []
+
+        def _find_index_of_match_token(  # type: ignore[override]
+            self, word: str, start: int, tokens: object, tokens_indices: list[int]
+        ) -> int:
+            """presidio's answer (the first token that ends after `start`) by bisection: presidio walks the
+            tokens from the first for every finding, quadratic in a text with many findings."""
+            index = bisect.bisect_right(self._token_ends, start)
+            if index == len(self._token_ends):
+                raise ValueError(f"Did not find word '{word}' in the list of tokens")
+            return index
+
         def enhance_using_context(
             self,
             text: str,
@@ -253,6 +270,8 @@ def _context_enhancer() -> ContextAwareEnhancer:
                 (enhanced if metadata.get(key) in with_context else passed).append(result)
             if not enhanced:
                 return passed
+            tokens = nlp_artifacts.tokens
+            self._token_ends = [token.idx + len(token) for token in tokens] if tokens is not None else []
             return passed + super().enhance_using_context(text, enhanced, nlp_artifacts, recognizers, context)
 
     return SelectiveContextEnhancer()

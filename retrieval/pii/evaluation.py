@@ -22,6 +22,7 @@ overlap counting is generous to an address masked only in part), and throughput.
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retrieval.protocols import MaskedSpan, PiiMasker
+from retrieval.protocols import MaskedSpan, MaskedText, PiiMasker
 
 __all__ = [
     "LABEL_MAPPING",
@@ -39,6 +40,7 @@ __all__ = [
     "evaluate",
     "evaluate_file",
     "load_samples",
+    "template_folds",
 ]
 
 # Data-set label → masker entity types that count as finding it; the first is the label's primary type.
@@ -81,6 +83,8 @@ class LabelledSpan:
 class Sample:
     text: str
     spans: tuple[LabelledSpan, ...]
+    # The template the sentence was generated from, where the data set says (`template_id`).
+    template: str | None = None
 
 
 def load_samples(path: Path) -> list[Sample]:
@@ -106,7 +110,8 @@ def load_samples(path: Path) -> list[Sample]:
         for span in spans:
             if not 0 <= span.start < span.end <= len(text):
                 raise ValueError(f"{path}: sample {index}: span {span} is outside the text")
-        samples.append(Sample(text, spans))
+        template = record.get("template_id")
+        samples.append(Sample(text, spans, None if template is None else str(template)))
     return samples
 
 
@@ -130,14 +135,32 @@ def _overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
 
 
 def evaluate(
-    samples: Sequence[Sample], masker: PiiMasker, *, mapping: Mapping[str, Sequence[str]] = LABEL_MAPPING
+    samples: Sequence[Sample],
+    masker: PiiMasker,
+    *,
+    mapping: Mapping[str, Sequence[str]] = LABEL_MAPPING,
+    folds: int = 0,
 ) -> dict[str, Any]:
-    """Mask every sample's text with `masker` (one `mask_batch` call) and score the spans (see the module)."""
+    """Mask every sample's text with `masker` (one `mask_batch` call) and score the spans (see the module);
+    with `folds`, the leave-templates-out figures too (`template_folds`)."""
     texts = [sample.text for sample in samples]
     started = time.perf_counter()
     masked = masker.mask_batch(texts)
     seconds = time.perf_counter() - started
+    report = _score(samples, masked, mapping)
+    report["throughput"] = {
+        "seconds": round(seconds, 3),
+        "sentences_per_second": round(len(samples) / seconds, 1) if seconds > 0 else None,
+        "characters_per_second": round(sum(map(len, texts)) / seconds) if seconds > 0 else None,
+    }
+    if folds:
+        report["template_folds"] = template_folds(samples, masked, folds, mapping=mapping)
+    return report
 
+
+def _score(
+    samples: Sequence[Sample], masked: Sequence[MaskedText], mapping: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
     primary = {label: types[0] for label, types in mapping.items()}
     counts: Counter[tuple[str, str]] = Counter()  # (figure, type) → count
     unmapped: Counter[str] = Counter()
@@ -204,15 +227,76 @@ def evaluate(
         "type_mapping": {label: list(types) for label, types in mapping.items()},
         "out_of_scope_labels": sorted(OUT_OF_SCOPE),
         "unmapped_labels": dict(sorted(unmapped.items())),
-        "throughput": {
-            "seconds": round(seconds, 3),
-            "sentences_per_second": round(len(samples) / seconds, 1) if seconds > 0 else None,
-            "characters_per_second": round(sum(map(len, texts)) / seconds) if seconds > 0 else None,
-        },
     }
 
 
-def evaluate_file(path: Path, masker: PiiMasker | None = None) -> dict[str, Any]:
+def template_folds(
+    samples: Sequence[Sample],
+    masked: Sequence[MaskedText],
+    folds: int = 5,
+    *,
+    mapping: Mapping[str, Sequence[str]] = LABEL_MAPPING,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Leave-templates-out: the samples' templates dealt into `folds` folds (shuffled with `seed`), each fold
+    scored on its own, as sentences of templates that a change tuned on the other folds has not seen.
+
+    The masker is not trained, so pooling the folds gives the full-set figures back; what the folds add is
+    the spread across unseen templates: per-fold overall and per-type scores, their mean and worst fold.
+    The protocol for a change: look only at the errors of four folds, then read the fifth's figures.
+    `ValueError` without templates, or with fewer templates than folds.
+    """
+    templates = sorted({sample.template for sample in samples if sample.template is not None})
+    if len(templates) < folds:
+        raise ValueError(
+            f"leave-templates-out needs at least {folds} templates (template_id), got {len(templates)}"
+        )
+    random.Random(seed).shuffle(templates)  # noqa: S311  (a reproducible split, no secret)
+    fold_of = {template: index % folds for index, template in enumerate(templates)}
+    reports = []
+    for fold in range(folds):
+        chosen = [i for i, sample in enumerate(samples) if fold_of.get(sample.template or "") == fold]
+        report = _score([samples[i] for i in chosen], [masked[i] for i in chosen], mapping)
+        reports.append(
+            {
+                "fold": fold,
+                "templates": sum(1 for f in fold_of.values() if f == fold),
+                "samples": len(chosen),
+                "overall": report["overall"],
+                "per_type": {
+                    t: {k: v[k] for k in ("precision", "recall", "labelled")}
+                    for t, v in report["per_type"].items()
+                },
+            }
+        )
+
+    def spread(figure: str) -> dict[str, float]:
+        values = [r["overall"][figure] for r in reports]
+        return {"mean": round(sum(values) / len(values), 4), "min": min(values), "max": max(values)}
+
+    types = sorted({t for r in reports for t in r["per_type"]})
+    return {
+        "folds": folds,
+        "seed": seed,
+        "templates": len(templates),
+        "precision": spread("precision"),
+        "recall": spread("recall"),
+        "per_type_mean": {
+            t: {
+                figure: round(
+                    sum(r["per_type"][t][figure] for r in reports if t in r["per_type"])
+                    / sum(1 for r in reports if t in r["per_type"]),
+                    4,
+                )
+                for figure in ("precision", "recall")
+            }
+            for t in types
+        },
+        "per_fold": reports,
+    }
+
+
+def evaluate_file(path: Path, masker: PiiMasker | None = None, *, folds: int = 5) -> dict[str, Any]:
     """`evaluate` on a file, with the ingestion's default masker (replace, the configured score threshold:
     `GOVRAG_PII__SCORE_THRESHOLD`) unless given."""
     samples = load_samples(path)
@@ -221,6 +305,7 @@ def evaluate_file(path: Path, masker: PiiMasker | None = None) -> dict[str, Any]
         from retrieval.settings import get_settings
 
         masker = CorpusMaskers.from_settings(get_settings().pii).default
-    report = evaluate(samples, masker)
+    has_templates = any(sample.template is not None for sample in samples)
+    report = evaluate(samples, masker, folds=folds if has_templates else 0)
     report["file"] = str(path)
     return report

@@ -15,7 +15,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["DIGIT_WINDOW", "Seeded", "leaks", "plant", "seed_values"]
+__all__ = ["DIGIT_WINDOW", "Seeded", "leaks", "name_documents", "plant", "seed_values"]
 
 DIGIT_WINDOW = 7
 
@@ -454,6 +454,36 @@ def plant(seeded: list[Seeded], documents: int, seed: int = 4) -> list[str]:
         paragraphs = [" ".join([*body[i : i + 3], rng.choice(filler)]) for i in range(0, len(body), 3)]
         texts.append(f"# Case file {index + 1}\n\n" + "\n\n".join(paragraphs) + "\n")
     return texts
+
+
+def name_documents(seeded: list[Seeded], seed: int = 4) -> tuple[list[Seeded], dict[str, str]]:
+    """Documents whose names carry planted values, and the values used: {relative path: text}.
+
+    A folder named after a person, files named after a person (in capitals, in lower case with
+    underscores... every common spelling), after an e-mail address and after a phone number, a heading that
+    names a person and an address (it becomes the title), and a file of an unsupported type named after an
+    e-mail address (it fails: its name goes into the job's errors). The bodies hold no personal data.
+    """
+    rng = random.Random(seed)
+
+    def pick(kind: str, count: int) -> list[Seeded]:
+        # No "/" in a file name; no initials ("Hannah K. Schmidt") in the names picked.
+        fits = [item for item in seeded if item.kind == kind and "/" not in item.value]
+        return rng.sample([item for item in fits if kind != "name" or "." not in item.value], count)
+
+    names, emails, phones, addresses = pick("name", 4), pick("email", 2), pick("phone", 1), pick("address", 1)
+    body = "The review meeting is planned for next week. The budget items were discussed at length.\n"
+    first, second, third, fourth = (item.value for item in names)
+    documents = {
+        f"{first}/notes.md": "# Notes\n\n" + body,
+        f"{second} - appraisal.md": "# Appraisal\n\n" + body,
+        f"{third.lower().replace(' ', '_')}_contract.txt": body,
+        f"{emails[0].value}.md": "# Correspondence\n\n" + body,
+        f"call back {phones[0].value}.txt": body,
+        "hearing.md": f"# Disciplinary hearing of {fourth}, {addresses[0].value}\n\n" + body,
+        f"{emails[1].value}.xyz": body,  # unsupported format: a job error
+    }
+    return [*names, *emails, *phones, *addresses], documents
 
 
 # Masks, pseudonyms, and the hex digests and UUIDs of the system's own ids: none of them can hold a value.

@@ -19,7 +19,7 @@ from govrag.runtime import Runtime, build_runtime
 from retrieval.catalog import CorpusSpec
 from retrieval.domain import JobStatus, Principal, Sensitivity
 from retrieval.settings import PiiSettings, Settings
-from tests.e2e.pii_seed import Seeded, leaks, plant, seed_values
+from tests.e2e.pii_seed import Seeded, leaks, name_documents, plant, seed_values
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -168,3 +168,101 @@ def test_no_planted_value_reaches_the_index_a_search_or_the_audit_log(
     assert all(isinstance(query, str) and query for query in masked_queries)
 
     assert not found, f"{sum(map(len, found.values()))} leaks:\n{_report(found)}"
+
+
+# -- names: titles, file and folder names ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def named(
+    seeded: list[Seeded], tmp_path_factory: pytest.TempPathFactory, one_torch_thread: None
+) -> Iterator[tuple[Runtime, list[Seeded], dict[str, str]]]:
+    """One corpus per strategy holding `pii_seed.name_documents`, each ingested by a job of its own."""
+    root = tmp_path_factory.mktemp("names")
+    used, documents = name_documents(seeded)
+    for strategy in STRATEGIES:
+        for relative, body in documents.items():
+            path = root / "sources" / strategy / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(body, encoding="utf-8")
+    settings = Settings(
+        data_dir=root / "data",
+        database_url=f"sqlite:///{root / 'govrag.db'}",
+        source_roots=[root / "sources"],
+        pii=PiiSettings(pseudonym_key="leakage-test-key-0123456789abcdef"),  # type: ignore[arg-type]
+    )
+    built = build_runtime(settings)
+    jobs = {}
+    try:
+        for strategy in STRATEGIES:
+            spec = CorpusSpec(
+                f"named-{strategy}",
+                "eu",
+                Sensitivity.internal,
+                str(root / "sources" / strategy),
+                masking_strategy=strategy,
+            )
+            corpus_id = built.stewardship.register(STEWARD, spec).id
+            built.stewardship.approve(STEWARD, corpus_id)
+            jobs[corpus_id] = built.stewardship.ingest(STEWARD, corpus_id).id
+        for job_id in jobs.values():
+            built.jobs.wait(job_id, timeout=600)
+        yield built, used, documents
+    finally:
+        built.close()
+
+
+def test_no_planted_value_reaches_readers_through_titles_or_file_names(
+    named: tuple[Runtime, list[Seeded], dict[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime, used, documents = named
+    found: dict[str, list[Seeded]] = {}
+
+    def check(where: str, text: str) -> None:
+        if hit := leaks(used, text):
+            found[where] = hit
+
+    caplog.set_level("DEBUG")
+    for corpus in runtime.catalog.refs():
+        # The documents listing; the file of an unsupported type failed, by a name that shows no value.
+        rows = runtime.stewardship.documents(STEWARD, corpus.id)
+        assert len(rows) == len(documents)
+        for row in rows:
+            check(f"listing of {corpus.name}: source_uri", row.source_uri)
+            check(f"listing of {corpus.name}: title", row.title)
+            check(f"listing of {corpus.name}: error", row.error or "")
+        failed = [row for row in rows if row.status == "failed"]
+        assert len(failed) == 1 and "unsupported format" in (failed[0].error or "")
+        # Citations: every document answers a question about its body.
+        result = runtime.retrieval.retrieve(READER, "when is the review meeting planned", top_k=20)
+        for chunk in result.chunks:
+            check(f"citation in {corpus.name}: source_uri", chunk.citation.source_uri)
+            check(f"citation in {corpus.name}: title", chunk.citation.title)
+        # The append-only log: a steward deletes a document named after a person.
+        named_after = next(row for row in rows if row.status == "ingested" and "#" in row.source_uri)
+        runtime.stewardship.delete_document(STEWARD, corpus.id, named_after.id)
+        assert len({row.source_uri for row in rows}) == len(rows)  # masked alike, still distinct
+    for job in _jobs(runtime):
+        check(f"job {job.id} errors", json.dumps(job.errors))
+        check(f"job {job.id} detail", job.detail or "")
+    engine = create_engine(runtime.settings.resolved_database_url)
+    try:
+        with engine.connect() as connection:
+            for table in ("audit_events", "audit_event_chunks"):
+                for row in connection.execute(text(f"SELECT * FROM {table}")):
+                    for column, value in dict(row._mapping).items():
+                        if isinstance(value, str):
+                            check(f"{table}.{column}", "\n".join(_strings(value)))
+    finally:
+        engine.dispose()
+    check("log lines", caplog.text)
+    assert not found, f"{sum(map(len, found.values()))} leaks:\n{_report(found)}"
+
+
+def _jobs(runtime: Runtime) -> list[Any]:
+    from sqlalchemy import select
+
+    from retrieval.models import JobRow
+
+    with runtime.db.session() as session:
+        return list(session.scalars(select(JobRow)))

@@ -12,8 +12,19 @@ import regex
 FLAGS = regex.MULTILINE
 
 # A capitalised word ("Schmidt", "O'Neil", "Jean-Luc", "ÖSTERSKÄR"). Letters only after the capital, so that
-# "A4" or "E-mail:" are not words here.
-CAP_WORD = r"\p{Lu}[\p{L}\p{M}'’]*(?:-\p{L}[\p{L}\p{M}'’]*)*"
+# "A4" or "E-mail:" are not words here. Possessive: a word never gives letters back (what follows a word in
+# every pattern is a space, punctuation or a lookahead that a letter would fail anyway), so a failed match
+# costs one pass over the word instead of one per way of cutting it.
+CAP_WORD = r"\p{Lu}[\p{L}\p{M}'’]*+(?:-\p{L}[\p{L}\p{M}'’]*+)*+"
+
+# The same word inside a lookbehind, which `regex` matches right to left: there a possessive run would take
+# the word's own capital and never give it back. A lookbehind is tried at one position at a time and reads
+# a bounded stretch before it, so it gains nothing from possessive runs anyway.
+CAP_WORD_BEHIND = r"\p{Lu}[\p{L}\p{M}'’]*(?:-\p{L}[\p{L}\p{M}'’]*)*"
+
+# Before the first word of a name: not inside a word, nor after a hyphen ("Ab-Cd-Ef..." would otherwise start
+# a name at each of its words, and each start would scan the rest of the chain: quadratic time).
+NAME_START = r"(?<![\p{L}\p{M}'’-])"
 
 # A middle initial: "D." or "D".
 INITIAL = r"\p{Lu}\.?"
@@ -40,6 +51,7 @@ NAME = (
     rf"(?!{NOT_A_NAME}\b){CAP_WORD}"
     rf"(?:[ ]+(?:{INITIAL}(?=[ ]+\p{{Lu}})|(?:{PARTICLE}[ ]+)?(?!{NOT_A_NAME}\b){CAP_WORD})){{0,3}}"
 )
+NAME_BEHIND = NAME.replace(CAP_WORD, CAP_WORD_BEHIND)  # for lookbehinds (see CAP_WORD_BEHIND)
 
 # A lower-case name, for cues strong enough to stand without capitals ("my name is vitoria").
 LOWER_WORD = r"\p{Ll}[\p{Ll}\p{M}'’-]+"

@@ -23,7 +23,15 @@ from __future__ import annotations
 
 from presidio_analyzer import Pattern, PatternRecognizer
 
-from retrieval.pii.recognizers._fragments import CAP_WORD, FLAGS, LOWER_NAME, NAME
+from retrieval.pii.recognizers._fragments import (
+    CAP_WORD,
+    CAP_WORD_BEHIND,
+    FLAGS,
+    LOWER_NAME,
+    NAME,
+    NAME_BEHIND,
+    NAME_START,
+)
 from retrieval.pii.recognizers.country import country_alternation
 
 _INTRODUCTION = (
@@ -70,17 +78,17 @@ class NameCueRecognizer(PatternRecognizer):
         ),
         Pattern(
             "second name after speech verb",
-            rf"(?=\p{{Lu}})(?<=\b(?i:{_SPEECH_VERB})[ ]+{NAME}[ ]+(?:to|at)[ ]+){NAME}",
+            rf"(?=\p{{Lu}})(?<=\b(?i:{_SPEECH_VERB})[ ]+{NAME_BEHIND}[ ]+(?:to|at)[ ]+){NAME}",
             0.7,
         ),
         Pattern(
             "name before speech verb",
-            rf"(?=\p{{Lu}})(?<![\p{{L}}'’]){NAME}(?=[ ]+(?i:{_SPEECH_VERB})\b)",
+            rf"(?=\p{{Lu}}){NAME_START}{NAME}(?=[ ]+(?i:{_SPEECH_VERB})\b)",
             0.65,
         ),
         Pattern(
             "name before a verb of people",
-            rf"(?=\p{{Lu}})(?<![\p{{L}}'’]){NAME}(?=[ ]+{_PERSON_VERB}\b)",
+            rf"(?=\p{{Lu}}){NAME_START}{NAME}(?=[ ]+{_PERSON_VERB}\b)",
             0.65,
         ),
         Pattern(
@@ -90,7 +98,8 @@ class NameCueRecognizer(PatternRecognizer):
         ),
         Pattern(
             "name line of a contact block",
-            rf"(?=\p{{Lu}}[^\n]*?\p{{L}}[ ]+\p{{Lu}})(?<=^[ \t>?]*){NAME}"
+            # The line start first: the lookahead scans the line, once per line rather than once per capital.
+            rf"(?=\p{{Lu}})(?<=^[ \t>?]*)(?=[^\n]*?\p{{L}}[ ]+\p{{Lu}}){NAME}"
             rf"(?=[ \t]*\n(?:[^\n]*\n){{0,5}}[ \t>?]*"
             rf"(?:{_CONTACT_FIELD}\b|\d{{1,6}}[ ]+(?:\d{{1,5}}[ ]+)?\p{{L}}|"
             rf"{country_alternation()}[ \t]*$))",
@@ -98,8 +107,11 @@ class NameCueRecognizer(PatternRecognizer):
         ),
         Pattern(
             "speaker of a dialogue line",
-            rf"(?=\p{{Lu}})(?<=^[ \t]*){NAME}(?=:[ ]+\p{{Lu}}[^\n]*[ ][^\n]*[.?!]\n[ \t]*{CAP_WORD}:[ ])"
-            rf"|(?=\p{{Lu}})(?<=^[ \t]*{CAP_WORD}:[ ]+\p{{Lu}}[^\n]*[ ][^\n]*[.?!]\n[ \t]*){NAME}(?=:[ ])",
+            # "[^\n ]*[ ]": the line's first space, where "[^\n]*[ ]" would try every space of the line,
+            # each against every end (quadratic in the line's length).
+            rf"(?=\p{{Lu}})(?<=^[ \t]*){NAME}(?=:[ ]+\p{{Lu}}[^\n ]*[ ][^\n]*[.?!]\n[ \t]*{CAP_WORD}:[ ])"
+            rf"|(?=\p{{Lu}})(?<=^[ \t]*{CAP_WORD_BEHIND}:[ ]+\p{{Lu}}[^\n ]*[ ][^\n]*[.?!]\n[ \t]*)"
+            rf"{NAME}(?=:[ ])",
             0.65,
         ),
     ]

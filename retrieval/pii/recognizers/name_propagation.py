@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import regex
 from presidio_analyzer import RecognizerResult
 
+from retrieval.pii.limits import finditer, search
 from retrieval.pii.recognizers._fragments import CAP_WORD, NOT_A_NAME
 
 PROPAGATED_SCORE = 0.88
@@ -37,13 +38,18 @@ PERSON = "PERSON"
 _WORD = regex.compile(r"\p{L}[\p{L}\p{M}'’-]*")
 _WORD_GAP = regex.compile(r"\p{L}[ .]+\p{L}")
 _SENTENCE_WORD = regex.compile(rf"{NOT_A_NAME}")
+# Not from a word that follows a capitalised word and a comma: the list would have matched from that word
+# (finditer reaches it first), and starting again at each member of "Ab, Cd, Ef, ..." with no "and" in the
+# end would scan the rest of the list each time (quadratic time).
 _LIST = regex.compile(
-    rf"(?<![\p{{L}}\p{{M}}]){CAP_WORD}(?:[ ]*,[ ]*{CAP_WORD})*,?[ ]+(?:and|&)[ ]+{CAP_WORD}"
-    rf"(?![\p{{L}}\p{{M}}])"
+    rf"(?<![\p{{L}}\p{{M}}])(?<!(?<![\p{{L}}\p{{M}}'’-])\p{{Lu}}[\p{{L}}\p{{M}}'’-]*[ ]*,[ ]*)"
+    rf"{CAP_WORD}(?:[ ]*,[ ]*{CAP_WORD})*+,?[ ]+(?:and|&)[ ]+{CAP_WORD}(?![\p{{L}}\p{{M}}])"
 )
 
 
 _FIRM_BEFORE = regex.compile(r"\bThe[ ]+$")
+# How far back "The" is looked for before a list (it is right before it, a few spaces at most).
+_FIRM_BEFORE_REACH = 20
 _FIRM_AFTER = regex.compile(
     r"[ ]+(?:Orchestra|Band|Inc|LLC|LLP|Ltd|Limited|GmbH|AG|SA|Group|Partners|Associates|Sons|Brothers|"
     r"Company|Co|Corporation|Corp|Law|Foundation|Institute|Bank|Holdings)\b"
@@ -57,9 +63,9 @@ def _name_words(text: str, results: Sequence[RecognizerResult]) -> set[str]:
             continue
         # One word that only the statistical model calls a name is not spread: headings fool it ("# Remote
         # work policy"), and every "Remote" in the text would follow.
-        if result.score < SPREAD_MIN_SCORE and not _WORD_GAP.search(text, result.start, result.end):
+        if result.score < SPREAD_MIN_SCORE and not search(_WORD_GAP, text, result.start, result.end):
             continue
-        for match in _WORD.finditer(text, result.start, result.end):
+        for match in finditer(_WORD, text, result.start, result.end):
             word = match.group().removesuffix("'s").removesuffix("’s")
             if len(word) >= 3 and word[0].isupper() and not _SENTENCE_WORD.fullmatch(word):
                 words.add(word)
@@ -78,8 +84,20 @@ def _occurrences(text: str, word: str) -> list[int]:
     return starts
 
 
-def _overlaps(start: int, end: int, results: Sequence[RecognizerResult]) -> bool:
-    return any(r.start < end and start < r.end for r in results)
+class _Coverage:
+    """The characters some findings cover, one byte each: whether a span meets any of them costs the span's
+    length, not the number of findings (thousands in a long text)."""
+
+    def __init__(self, length: int, results: Sequence[RecognizerResult]) -> None:
+        self._covered = bytearray(length)
+        for result in results:
+            self.mark(result.start, result.end)
+
+    def mark(self, start: int, end: int) -> None:
+        self._covered[start:end] = b"\x01" * (end - start)
+
+    def hits(self, start: int, end: int) -> bool:
+        return self._covered.find(1, start, end) >= 0
 
 
 def propagate_names(text: str, results: Sequence[RecognizerResult]) -> list[RecognizerResult]:
@@ -90,29 +108,33 @@ def propagate_names(text: str, results: Sequence[RecognizerResult]) -> list[Reco
     people = [r for r in results if r.entity_type == PERSON]
     if not people:
         return list(results)
+    covered = _Coverage(len(text), people)
     added: list[RecognizerResult] = []
     for word in sorted(_name_words(text, people)):
         for start in _occurrences(text, word):
-            if not _overlaps(start, start + len(word), people):
+            if not covered.hits(start, start + len(word)):
                 added.append(RecognizerResult(PERSON, start, start + len(word), PROPAGATED_SCORE))
-    for listed in _LIST.finditer(text):
+    for listed in finditer(_LIST, text):
         # "The Davis, Reynolds and Williamson Orchestra", "Barnett, Melton and Garcia LLP": a firm's name.
-        if _FIRM_BEFORE.search(text, 0, listed.start()) or _FIRM_AFTER.match(text, listed.end()):
+        before = max(0, listed.start() - _FIRM_BEFORE_REACH)
+        if search(_FIRM_BEFORE, text, before, listed.start()) or _FIRM_AFTER.match(text, listed.end()):
             continue
         members = [m for m in _WORD.finditer(listed.group()) if m.group() not in ("and",)]
         spans = [(listed.start() + m.start(), listed.start() + m.end()) for m in members]
-        if not any(_overlaps(start, end, people) for start, end in spans):
+        if not any(covered.hits(start, end) for start, end in spans):
             continue
         for start, end in spans:
-            if not _SENTENCE_WORD.fullmatch(text[start:end]) and not _overlaps(start, end, people):
+            if not _SENTENCE_WORD.fullmatch(text[start:end]) and not covered.hits(start, end):
                 added.append(RecognizerResult(PERSON, start, end, PROPAGATED_SCORE))
     evidence = [person for person in people if person.score >= EVIDENCE_MIN_SCORE]
+    taken = _Coverage(len(text), [*evidence, *added])
     for person in evidence:
         if not text[person.start : person.start + 1].isupper():
             continue  # only a capitalised name has capitalised neighbours of its own
         for start, end in _neighbours(text, person.start, person.end):
-            if not _overlaps(start, end, [*evidence, *added]):
+            if not taken.hits(start, end):
                 added.append(RecognizerResult(PERSON, start, end, PROPAGATED_SCORE))
+                taken.mark(start, end)
     return [*results, *added]
 
 

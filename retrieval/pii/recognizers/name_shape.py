@@ -16,10 +16,14 @@ outweighs the precision it costs (see README, "PII masking").
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
+
 import regex
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from retrieval.pii.limits import finditer
 from retrieval.pii.recognizers._fragments import CAP_WORD, FLAGS, INITIAL, NOT_A_NAME
 from retrieval.pii.recognizers.street_address import _EN_TYPE, _PREFIX_TYPE, _SUFFIX_TYPE
 
@@ -27,11 +31,13 @@ __all__ = ["NameShapeRecognizer"]
 
 _NAME_WORD = rf"(?!{NOT_A_NAME}\b){CAP_WORD}"
 _PAIR = rf"{_NAME_WORD}(?:[ ]+(?:{INITIAL}[ ]+)?{_NAME_WORD}){{1,2}}(?![\p{{L}}\p{{M}}'’-])"
+# Each alternative first checks for a capital: a lookbehind tried at every position scans back over a run of
+# spaces each time (quadratic in the run's length).
 _SHAPES = regex.compile(
     # Inside a sentence: after a lower-case word (or a comma), so a heading's capitals do not count.
-    rf"(?<=\b\p{{Ll}}[\p{{Ll}}'’]*,?[ ]+){_PAIR}"
+    rf"(?=\p{{Lu}})(?<=\b\p{{Ll}}[\p{{Ll}}'’]*,?[ ]+){_PAIR}"
     # At the start of a sentence or line, when a lower-case word follows.
-    rf"|(?:(?<=^[ \t]*)|(?<=[.!?][ ]+)){_PAIR}(?=,?[ ]+\p{{Ll}})"
+    rf"|(?=\p{{Lu}})(?:(?<=^[ \t]*)|(?<=[.!?][ ]+)){_PAIR}(?=,?[ ]+\p{{Ll}})"
     # A whole text that is a name (a query).
     rf"|\A[ \t]*\K{_NAME_WORD}(?:[ ]+(?:{INITIAL}[ ]+)?{_NAME_WORD}){{1,3}}(?=[ \t]*[?.!]?[ \t]*\Z)",
     FLAGS,
@@ -61,12 +67,15 @@ _SENTENCE_END = regex.compile(r"[.!?]\s|\n")
 _WORD = regex.compile(r"\p{L}[\p{L}\p{M}'’-]{3,}")
 
 
-def _title_case(text: str, start: int, end: int) -> bool:
+def _title_case(text: str, start: int, end: int, ends: Sequence[tuple[int, int]]) -> bool:
     """Whether the sentence or line around `text[start:end]` capitalises most of its longer words, as a title
-    or a heading does ("Tumor Growth in Human Peripheral Blood"): there capitals say nothing about names."""
-    left = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
-    stop = _SENTENCE_END.search(text, end)
-    words = [m.group() for m in _WORD.finditer(text, left, stop.start() if stop else len(text))]
+    or a heading does ("Tumor Growth in Human Peripheral Blood"): there capitals say nothing about names.
+    `ends`: the spans of `_SENTENCE_END` in `text`, in order (found once per text, not once per match)."""
+    before = bisect.bisect_right(ends, start, key=lambda span: span[1]) - 1
+    left = ends[before][1] if before >= 0 else 0
+    after = bisect.bisect_left(ends, end, key=lambda span: span[0])
+    right = ends[after][0] if after < len(ends) else len(text)
+    words = [m.group() for m in finditer(_WORD, text, left, right)]
     capitalised = sum(word[0].isupper() for word in words)
     return len(words) >= 4 and capitalised * 3 >= len(words) * 2
 
@@ -92,11 +101,12 @@ class NameShapeRecognizer(EntityRecognizer):
         if doc is not None:
             claimed = [(ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ in _OTHER_LABELS]
         results = []
-        for match in _SHAPES.finditer(text):
+        ends = [match.span() for match in finditer(_SENTENCE_END, text)]
+        for match in finditer(_SHAPES, text):
             start, end = match.span()
             if any(s < end and start < e for s, e in claimed):
                 continue
-            if _title_case(text, start, end):
+            if _title_case(text, start, end, ends):
                 continue
             words = match.group().split()
             # A name does not end in an initial ("København K" is a district).

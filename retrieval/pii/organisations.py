@@ -1,0 +1,68 @@
+"""PERSON findings that name an organisation: dropped, since organisations are not masked.
+
+The small spaCy model and the name patterns take an unknown firm for a person ("Northwind Logistics said",
+"the contract with Persint Ltd"). A firm says what it is in its own name: a legal form (Ltd, GmbH, Inc, LLC,
+S.A., ...) or a word for what it does or is (Logistics, Bank, University, ...), as the name's last word or
+the word right after it (or after "and": "Thomas and Sons"). A PERSON finding ending in or followed by one
+is dropped, a contact block's "Overture Technologies" line included; a name after an honorific is not
+("Mr. Jan Bank"). No lists of names: only the closed vocabulary of how firms are named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import regex
+
+if TYPE_CHECKING:
+    from presidio_analyzer import RecognizerResult
+
+__all__ = ["drop_organisations"]
+
+_LEGAL_FORM = (
+    r"(?:Ltd|Limited|LLC|L\.L\.C|LLP|PLC|Plc|Inc|Incorporated|Corp|Corporation|Co|GmbH|AG|KG|OHG|SE|SA|S\.A|"
+    r"SAS|SARL|S\.r\.l|Srl|SpA|S\.p\.A|BV|B\.V|NV|N\.V|Oy|Oyj|AB|ASA|A/S|ApS|Pty|Sp|PC|LP)"
+)
+_KIND = (
+    r"(?:Logistics|Bank|Banking|University|College|Institute|Academy|School|Group|Holdings?|Partners|"
+    r"Associates|Sons|Brothers|Bros|Consulting|Consultants|Systems|Solutions|Technologies|Technology|Tech|Industries|Services|"
+    r"Foundation|Association|Agency|Ministry|Council|Hospital|Clinic|Airlines?|Airways|Motors|Pharma|"
+    r"Pharmaceuticals|Insurance|Capital|Ventures|Labs?|Media|Energy|Foods?|Trading|Shipping|Freight|"
+    r"Transport|Construction|Manufacturing|Enterprises?|International|Company|Software|Electronics|Telecom|"
+    r"Networks|Bakery|Restaurant|Hotels?|Museum|Studios?|Publishing|Press|Records|Brewery|Farms?|Realty|"
+    r"Properties|Investments?|Finance|Financial|Securities|Analytics|Robotics|Dynamics|Innovations|"
+    r"Healthcare|Pharmacy|Motors|Automotive|Retail|Stores|Supermarket|Market|Markets|Gallery|Orchestra)"
+)
+_FIRM_WORD = regex.compile(rf"(?:{_LEGAL_FORM}|{_KIND})\.?")
+# The word after a finding, or after "and"/"&" ("Thomas and Sons", "Brandt & Co").
+_NEXT_WORD = regex.compile(r"[ ]*,?[ ]*(?:(?:and|&)[ ]+)?([\p{L}][\p{L}./&]*)")
+# A name after an honorific is a person's, whatever follows ("Mr. Jan Bank").
+_CUED = frozenset({"TitledNameRecognizer"})
+
+
+def drop_organisations(text: str, results: Sequence[RecognizerResult]) -> list[RecognizerResult]:
+    """`results` less the PERSON findings that name an organisation (see the module docstring)."""
+    kept = []
+    for result in results:
+        if (
+            result.entity_type == "PERSON"
+            and not _cued(result)
+            and _names_a_firm(text, result.start, result.end)
+        ):
+            continue
+        kept.append(result)
+    return kept
+
+
+def _cued(result: RecognizerResult) -> bool:
+    metadata = result.recognition_metadata or {}
+    return metadata.get("recognizer_name") in _CUED
+
+
+def _names_a_firm(text: str, start: int, end: int) -> bool:
+    words = text[start:end].split()
+    if words and _FIRM_WORD.fullmatch(words[-1]):
+        return True
+    following = _NEXT_WORD.match(text, end, min(len(text), end + 40))
+    return following is not None and _FIRM_WORD.fullmatch(following.group(1)) is not None

@@ -1,0 +1,64 @@
+"""Leave-templates-out evaluation and the organisation-vs-person rule (no models)."""
+
+from __future__ import annotations
+
+import pytest
+from presidio_analyzer import RecognizerResult
+
+from retrieval.pii.evaluation import LabelledSpan, Sample, template_folds
+from retrieval.pii.organisations import drop_organisations
+from retrieval.protocols import MaskedSpan, MaskedText
+
+pytestmark = pytest.mark.unit
+
+
+def _sample(template: int, found: bool) -> tuple[Sample, MaskedText]:
+    text = "Ann Lee called."
+    spans = (MaskedSpan("PERSON", 0, 7, "<PERSON>"),) if found else ()
+    return Sample(text, (LabelledSpan("PERSON", 0, 7),), str(template)), MaskedText("", spans)
+
+
+def test_templates_are_held_out_whole_and_each_fold_is_scored_alone() -> None:
+    # Templates 0-4 are always found, 5-9 never: a fold's recall says which templates it holds.
+    pairs = [_sample(template, template < 5) for template in range(10) for _ in range(3)]
+    samples, masked = [p[0] for p in pairs], [p[1] for p in pairs]
+    report = template_folds(samples, masked, folds=5)
+    folds = report["per_fold"]
+    assert [fold["templates"] for fold in folds] == [2] * 5 and sum(f["samples"] for f in folds) == 30
+    recalls = sorted(fold["overall"]["recall"] for fold in folds)
+    assert set(recalls) <= {0.0, 0.5, 1.0} and report["recall"]["mean"] == pytest.approx(0.5)
+    assert report["recall"]["min"] == min(recalls) and report["recall"]["max"] == max(recalls)
+    assert template_folds(samples, masked, folds=5) == report  # the split depends on the seed only
+
+
+def test_too_few_templates_are_refused() -> None:
+    sample, masked = _sample(1, True)
+    with pytest.raises(ValueError, match="at least 5 templates"):
+        template_folds([sample], [masked], folds=5)
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "dropped"),
+    [
+        ("The contract with Northwind Logistics was renewed.", 18, 37, True),
+        ("The contract with Northwind Logistics was renewed.", 18, 27, True),  # the model took one word
+        ("Invoices from Persint Ltd. are overdue.", 14, 25, True),
+        ("Brandt & Kessler GmbH signed.", 0, 16, True),
+        ("Thomas and Sons is a Brazilian multinational.", 0, 6, True),
+        ("Ann Lee called the bank.", 0, 7, False),
+        ("Pay Ann Lee, then the Bank.", 4, 11, False),
+    ],
+)
+def test_a_person_finding_that_names_a_firm_is_dropped(
+    text: str, start: int, end: int, dropped: bool
+) -> None:
+    found = RecognizerResult("PERSON", start, end, 0.6)
+    assert (drop_organisations(text, [found]) == []) is dropped
+
+
+def test_a_name_after_an_honorific_is_kept_whatever_follows() -> None:
+    text = "Mr. Jan Bank called."
+    cued = RecognizerResult(
+        "PERSON", 4, 12, 0.9, recognition_metadata={"recognizer_name": "TitledNameRecognizer"}
+    )
+    assert drop_organisations(text, [cued]) == [cued]
