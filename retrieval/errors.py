@@ -7,6 +7,7 @@ GovragError
 ├── NotFound                   404
 ├── Conflict                   409  state does not allow the action (e.g. ingest before approval)
 ├── InvalidRequest             400  a well-formed request the service cannot accept (path outside roots)
+│   └── InvalidCursor          422  a paging cursor this service did not issue, or issued for another listing
 ├── ConfigurationError         —    invalid settings or policy: the service refuses to start
 ├── BackendUnavailable         503  a store (vector, relational) cannot be reached
 │   └── AuditUnavailable       503  the provenance log cannot record: nothing is answered
@@ -50,6 +51,10 @@ class Conflict(GovragError):
 
 class InvalidRequest(GovragError):
     type = "invalid_request"
+
+
+class InvalidCursor(InvalidRequest):
+    type = "invalid_cursor"
 
 
 class ConfigurationError(GovragError):

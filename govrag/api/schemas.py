@@ -118,6 +118,11 @@ class DocumentOut(BaseModel):
     acl_groups: list[str] | None = Field(default=None, description="Groups allowed to read it; null: no ACL.")
 
 
+class DocumentPageOut(BaseModel):
+    documents: list[DocumentOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
 class JobAccepted(BaseModel):
     job_id: str
 
