@@ -18,6 +18,7 @@ from retrieval.embedding import load_embedder
 from retrieval.end_user import EndUserVerifier
 from retrieval.errors import ConfigurationError
 from retrieval.identity import PrincipalDirectory
+from retrieval.job_leases import JobLeases
 from retrieval.pii.helpers import start_helpers
 from retrieval.pii.profiles import CorpusMaskers
 from retrieval.policy import PolicyEngine
@@ -125,14 +126,19 @@ def build_runtime(settings: Settings) -> Runtime:
         sparse_encoder=sparse_encoder,
         options=settings.retrieval,
     )
-    jobs = JobRunner(pipeline, GovernanceJobObserver(audit, lambda: policy.version))
-    resumed = catalog.recover_jobs()
-    for job_id in resumed:
-        jobs.submit(job_id)
-    if resumed:
-        logger.warning(
-            "resumed %d ingestion job(s) left queued or interrupted by the last stop", len(resumed)
-        )
+    leases = JobLeases(db, catalog, settings.jobs.lease_seconds)
+    jobs = JobRunner(
+        pipeline,
+        GovernanceJobObserver(audit, lambda: policy.version),
+        leases=leases,
+        poll_seconds=settings.jobs.poll_seconds,
+    )
+    # Only jobs whose owner is gone (lease expired; on SQLite, any left running) are failed and retried:
+    # on PostgreSQL other processes may be running theirs right now.
+    retried = leases.recover(at_start=True)
+    if retried:
+        logger.warning("retrying %d ingestion job(s) interrupted by a stopped process", len(retried))
+    jobs.start()  # queued jobs, this process's and others', are claimed from the catalog
     scheduler = RefreshScheduler(catalog, jobs, settings.refresh_tick_seconds)
     scheduler.start()
     return Runtime(
