@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 from govrag.governance import Auditing, GovernanceJobObserver, PolicyAdministration, Stewardship
+from govrag.roles import Role, check_role
 from ingest.chunking import Chunker, default_tokenizer_file
 from ingest.jobs import JobRunner, RefreshScheduler
 from ingest.pipeline import IngestionPipeline
@@ -50,6 +51,7 @@ class Runtime:
     end_users: EndUserVerifier
     planner: AccessPlanner
     policy_admin: PolicyAdministration
+    role: Role = Role.all
 
     _closed: bool = field(default=False, init=False, repr=False)
 
@@ -65,8 +67,11 @@ class Runtime:
         logger.info("runtime closed: jobs stopped, stores closed")
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """Validate configuration first (cheap, fails fast), then load models and open stores."""
+def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
+    """Validate configuration first (cheap, fails fast), then load models and open stores.
+
+    `role` (govrag/roles.py): an `api` process queues jobs and runs none, nor the refresh scheduler."""
+    check_role(settings, role)
     configure_offline_runtime()
     policy = PolicyEngine(settings.policy_dir, check_interval_s=settings.policy.reload_check_seconds)
     principals = PrincipalDirectory.from_file(settings.principals_file)
@@ -132,15 +137,11 @@ def build_runtime(settings: Settings) -> Runtime:
         GovernanceJobObserver(audit, lambda: policy.version),
         leases=leases,
         poll_seconds=settings.jobs.poll_seconds,
+        runs_jobs=role.runs_jobs,
     )
-    # Only jobs whose owner is gone (lease expired; on SQLite, any left running) are failed and retried:
-    # on PostgreSQL other processes may be running theirs right now.
-    retried = leases.recover(at_start=True)
-    if retried:
-        logger.warning("retrying %d ingestion job(s) interrupted by a stopped process", len(retried))
-    jobs.start()  # queued jobs, this process's and others', are claimed from the catalog
     scheduler = RefreshScheduler(catalog, jobs, settings.refresh_tick_seconds)
-    scheduler.start()
+    if role.runs_jobs:
+        _start_jobs(leases, jobs, scheduler)
     return Runtime(
         settings=settings,
         db=db,
@@ -157,4 +158,15 @@ def build_runtime(settings: Settings) -> Runtime:
         end_users=end_users,
         planner=planner,
         policy_admin=PolicyAdministration(planner, catalog, principals, end_users),
+        role=role,
     )
+
+
+def _start_jobs(leases: JobLeases, jobs: JobRunner, scheduler: RefreshScheduler) -> None:
+    # Only jobs whose owner is gone (lease expired; on SQLite, any left running) are failed and retried:
+    # on PostgreSQL other processes may be running theirs right now.
+    retried = leases.recover(at_start=True)
+    if retried:
+        logger.warning("retrying %d ingestion job(s) interrupted by a stopped process", len(retried))
+    jobs.start()  # queued jobs, this process's and others', are claimed from the catalog
+    scheduler.start()

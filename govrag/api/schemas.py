@@ -394,6 +394,7 @@ class Readiness(BaseModel):
     """`/readyz`: 200 when every store answers; 503 (with `type` and `detail` too) when one does not."""
 
     status: Literal["ready", "unavailable"]
+    role: Literal["all", "api", "worker"] = Field(default="all", description="What this process does.")
     checks: dict[str, StoreCheckOut]
     type: str | None = None
     detail: str | None = None
