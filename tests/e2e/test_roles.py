@@ -80,3 +80,31 @@ def test_a_worker_serves_only_probes_and_metrics(database_url: str, tmp_path: Pa
     finally:
         store.close()
         db.dispose()
+
+
+@pytest.mark.integration
+def test_a_stopping_worker_ends_its_job_and_releases_the_lease(database_url: str, tmp_path: Path) -> None:
+    from tests.ingest.job_process import SlowProcessor
+
+    source = tmp_path / "sources" / "notes"
+    source.mkdir(parents=True)
+    for i in range(5):
+        (source / f"{i}.md").write_text(f"# Note {i}\n\nLeave policy {i}.")
+    world = build_world(tmp_path / "data", tmp_path / "sources", database_url)
+    world.processor.__class__ = SlowProcessor
+    SlowProcessor.delay = 0.5
+    worker = JobRunner(world.pipeline, poll_seconds=0.1)
+    try:
+        job = world.catalog.create_job(world.register("notes", source), "tester")
+        worker.submit(job.id)
+        deadline = time.monotonic() + 60
+        while world.catalog.get_job(job.id).documents_seen < 1:
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.05)
+        worker.shutdown()
+        ended = world.catalog.get_job(job.id)
+        assert ended.status == "failed" and "interrupted" in (ended.detail or "")
+        assert ended.lease_owner is None and ended.lease_expires_at is None
+    finally:
+        worker.shutdown()
+        world.close()
