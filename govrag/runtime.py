@@ -12,6 +12,7 @@ from govrag.governance import (
     PolicyWhatIf,
     Stewardship,
 )
+from govrag.roles import Role, check_role
 from ingest.chunking import Chunker, default_tokenizer_file
 from ingest.formats.budget import ParseLimits
 from ingest.jobs import JobRunner, RefreshScheduler
@@ -26,6 +27,7 @@ from retrieval.embedding import load_embedder
 from retrieval.end_user import EndUserVerifier
 from retrieval.errors import ConfigurationError
 from retrieval.identity import PrincipalDirectory
+from retrieval.job_leases import JobLeases
 from retrieval.onnx_query import load_query_embedder
 from retrieval.pii.helpers import start_helpers
 from retrieval.pii.profiles import CorpusMaskers
@@ -60,6 +62,7 @@ class Runtime:
     policy_admin: PolicyAdministration
     answers: AnswerVerifier
     policy_whatif: PolicyWhatIf
+    role: Role = Role.all
 
     _closed: bool = field(default=False, init=False, repr=False)
 
@@ -75,8 +78,11 @@ class Runtime:
         logger.info("runtime closed: jobs stopped, stores closed")
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """Validate configuration first (cheap, fails fast), then load models and open stores."""
+def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
+    """Validate configuration first (cheap, fails fast), then load models and open stores.
+
+    `role` (govrag/roles.py): an `api` process queues jobs and runs none, nor the refresh scheduler."""
+    check_role(settings, role)
     configure_offline_runtime()
     policy = PolicyEngine(settings.policy_dir, check_interval_s=settings.policy.reload_check_seconds)
     principals = PrincipalDirectory.from_file(settings.principals_file, settings.principals_check_seconds)
@@ -141,16 +147,17 @@ def build_runtime(settings: Settings) -> Runtime:
         sparse_encoder=sparse_encoder,
         options=settings.retrieval,
     )
-    jobs = JobRunner(pipeline, GovernanceJobObserver(audit, lambda: policy.version))
-    resumed = catalog.recover_jobs()
-    for job_id in resumed:
-        jobs.submit(job_id)
-    if resumed:
-        logger.warning(
-            "resumed %d ingestion job(s) left queued or interrupted by the last stop", len(resumed)
-        )
+    leases = JobLeases(db, catalog, settings.jobs.lease_seconds)
+    jobs = JobRunner(
+        pipeline,
+        GovernanceJobObserver(audit, lambda: policy.version),
+        leases=leases,
+        poll_seconds=settings.jobs.poll_seconds,
+        runs_jobs=role.runs_jobs,
+    )
     scheduler = RefreshScheduler(catalog, jobs, settings.refresh_tick_seconds)
-    scheduler.start()
+    if role.runs_jobs:
+        _start_jobs(leases, jobs, scheduler)
     return Runtime(
         settings=settings,
         db=db,
@@ -176,4 +183,15 @@ def build_runtime(settings: Settings) -> Runtime:
             settings=settings.answers,
         ),
         policy_whatif=PolicyWhatIf(policy, catalog, principals, end_users, audit),
+        role=role,
     )
+
+
+def _start_jobs(leases: JobLeases, jobs: JobRunner, scheduler: RefreshScheduler) -> None:
+    # Only jobs whose owner is gone (lease expired; on SQLite, any left running) are failed and retried:
+    # on PostgreSQL other processes may be running theirs right now.
+    retried = leases.recover(at_start=True)
+    if retried:
+        logger.warning("retrying %d ingestion job(s) interrupted by a stopped process", len(retried))
+    jobs.start()  # queued jobs, this process's and others', are claimed from the catalog
+    scheduler.start()

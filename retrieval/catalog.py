@@ -25,11 +25,21 @@ from retrieval.domain import (
 )
 from retrieval.errors import BackendUnavailable, Conflict, InvalidRequest, NotFound
 from retrieval.models import ChunkRow, CorpusRow, DocumentRow, JobRow
+from retrieval.paging import decode_cursor, encode_cursor
 from retrieval.pii.profiles import parse_profile
 
 # A job left running by a crash is retried this many times in all before it stays failed.
 MAX_JOB_ATTEMPTS = 3
 ACTIVE_JOB_STATES = (JobStatus.queued.value, JobStatus.running.value)
+
+
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPage:
+    documents: list[DocumentRow]
+    next_cursor: str | None  # None: this page is the last
 
 
 def utcnow() -> datetime:
@@ -105,6 +115,10 @@ class Catalog:
         self._db = db
         self._roots = source_roots
         self._pseudonymize_allowed = pseudonymize_allowed
+
+    @property
+    def db(self) -> Database:
+        return self._db
 
     @property
     def source_roots(self) -> list[Path]:
@@ -229,6 +243,37 @@ class Catalog:
             )
             return list(session.scalars(query))
 
+    def documents_page(
+        self,
+        corpus_id: str,
+        *,
+        status: DocumentStatus | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> DocumentPage:
+        """One page of a corpus's documents by `source_uri` (unique within a corpus, and never changed), from
+        the row after `cursor`. Keyset paging: every page is one indexed range scan however deep it is, and a
+        row present when paging began is seen exactly once even while others are inserted.
+        `InvalidCursor` for a cursor not issued for this corpus and filter."""
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        scope = {"corpus": corpus_id, "status": status.value if status is not None else None}
+        self.get(corpus_id)
+        query = select(DocumentRow).where(DocumentRow.corpus_id == corpus_id)
+        if status is not None:
+            query = query.where(DocumentRow.status == status.value)
+        if cursor is not None:
+            (after,) = decode_cursor(cursor, scope, 1)
+            query = query.where(DocumentRow.source_uri > after)
+        # One row more than asked says whether another page follows, without a count.
+        query = query.order_by(DocumentRow.source_uri).limit(limit + 1)
+        with self._db.session() as session:
+            rows = list(session.scalars(query))
+        if len(rows) <= limit:
+            return DocumentPage(rows, None)
+        rows = rows[:limit]
+        return DocumentPage(rows, encode_cursor(scope, [rows[-1].source_uri]))
+
     def document(self, corpus_id: str, document_id: str) -> DocumentRow:
         with self._db.session() as session:
             row = session.get(DocumentRow, document_id)
@@ -311,8 +356,9 @@ class Catalog:
             session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
 
     def recover_jobs(self) -> list[str]:
-        """At start-up: the jobs to run. Queued jobs resume; a job left running by a crash is marked failed
-        and retried as a new job (at most `MAX_JOB_ATTEMPTS` attempts in all) if its corpus is approved."""
+        """At start-up of a single process: the jobs to run. Queued jobs resume; a job left running by a crash
+        is marked failed and retried as a new job (at most `MAX_JOB_ATTEMPTS` attempts in all) if its corpus
+        is approved. The service uses `JobLeases.recover` instead: it leaves other processes' jobs alone."""
         to_run: list[str] = []
         with self._db.session() as session:
             crashed = session.scalars(select(JobRow).where(JobRow.status == JobStatus.running.value)).all()

@@ -7,6 +7,7 @@ GovragError
 ├── NotFound                   404
 ├── Conflict                   409  state does not allow the action (e.g. ingest before approval)
 ├── InvalidRequest             400  a well-formed request the service cannot accept (path outside roots)
+│   └── InvalidCursor          422  a paging cursor this service did not issue, or issued for another listing
 ├── InvalidPolicy              422  candidate policy text (a what-if) that does not validate
 ├── ConfigurationError         —    invalid settings or policy: the service refuses to start
 ├── BackendUnavailable         503  a store (vector, relational) cannot be reached
@@ -54,6 +55,10 @@ class Conflict(GovragError):
 
 class InvalidRequest(GovragError):
     type = "invalid_request"
+
+
+class InvalidCursor(InvalidRequest):
+    type = "invalid_cursor"
 
 
 class InvalidPolicy(GovragError):

@@ -87,7 +87,11 @@ class CorpusRow(Base):
 
 class DocumentRow(Base):
     __tablename__ = "documents"
-    __table_args__ = (UniqueConstraint("corpus_id", "source_uri"),)
+    __table_args__ = (
+        UniqueConstraint("corpus_id", "source_uri"),
+        # A page of the listing filtered by status is one range scan (Catalog.documents_page).
+        Index("ix_documents_corpus_status_uri", "corpus_id", "status", "source_uri"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     corpus_id: Mapped[str] = mapped_column(ForeignKey("corpora.id", ondelete="CASCADE"), index=True)
@@ -145,6 +149,9 @@ class JobRow(Base):
     chunks_written: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
     detail: Mapped[str | None] = mapped_column(Text)
+    # The process running it and until when that claim holds unless renewed (retrieval/job_leases.py).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
 
 
 class AuditEventRow(Base):

@@ -207,6 +207,18 @@ class PolicySettings(BaseModel):
     decision_cache_size: int = Field(default=4096, ge=0, le=1_000_000)
 
 
+class JobsSettings(BaseModel):
+    """How ingestion jobs are shared between processes (retrieval/job_leases.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # A claimed job is renewed every third of this; a job whose owner stopped renewing it this long is
+    # failed and retried by another process. Also how long a dead scheduler's successor may take over.
+    lease_seconds: float = Field(default=60.0, ge=1, le=3600)
+    # How often an idle process looks for queued jobs that another process created.
+    poll_seconds: float = Field(default=2.0, gt=0, le=600)
+
+
 class RegionEndpoint(BaseModel):
     """Where one region's partitions live: a Qdrant server (`url`) or an embedded directory (`path`)."""
 
@@ -350,6 +362,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     answers: AnswersSettings = Field(default_factory=AnswersSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     # How often the service looks for corpora whose refresh interval is due.

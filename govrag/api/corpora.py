@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from govrag.api.deps import CurrentPrincipal, RuntimeDep
 from govrag.api.schemas import (
     CorpusCreate,
     CorpusOut,
     DocumentOut,
+    DocumentPageOut,
     JobAccepted,
     JobOut,
     error_responses,
 )
-from retrieval.catalog import CorpusSpec
-from retrieval.domain import JobKind
+from retrieval.catalog import MAX_PAGE_SIZE, CorpusSpec
+from retrieval.domain import DocumentStatus, JobKind
 
 router = APIRouter(tags=["corpora"], responses=error_responses(400, 404, 409))
 
@@ -78,10 +81,27 @@ def delete_document(
     return DocumentOut.model_validate(row, from_attributes=True)
 
 
-@router.get("/corpora/{corpus_id}/documents", response_model=list[DocumentOut])
-def list_documents(corpus_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> list[DocumentOut]:
-    rows = runtime.stewardship.documents(principal, corpus_id)
-    return [DocumentOut.model_validate(row, from_attributes=True) for row in rows]
+@router.get("/corpora/{corpus_id}/documents", response_model=DocumentPageOut)
+def list_documents(
+    corpus_id: str,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+    cursor: Annotated[
+        str | None, Query(max_length=4096, description="`next_cursor` of the last page.")
+    ] = None,
+    document_status: Annotated[
+        DocumentStatus | None, Query(alias="status", description="Only documents in this status.")
+    ] = None,
+) -> DocumentPageOut:
+    """A page of the corpus's documents by source URI; follow `next_cursor` until it is null."""
+    page = runtime.stewardship.documents_page(
+        principal, corpus_id, status=document_status, limit=limit, cursor=cursor
+    )
+    return DocumentPageOut(
+        documents=[DocumentOut.model_validate(row, from_attributes=True) for row in page.documents],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)

@@ -18,6 +18,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.GovragError], int]] = [
     (errors.PermissionDenied, 403),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
+    (errors.InvalidCursor, 422),  # before its parent: the first match wins
     (errors.InvalidRequest, 400),
     (errors.InvalidPolicy, 422),
     (errors.BackendUnavailable, 503),

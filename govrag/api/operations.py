@@ -26,6 +26,7 @@ def readyz(runtime: RuntimeDep) -> Any:
     checks = check_stores(runtime.db, runtime.store)
     body = Readiness(
         status="ready" if all(c.ok for c in checks) else "unavailable",
+        role=runtime.role.value,
         checks={c.name: StoreCheckOut(ok=c.ok, seconds=c.seconds) for c in checks},
     )
     if body.status == "ready":

@@ -119,6 +119,11 @@ class DocumentOut(BaseModel):
     acl_groups: list[str] | None = Field(default=None, description="Groups allowed to read it; null: no ACL.")
 
 
+class DocumentPageOut(BaseModel):
+    documents: list[DocumentOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
 class JobAccepted(BaseModel):
     job_id: str
 
@@ -580,6 +585,7 @@ class Readiness(BaseModel):
     """`/readyz`: 200 when every store answers; 503 (with `type` and `detail` too) when one does not."""
 
     status: Literal["ready", "unavailable"]
+    role: Literal["all", "api", "worker"] = Field(default="all", description="What this process does.")
     checks: dict[str, StoreCheckOut]
     type: str | None = None
     detail: str | None = None

@@ -7,9 +7,18 @@ from typing import Annotated
 import typer
 
 
+def worker(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+) -> None:
+    """`govrag serve --role worker`: run jobs and the refresh scheduler; serve /healthz, /readyz, /metrics."""
+    serve(host=host, port=port, role="worker")
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    role: Annotated[str, typer.Option(help="all | api (queues jobs only) | worker (runs jobs).")] = "all",
 ) -> None:
     """Run the service with the settings from GOVRAG_* environment variables."""
     import uvicorn
@@ -22,9 +31,10 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level)
     try:
+        from govrag.roles import app_for_role, parse_role
         from govrag.runtime import build_runtime
 
-        runtime = build_runtime(settings)
+        runtime = build_runtime(settings, parse_role(role))
     except ConfigurationError as exc:
         typer.echo(f"govrag cannot start: {exc.detail}", err=True)
         raise typer.Exit(3) from exc
@@ -32,7 +42,7 @@ def serve(
     try:
         # access_log=False: the app logs one JSON access line per request, with its id and no query string.
         uvicorn.run(
-            create_app(settings, runtime, stop_process=True),
+            app_for_role(settings, runtime, create_app),
             host=host,
             port=port,
             log_config=None,

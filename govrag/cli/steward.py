@@ -107,10 +107,22 @@ def corpus_list(url: UrlOption = DEFAULT_URL, api_key: KeyOption = "") -> None:
 
 
 @corpus_app.command("documents")
-def corpus_documents(corpus_id: str, url: UrlOption = DEFAULT_URL, api_key: KeyOption = "") -> None:
-    """List a corpus's documents with their status and failure reasons."""
+def corpus_documents(
+    corpus_id: str,
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = "",
+    status: Annotated[str | None, typer.Option(help="Only this status (ingested, failed…).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Documents per page.")] = 100,
+    cursor: Annotated[str | None, typer.Option(help="The next_cursor of an earlier page.")] = None,
+    all_pages: Annotated[bool, typer.Option("--all", help="Follow the cursors.")] = False,
+) -> None:
+    """List a corpus's documents (a page, or --all) with their status and failure reasons."""
     with service(url, api_key) as govrag:
-        print_json([document.raw for document in govrag.documents(corpus_id)])
+        if all_pages:
+            every = govrag.iter_documents(corpus_id, status=status, page_size=limit)
+            print_json({"documents": [document.raw for document in every], "next_cursor": None})
+        else:
+            print_json(govrag.documents(corpus_id, status=status, limit=limit, cursor=cursor).raw)
 
 
 @job_app.command("show")

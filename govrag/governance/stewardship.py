@@ -34,8 +34,8 @@ from retrieval.audit import (
     DOCUMENT_DELETE,
     AuditStore,
 )
-from retrieval.catalog import Catalog, CorpusSpec, to_ref
-from retrieval.domain import CorpusRef, JobKind, Principal
+from retrieval.catalog import Catalog, CorpusSpec, DocumentPage, to_ref
+from retrieval.domain import CorpusRef, DocumentStatus, JobKind, Principal
 from retrieval.errors import AuditUnavailable, PermissionDenied
 from retrieval.models import CorpusRow, DocumentRow, JobRow
 from retrieval.policy import PolicyEngine
@@ -159,6 +159,18 @@ class Stewardship:
     def documents(self, principal: Principal, corpus_id: str) -> list[DocumentRow]:
         self.corpus(principal, corpus_id)
         return self._catalog.documents(corpus_id)
+
+    def documents_page(
+        self,
+        principal: Principal,
+        corpus_id: str,
+        *,
+        status: DocumentStatus | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> DocumentPage:
+        self.corpus(principal, corpus_id)
+        return self._catalog.documents_page(corpus_id, status=status, limit=limit, cursor=cursor)
 
     def job(self, principal: Principal, job_id: str) -> JobRow:
         job = self._catalog.get_job(job_id)

@@ -155,7 +155,7 @@ def titles(response: Any) -> set[str]:
 def test_documents_carry_their_acl(world: tuple[TestClient, Path]) -> None:
     http, _ = world
     corpora = {c["name"]: c["id"] for c in http.get("/corpora", headers=auth("steward")).json()}
-    documents = http.get(f"/corpora/{corpora['eu']}/documents", headers=auth("steward")).json()
+    documents = http.get(f"/corpora/{corpora['eu']}/documents", headers=auth("steward")).json()["documents"]
     acls = {d["source_uri"].rsplit("/", 1)[-1]: d["acl_groups"] for d in documents}
     assert acls == {
         "open.md": None,
@@ -163,6 +163,38 @@ def test_documents_carry_their_acl(world: tuple[TestClient, Path]) -> None:
         "press.md": None,
         "offsite.eml": ["mailto:alice@example.com", "mailto:carol@example.com"],
     }
+
+
+def test_documents_are_paged_filtered_and_cursors_checked(world: tuple[TestClient, Path]) -> None:
+    http, _ = world
+    corpora = {c["name"]: c["id"] for c in http.get("/corpora", headers=auth("steward")).json()}
+    url = f"/corpora/{corpora['eu']}/documents"
+    everything = http.get(url, headers=auth("steward")).json()
+    assert everything["next_cursor"] is None
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 1} | ({"cursor": cursor} if cursor else {})
+        page = http.get(url, params=params, headers=auth("steward")).json()
+        assert len(page["documents"]) <= 1
+        seen += page["documents"]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert seen == everything["documents"] and len(seen) == 4
+    ingested = http.get(url, params={"status": "ingested"}, headers=auth("steward")).json()
+    assert ingested["documents"] == everything["documents"]
+    assert http.get(url, params={"status": "failed"}, headers=auth("steward")).json()["documents"] == []
+    first = http.get(url, params={"limit": 2}, headers=auth("steward")).json()["next_cursor"]
+    for params in (
+        {"cursor": "garbled!"},
+        {"cursor": first, "status": "failed"},  # issued for another filter
+        {"cursor": first + "AAAA"},
+    ):
+        response = http.get(url, params=params, headers=auth("steward"))
+        assert response.status_code == 422, response.text
+        assert set(response.json()) == {"type", "detail"} and response.json()["type"] == "invalid_cursor"
+    for params in ({"limit": 0}, {"limit": 1001}, {"status": "bogus"}):
+        response = http.get(url, params=params, headers=auth("steward"))
+        assert response.status_code == 422 and response.json()["type"] == "validation_error"
 
 
 def test_an_app_reads_for_its_end_user_within_both_grants(world: tuple[TestClient, Path]) -> None:

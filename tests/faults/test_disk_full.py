@@ -42,7 +42,7 @@ def sabbatical_hits(http: TestClient) -> list[dict[str, Any]]:
 
 
 def document_status(http: TestClient, corpus_id: str, name: str) -> str | None:
-    documents = http.get(f"/corpora/{corpus_id}/documents", headers=auth("steward")).json()
+    documents = http.get(f"/corpora/{corpus_id}/documents", headers=auth("steward")).json()["documents"]
     return next((d["status"] for d in documents if d["source_uri"].endswith(name)), None)
 
 

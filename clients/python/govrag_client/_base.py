@@ -27,6 +27,7 @@ from govrag_client._models import (
     AuditPage,
     Corpus,
     Document,
+    DocumentPage,
     DocumentUsage,
     Job,
     JobAccepted,
@@ -207,9 +208,16 @@ class BaseClient:
     def _corpus(self, corpus_id: str) -> Call[Corpus]:
         return Call("GET", f"/corpora/{_segment('corpus_id', corpus_id)}", _one(Corpus.read, "corpus"))
 
-    def _documents(self, corpus_id: str) -> Call[tuple[Document, ...]]:
+    def _documents(
+        self, corpus_id: str, status: str | None, limit: int, cursor: str | None
+    ) -> Call[DocumentPage]:
         path = f"/corpora/{_segment('corpus_id', corpus_id)}/documents"
-        return Call("GET", path, _many(Document.read, "documents"))
+        params: dict[str, str | int] = {"limit": limit}
+        if status is not None:
+            params["status"] = status
+        if cursor is not None:
+            params["cursor"] = cursor
+        return Call("GET", path, _one(DocumentPage.read, "documents"), params=params)
 
     def _delete_document(self, corpus_id: str, document_id: str) -> Call[Document]:
         path = f"/corpora/{_segment('corpus_id', corpus_id)}/documents/{_segment('document_id', document_id)}"

@@ -32,6 +32,7 @@ from govrag_client._models import (
     AuditPage,
     Corpus,
     Document,
+    DocumentPage,
     DocumentUsage,
     ExportResult,
     Job,
@@ -147,8 +148,23 @@ class GovragClient(BaseClient):
     def corpus(self, corpus_id: str) -> Corpus:
         return self._send(self._corpus(corpus_id))
 
-    def documents(self, corpus_id: str) -> tuple[Document, ...]:
-        return self._send(self._documents(corpus_id))
+    def documents(
+        self, corpus_id: str, *, status: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> DocumentPage:
+        """One page of a corpus's documents (by source URI), optionally only those of one status."""
+        return self._send(self._documents(corpus_id, status, limit, cursor))
+
+    def iter_documents(
+        self, corpus_id: str, *, status: str | None = None, page_size: int = 100
+    ) -> Iterator[Document]:
+        """Every document of the corpus, following the cursors page by page."""
+        cursor: str | None = None
+        while True:
+            page = self.documents(corpus_id, status=status, limit=page_size, cursor=cursor)
+            yield from page.documents
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     def delete_document(self, corpus_id: str, document_id: str) -> Document:
         """The document leaves the index; later scans of the source leave it out."""
@@ -346,8 +362,22 @@ class AsyncGovragClient(BaseClient):
     async def corpus(self, corpus_id: str) -> Corpus:
         return await self._send(self._corpus(corpus_id))
 
-    async def documents(self, corpus_id: str) -> tuple[Document, ...]:
-        return await self._send(self._documents(corpus_id))
+    async def documents(
+        self, corpus_id: str, *, status: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> DocumentPage:
+        return await self._send(self._documents(corpus_id, status, limit, cursor))
+
+    async def iter_documents(
+        self, corpus_id: str, *, status: str | None = None, page_size: int = 100
+    ) -> AsyncIterator[Document]:
+        cursor: str | None = None
+        while True:
+            page = await self.documents(corpus_id, status=status, limit=page_size, cursor=cursor)
+            for document in page.documents:
+                yield document
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     async def delete_document(self, corpus_id: str, document_id: str) -> Document:
         return await self._send(self._delete_document(corpus_id, document_id))

@@ -479,6 +479,21 @@ class AuditPage:
 
 
 @dataclass(frozen=True)
+class DocumentPage:
+    """One page of a corpus's documents, in source URI order."""
+
+    documents: tuple[Document, ...]
+    next_cursor: str | None  # pass as `cursor` for the next page; None: this was the last
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def read(cls, o: JsonObject) -> Self:
+        return cls(
+            documents=o.objects("documents", Document.read), next_cursor=o.opt_text("next_cursor"), raw=o.raw
+        )
+
+
+@dataclass(frozen=True)
 class DocumentUse:
     """An answer that used the document, with the document's chunks in it."""
 
