@@ -467,3 +467,42 @@ def test_a_llama_index_response_is_verified_with_the_govrag_chunks_it_cites() ->
         retriever.verify(Response(response="x", source_nodes=[foreign]))
     with pytest.raises(ValueError, match="no answer text"):
         retriever.verify(Response(response=None, source_nodes=[nodes[0]]))
+
+
+def document(n: int) -> dict[str, Any]:
+    return {
+        "id": f"d{n}",
+        "corpus_id": "c1",
+        "source_uri": f"file:///srv/handbook/{n}.md",
+        "title": f"Doc {n}",
+        "content_sha256": None,
+        "version": 1,
+        "status": "ingested",
+        "error": None,
+        "chunk_count": 2,
+        "embedding_model": None,
+        "embedding_weights_sha256": None,
+        "updated_at": "2026-12-01T10:00:00+00:00",
+        "acl": None,
+    }
+
+
+def test_iter_documents_follows_the_cursors_with_the_status_filter() -> None:
+    pages = {None: ([1, 2], "p2"), "p2": ([3], None)}
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        ids, cursor = pages[request.url.params.get("cursor")]
+        return httpx.Response(200, json={"documents": [document(i) for i in ids], "next_cursor": cursor})
+
+    listed = list(client(handler).iter_documents("c1", status="ingested", page_size=2))
+    assert [d.id for d in listed] == ["d1", "d2", "d3"]
+    assert dict(seen[0].url.params) == {"limit": "2", "status": "ingested"}
+    assert seen[1].url.params["cursor"] == "p2" and len(seen) == 2
+
+
+def test_a_document_listing_without_its_page_shape_is_a_protocol_error() -> None:
+    _, handler = recording([document(1)])
+    with pytest.raises(ProtocolError):
+        client(handler).documents("c1")
