@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/policy_fuzz.py --trials 10000
 
-Runs the hypothesis property of tests/domain/test_access_property.py (harness: tests/domain/access_fuzz.py)
+Runs the hypothesis property of tests/retrieval/test_access_property.py
+(harness: tests/retrieval/access_fuzz.py)
 until at least `--trials` retrievals were checked, on the real service (Cedar policy, access planner,
 qdrant-edge with the ACL filter, SQLite audit log). Prints one JSON object: trials, examples (random worlds),
 leaks (chunks the oracle forbids), unfindable (allowed exact matches not returned
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hypothesis import HealthCheck, given, seed, settings
 
-from tests.domain.access_fuzz import AccessFuzz, CorpusSpec, Request, corpora, requests, scratch_directory
+from tests.retrieval.access_fuzz import AccessFuzz, CorpusSpec, Request, corpora, requests, scratch_directory
 
 
 def main() -> int:

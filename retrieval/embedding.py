@@ -163,7 +163,7 @@ class SentenceTransformerEmbedder:
         """`_run` for a few short texts (queries): the model's own modules (tokenize, transformer, mean
         pooling), then unit length, as `encode` computes them, without `encode`'s per-call set-up (finding
         the device, switching every module to eval, sorting by length): ~2.5 ms of a ~30 ms query here.
-        The vectors are identical (tests/models/test_embedding.py)."""
+        The vectors are identical (tests/retrieval/test_embedding.py)."""
         torch = self._torch
         with torch.inference_mode():
             features = self._model.preprocess(texts)

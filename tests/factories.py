@@ -73,7 +73,7 @@ def make_pptx(path: Path) -> Path:
     return path
 
 
-# -- the tiny retrieval world of tests/domain/test_retrieval_modes.py and test_retrieval_why.py ---------
+# -- the tiny retrieval world of tests/retrieval/test_retrieval_modes.py and test_retrieval_why.py ---------
 
 DIM = 4
 WEIGHTS = "w" * 64

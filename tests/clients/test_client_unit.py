@@ -1,6 +1,7 @@
 """The client's own logic against `httpx.MockTransport`: error mapping, strict parsing, the requests it
-builds, streaming exports and the LlamaIndex verification helper. The service is not under test here (see
-tests/e2e/test_client.py and tests/clients/test_distribution.py for the client against the real one)."""
+builds, streaming exports and the LlamaIndex verification helper. The service is not under test here
+(see tests/govrag/e2e/test_client.py and tests/clients/test_distribution.py for the client against the
+real one)."""
 
 from __future__ import annotations
 

@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from retrieval.settings import REPO_ROOT, Settings
-from tests.e2e.corpus_fixture import KEYS, PLANTED_PII, auth, write_principals, write_sources
-from tests.e2e.live_service import ingest, live_server, register_and_approve
+from tests.govrag.e2e.corpus_fixture import KEYS, PLANTED_PII, auth, write_principals, write_sources
+from tests.govrag.e2e.live_service import ingest, live_server, register_and_approve
 from tests.strict import skip_or_fail
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

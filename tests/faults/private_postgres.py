@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.e2e.live_service import free_port
+from tests.govrag.e2e.live_service import free_port
 from tests.strict import skip_or_fail
 
 

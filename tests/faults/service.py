@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from govrag.api.app import create_app
 from govrag.runtime import Runtime, build_runtime
 from retrieval.settings import Settings
-from tests.e2e.corpus_fixture import auth, write_principals, write_sources
+from tests.govrag.e2e.corpus_fixture import auth, write_principals, write_sources
 
 QUESTION = {"query": "How long is parental leave?", "top_k": 3}
 UNAVAILABLE = {"type": "backend_unavailable", "detail": "a backing store is unavailable; try again later"}

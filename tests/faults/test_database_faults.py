@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import _postgres_database
-from tests.e2e.corpus_fixture import auth
-from tests.e2e.live_service import ingest, register_and_approve
 from tests.faults.private_postgres import private_postgres
 from tests.faults.service import assert_unavailable, retrieve, serve, settings_for, stop
+from tests.govrag.e2e.corpus_fixture import auth
+from tests.govrag.e2e.live_service import ingest, register_and_approve
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 
 from retrieval.domain import ChunkPoint
 from retrieval.errors import BackendUnavailable
-from tests.e2e.corpus_fixture import auth
-from tests.e2e.live_service import ingest, register_and_approve
 from tests.faults.service import retrieve, serve, settings_for, stop
+from tests.govrag.e2e.corpus_fixture import auth
+from tests.govrag.e2e.live_service import ingest, register_and_approve
 from tests.strict import skip_or_fail
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -12,10 +12,10 @@ from qdrant_client import QdrantClient
 
 from retrieval.domain import ChunkPoint, chunk_id_for, document_id_for
 from retrieval.vectorstore import QdrantServerVectorStore
-from tests.e2e.corpus_fixture import auth
-from tests.e2e.live_service import free_port, ingest, register_and_approve
 from tests.faults.qdrant_stub import StubServer
 from tests.faults.service import assert_unavailable, retrieve, serve, settings_for, stop
+from tests.govrag.e2e.corpus_fixture import auth
+from tests.govrag.e2e.live_service import free_port, ingest, register_and_approve
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
