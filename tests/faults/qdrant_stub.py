@@ -27,9 +27,7 @@ def stub_app(local: QdrantClient) -> FastAPI:
     def collection(name: str) -> dict[str, Any]:
         return ok(local.get_collection(name).model_dump(mode="json"))
 
-    @app.post("/collections/{name}/points/query")
-    def query(name: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        request = models.QueryRequest.model_validate(body)
+    def answer(name: str, request: models.QueryRequest) -> dict[str, Any]:
         response = local.query_points(
             name,
             query=request.query,
@@ -40,7 +38,28 @@ def stub_app(local: QdrantClient) -> FastAPI:
             with_payload=request.with_payload if request.with_payload is not None else True,
             with_vectors=request.with_vector if request.with_vector is not None else False,
         )
-        return ok({"points": [point.model_dump(mode="json") for point in response.points]})
+        return {"points": [point.model_dump(mode="json") for point in response.points]}
+
+    @app.post("/collections/{name}/points/query")
+    def query(name: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        return ok(answer(name, models.QueryRequest.model_validate(body)))
+
+    # The explained (hybrid) search runs its rankings as one batch, then reads the winners' payloads.
+    @app.post("/collections/{name}/points/query/batch")
+    def query_batch(name: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        batch = models.QueryRequestBatch.model_validate(body)
+        return ok([answer(name, request) for request in batch.searches])
+
+    @app.post("/collections/{name}/points")
+    def points(name: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        request = models.PointRequest.model_validate(body)
+        found = local.retrieve(
+            name,
+            ids=request.ids,
+            with_payload=request.with_payload if request.with_payload is not None else True,
+            with_vectors=request.with_vector if request.with_vector is not None else False,
+        )
+        return ok([point.model_dump(mode="json") for point in found])
 
     return app
 
