@@ -91,7 +91,7 @@ def test_governed_retrieval_end_to_end(client: tuple[TestClient, dict[str, Path]
     assert jobs[eu]["errors"][0]["source_uri"].endswith("notes.xyz")
     assert "unsupported format" in jobs[eu]["errors"][0]["reason"]
     assert jobs[us]["documents_ingested"] == 2 and jobs[us]["chunks_written"] >= 2
-    documents = http.get(f"/corpora/{eu}/documents", headers=auth("steward")).json()
+    documents = http.get(f"/corpora/{eu}/documents", headers=auth("steward")).json()["documents"]
     assert {d["status"] for d in documents} == {"ingested", "failed"}
 
     # -- readers see exactly their grant ---------------------------------------------------------------------
@@ -280,7 +280,7 @@ def test_revoke_and_delete_over_http(client: tuple[TestClient, dict[str, Path]])
     http, sources = client
     ingest_eu(http, sources)
     corpus_id = http.get("/corpora", headers=auth("steward")).json()[0]["id"]
-    documents = http.get(f"/corpora/{corpus_id}/documents", headers=auth("steward")).json()
+    documents = http.get(f"/corpora/{corpus_id}/documents", headers=auth("steward")).json()["documents"]
     leave = next(d for d in documents if d["source_uri"].endswith("leave-policy.md"))
 
     assert (
