@@ -74,6 +74,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
             (root / "sources" / region / f"{region}{n}.md").write_text(
                 f"# Note {n}\n\nA {region} note {n}.\n"
             )
+    # Never ingested; a folder of its own, since corpora of different sensitivities may not share one.
+    (root / "sources" / "secret").mkdir()
     entries = [{**entry, "api_key_sha256": hash_api_key(KEYS[entry["id"]])} for entry in PRINCIPALS]
     (root / "principals.yaml").write_text(yaml.safe_dump({"principals": entries}))
     shutil.copytree(
@@ -104,7 +106,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
                         "name": name,
                         "region": region,
                         "sensitivity": sensitivity,
-                        "source_path": str(root / "sources" / ("eu" if name == "secret" else name)),
+                        "source_path": str(root / "sources" / name),
                     },
                 ).json()
                 http.post(f"/corpora/{created['id']}/approve", headers=auth("steward"))
