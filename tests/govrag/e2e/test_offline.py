@@ -29,30 +29,37 @@ from retrieval.settings import EmbeddingSettings, Settings
 from retrieval.catalog import CorpusSpec
 from retrieval.domain import Sensitivity
 
-root = Path(sys.argv[1])
-settings = Settings(
-    data_dir=root / "data",
-    source_roots=[root / "sources"],
-    principals_file=root / "principals.yaml",
-    # A fresh cache: the ONNX query encoder is exported here, offline too.
-    embedding=EmbeddingSettings(cache_dir=root / "models"),
-)
-runtime = build_runtime(settings)
-exported = sorted(path.suffix for path in (root / "models").glob("minilm-*"))
-print("QUERY ENCODER", type(runtime.retrieval._embedder).__name__, exported)
-steward = runtime.principals.authenticate("Bearer {steward}")
-reader = runtime.principals.authenticate("Bearer {reader}")
-corpus = runtime.stewardship.register(
-    steward, CorpusSpec("offline", "eu", Sensitivity.internal, str(root / "sources" / "eu-internal"))
-)
-runtime.stewardship.approve(steward, corpus.id)
-job = runtime.stewardship.ingest(steward, corpus.id)
-runtime.jobs.wait(job.id)
-job = runtime.catalog.get_job(job.id)
-result = runtime.retrieval.retrieve(reader, "How long is parental leave?", 3)
-runtime.close()
-print("JOB", job.status, job.documents_ingested, job.chunks_written)
-print("CHUNKS", len(result.chunks))
+
+# The ingestion parser runs in spawned processes, which import this script again: only the main one works.
+def main():
+    root = Path(sys.argv[1])
+    settings = Settings(
+        data_dir=root / "data",
+        source_roots=[root / "sources"],
+        principals_file=root / "principals.yaml",
+        # A fresh cache: the ONNX query encoder is exported here, offline too.
+        embedding=EmbeddingSettings(cache_dir=root / "models"),
+    )
+    runtime = build_runtime(settings)
+    exported = sorted(path.suffix for path in (root / "models").glob("minilm-*"))
+    print("QUERY ENCODER", type(runtime.retrieval._embedder).__name__, exported)
+    steward = runtime.principals.authenticate("Bearer {steward}")
+    reader = runtime.principals.authenticate("Bearer {reader}")
+    corpus = runtime.stewardship.register(
+        steward, CorpusSpec("offline", "eu", Sensitivity.internal, str(root / "sources" / "eu-internal"))
+    )
+    runtime.stewardship.approve(steward, corpus.id)
+    job = runtime.stewardship.ingest(steward, corpus.id)
+    runtime.jobs.wait(job.id)
+    job = runtime.catalog.get_job(job.id)
+    result = runtime.retrieval.retrieve(reader, "How long is parental leave?", 3)
+    runtime.close()
+    print("JOB", job.status, job.documents_ingested, job.chunks_written)
+    print("CHUNKS", len(result.chunks))
+
+
+if __name__ == "__main__":
+    main()
 """
 
 
