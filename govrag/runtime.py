@@ -122,7 +122,6 @@ def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
         parse_limits=ParseLimits(**settings.parse.model_dump()),
     )
     pipeline = IngestionPipeline(
-        db=db,
         catalog=catalog,
         store=store,
         processor=processor,

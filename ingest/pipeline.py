@@ -32,15 +32,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
-
 from ingest.acl import AclError, AclReader, Recipients
 from ingest.document_names import mask_source_uris, mask_title
 from ingest.processing import DocumentProcessor, Processed, WorkItem
 from ingest.source_tree import FileIdentity, SourceTree, problem_of
 from retrieval import telemetry
-from retrieval.catalog import Catalog, to_ref, utcnow
-from retrieval.db import Database
+from retrieval.catalog import Catalog, ChunkRecord, IngestedDocument, to_ref, utcnow
 from retrieval.domain import (
     ChunkPoint,
     CorpusRef,
@@ -52,7 +49,7 @@ from retrieval.domain import (
     document_id_for,
 )
 from retrieval.errors import BackendUnavailable, ConfigurationError, IngestionError
-from retrieval.models import ChunkRow, DocumentRow
+from retrieval.models import DocumentRow
 from retrieval.protocols import Embedder, PiiMasker, SparseEncoder, VectorStore
 from retrieval.sparse import Bm25Encoder
 
@@ -119,7 +116,6 @@ class IngestionPipeline:
     def __init__(
         self,
         *,
-        db: Database,
         catalog: Catalog,
         store: VectorStore,
         processor: DocumentProcessor,
@@ -134,7 +130,6 @@ class IngestionPipeline:
         building its partition's HNSW index (`VectorStore.optimize`; see the setting of that name)."""
         self._optimize_after_job = optimize_after_job
         self._email_recipient_acls = email_recipient_acls
-        self._db = db
         self._catalog = catalog
         self._store = store
         self._processor = processor
@@ -218,11 +213,7 @@ class IngestionPipeline:
 
     def _scan(self, corpus: CorpusRef, tree: SourceTree, progress: JobProgress) -> list[WorkItem]:
         """Decide, from hashes alone, what to process; remove what left the source."""
-        with self._db.session() as session:
-            known = {
-                row.id: row
-                for row in session.scalars(select(DocumentRow).where(DocumentRow.corpus_id == corpus.id))
-            }
+        known = self._catalog.documents_by_id(corpus.id)
         work: list[WorkItem] = []
         present: set[str] = set()
         weights = self._embedder.weights_sha256
@@ -468,59 +459,30 @@ class IngestionPipeline:
     ) -> None:
         item, parsed = result.item, result.parsed
         assert parsed is not None
-        with self._db.session() as session:
-            session.execute(delete(ChunkRow).where(ChunkRow.document_id == item.document_id))
-            row = session.get(DocumentRow, item.document_id)
-            if row is None:
-                row = DocumentRow(id=item.document_id, corpus_id=corpus.id, source_uri=item.source_uri)
-                session.add(row)
-            row.source_uri = item.source_uri
-            row.title = parsed.title
-            row.content_sha256 = parsed.content_sha256
-            row.version = version
-            row.status = DocumentStatus.ingested.value
-            row.error = None
-            row.chunk_count = len(points)
-            row.embedding_model = self._embedder.model_name
-            row.embedding_weights_sha256 = self._embedder.weights_sha256
-            row.acl_groups = list(item.acl_groups) if item.acl_groups is not None else None
-            row.updated_at = utcnow()
-            session.flush()
-            session.add_all(
-                ChunkRow(
-                    id=point.chunk_id,
-                    document_id=item.document_id,
-                    corpus_id=corpus.id,
-                    partition=corpus.partition,
-                    document_version=version,
-                    ordinal=chunk.ordinal,
-                    page=chunk.page,
-                    start_char=chunk.start_char,
-                    end_char=chunk.end_char,
-                )
+        self._catalog.record_ingested(
+            corpus,
+            IngestedDocument(
+                document_id=item.document_id,
+                source_uri=item.source_uri,
+                title=parsed.title,
+                content_sha256=parsed.content_sha256,
+                version=version,
+                embedding_model=self._embedder.model_name,
+                embedding_weights_sha256=self._embedder.weights_sha256,
+                acl_groups=tuple(item.acl_groups) if item.acl_groups is not None else None,
+            ),
+            [
+                ChunkRecord(point.chunk_id, chunk.ordinal, chunk.page, chunk.start_char, chunk.end_char)
                 for point, chunk in zip(points, result.chunks, strict=True)
-            )
+            ],
+        )
 
     def _record_failure(
         self, corpus: CorpusRef, document_id: str, source_uri: str, reason: str, item: WorkItem | None
     ) -> None:
         # The hash the scan read, so that an unchanged file that failed for good is not tried again.
         sha = item.content_sha256 if item is not None else None
-        with self._db.session() as session:
-            row = session.get(DocumentRow, document_id)
-            if row is None:
-                row = DocumentRow(
-                    id=document_id, corpus_id=corpus.id, source_uri=source_uri, title="", version=0
-                )
-                session.add(row)
-            row.error = reason
-            row.updated_at = utcnow()
-            if row.status == DocumentStatus.ingested.value:
-                # The previous version stays searchable; the row notes that the latest attempt failed.
-                return
-            row.status = DocumentStatus.failed.value
-            row.content_sha256 = sha
-            row.chunk_count = 0
+        self._catalog.record_document_failure(corpus, document_id, source_uri, reason, sha)
 
     def _withdraw(self, corpus: CorpusRef, document_id: str, source_uri: str, reason: str) -> None:
         """Fail closed on an ACL that cannot be read: the document leaves the index (an older version too,
@@ -528,30 +490,10 @@ class IngestionPipeline:
         next scan tries again."""
         with self.corpus_lock(corpus.id):
             self._store.delete(corpus.partition, corpus_id=corpus.id, document_id=document_id)
-            with self._db.session() as session:
-                row = session.get(DocumentRow, document_id)
-                if row is None:
-                    row = DocumentRow(
-                        id=document_id, corpus_id=corpus.id, source_uri=source_uri, title="", version=0
-                    )
-                    session.add(row)
-                row.status = DocumentStatus.failed.value
-                row.error = reason
-                row.content_sha256 = None
-                row.chunk_count = 0
-                row.acl_groups = None
-                row.updated_at = utcnow()
-                session.execute(delete(ChunkRow).where(ChunkRow.document_id == document_id))
+            self._catalog.withdraw_document(corpus, document_id, source_uri, reason)
 
     def _set_document_status(self, document_id: str, status: DocumentStatus, note: str | None) -> None:
-        with self._db.session() as session:
-            row = session.get(DocumentRow, document_id)
-            if row is not None:
-                row.status = status.value
-                row.error = note
-                row.chunk_count = 0
-                row.updated_at = utcnow()
-            session.execute(delete(ChunkRow).where(ChunkRow.document_id == document_id))
+        self._catalog.set_document_status(document_id, status, note)
 
     # -- governance writes ----------------------------------------------------------------------------------
 

@@ -104,6 +104,31 @@ def check_masking(strategy: str, allow_list: frozenset[str], pseudonymize_allowe
     return profile
 
 
+@dataclass(frozen=True, slots=True)
+class IngestedDocument:
+    """What the catalog records of a document version once its chunks are in the index."""
+
+    document_id: str
+    source_uri: str
+    title: str
+    content_sha256: str
+    version: int
+    embedding_model: str
+    embedding_weights_sha256: str
+    acl_groups: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRecord:
+    """A chunk row: where the chunk sits in the document's extracted text."""
+
+    chunk_id: str
+    ordinal: int
+    page: int | None
+    start_char: int
+    end_char: int
+
+
 class Catalog:
     """Corpus, document and job records; every method is one transaction.
 
@@ -280,6 +305,103 @@ class Catalog:
         if row is None or row.corpus_id != corpus_id:
             raise NotFound(f"document {document_id} not found in corpus {corpus_id}")
         return row
+
+    # -- documents as ingestion writes them -----------------------------------------------------------------
+    def documents_by_id(self, corpus_id: str) -> dict[str, DocumentRow]:
+        """Every document row of a corpus, by id (what an ingestion scan compares the source with)."""
+        with self._db.session() as session:
+            return {
+                row.id: row
+                for row in session.scalars(select(DocumentRow).where(DocumentRow.corpus_id == corpus_id))
+            }
+
+    def record_ingested(
+        self, corpus: CorpusRef, document: IngestedDocument, chunks: list[ChunkRecord]
+    ) -> None:
+        """A document version is in the index: its row says so and its chunk rows are replaced, together."""
+        with self._db.session() as session:
+            session.execute(delete(ChunkRow).where(ChunkRow.document_id == document.document_id))
+            row = session.get(DocumentRow, document.document_id)
+            if row is None:
+                row = DocumentRow(
+                    id=document.document_id, corpus_id=corpus.id, source_uri=document.source_uri
+                )
+                session.add(row)
+            row.source_uri = document.source_uri
+            row.title = document.title
+            row.content_sha256 = document.content_sha256
+            row.version = document.version
+            row.status = DocumentStatus.ingested.value
+            row.error = None
+            row.chunk_count = len(chunks)
+            row.embedding_model = document.embedding_model
+            row.embedding_weights_sha256 = document.embedding_weights_sha256
+            row.acl_groups = list(document.acl_groups) if document.acl_groups is not None else None
+            row.updated_at = utcnow()
+            session.flush()
+            session.add_all(
+                ChunkRow(
+                    id=chunk.chunk_id,
+                    document_id=document.document_id,
+                    corpus_id=corpus.id,
+                    partition=corpus.partition,
+                    document_version=document.version,
+                    ordinal=chunk.ordinal,
+                    page=chunk.page,
+                    start_char=chunk.start_char,
+                    end_char=chunk.end_char,
+                )
+                for chunk in chunks
+            )
+
+    def record_document_failure(
+        self, corpus: CorpusRef, document_id: str, source_uri: str, reason: str, content_sha256: str | None
+    ) -> None:
+        """A document failed; `content_sha256` (what the scan read) keeps an unchanged file from being tried
+        again. An ingested document keeps its searchable version and only notes the failure."""
+        with self._db.session() as session:
+            row = session.get(DocumentRow, document_id)
+            if row is None:
+                row = DocumentRow(
+                    id=document_id, corpus_id=corpus.id, source_uri=source_uri, title="", version=0
+                )
+                session.add(row)
+            row.error = reason
+            row.updated_at = utcnow()
+            if row.status == DocumentStatus.ingested.value:
+                return
+            row.status = DocumentStatus.failed.value
+            row.content_sha256 = content_sha256
+            row.chunk_count = 0
+
+    def withdraw_document(self, corpus: CorpusRef, document_id: str, source_uri: str, reason: str) -> None:
+        """A document left the index for `reason` (its points are already gone): failed, with no content
+        hash kept (the next scan tries again), no ACL and no chunks."""
+        with self._db.session() as session:
+            row = session.get(DocumentRow, document_id)
+            if row is None:
+                row = DocumentRow(
+                    id=document_id, corpus_id=corpus.id, source_uri=source_uri, title="", version=0
+                )
+                session.add(row)
+            row.status = DocumentStatus.failed.value
+            row.error = reason
+            row.content_sha256 = None
+            row.chunk_count = 0
+            row.acl_groups = None
+            row.updated_at = utcnow()
+            session.execute(delete(ChunkRow).where(ChunkRow.document_id == document_id))
+
+    def set_document_status(self, document_id: str, status: DocumentStatus, note: str | None) -> None:
+        """A document without chunks any more (removed from the source, or its job's writes undone)."""
+        with self._db.session() as session:
+            row = session.get(DocumentRow, document_id)
+            if row is not None:
+                row.status = status.value
+                row.error = note
+                row.chunk_count = 0
+                row.updated_at = utcnow()
+            session.execute(delete(ChunkRow).where(ChunkRow.document_id == document_id))
 
     def mark_document_deleted(self, corpus_id: str, document_id: str, deleter: str) -> DocumentRow:
         """Status `deleted`: out of the index, and later scans of the source leave it out."""

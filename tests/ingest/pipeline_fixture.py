@@ -92,7 +92,6 @@ def build_world(
         max_file_bytes=10_000_000,
     )
     pipeline = IngestionPipeline(
-        db=db,
         catalog=catalog,
         store=store,
         processor=processor,
