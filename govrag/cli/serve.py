@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -38,7 +39,10 @@ def serve(
     except ConfigurationError as exc:
         typer.echo(f"govrag cannot start: {exc.detail}", err=True)
         raise typer.Exit(3) from exc
-    typer.echo(f"govrag serving on http://{host}:{port} (console: http://{host}:{port}/console/)", err=True)
+    # A log record like every other line the service writes (JSON on standard error), not bare text.
+    logging.getLogger("govrag.serve").info(
+        "serving on http://%s:%s (console: http://%s:%s/console/)", host, port, host, port
+    )
     try:
         # access_log=False: the app logs one JSON access line per request, with its id and no query string.
         uvicorn.run(
