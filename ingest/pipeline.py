@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ingest.acl import AclError, AclReader, Recipients
@@ -226,20 +227,29 @@ class IngestionPipeline:
         progress.documents_total = len(entries)
         max_bytes = self._processor.max_file_bytes
         names_masker = self._names_masker(corpus)
+
+        # A failed file is reported under its path with the names masked (a file named after a person must not
+        # reach a job error or the log), masked only when it fails; the work items get theirs in one batch.
+        def withdraw(path: Path, document_id: str, reason: str) -> None:
+            [uri] = mask_source_uris(names_masker, tree.root, [(path, document_id)])
+            self._withdraw(corpus, document_id, uri, reason)
+            progress.fail(uri, reason)
+
+        def record_failure(path: Path, document_id: str, reason: str) -> None:
+            [uri] = mask_source_uris(names_masker, tree.root, [(path, document_id)])
+            self._record_failure(corpus, document_id, uri, reason, None)
+            progress.fail(uri, reason)
+
         for entry in entries:
             relative = entry.relative
             path = tree.root / relative
             document_id = document_id_for(corpus.id, relative)
-            # Failures are reported under the path with its names masked (a file named after a person must not
-            # reach a job error or the log); the work items get theirs in one batch after the scan.
-            [source_uri] = mask_source_uris(names_masker, tree.root, [(path, document_id)])
             present.add(document_id)
             row = known.get(document_id)
             if entry.problem is not None:
                 # Never read; whatever an earlier scan indexed under this name leaves the index.
                 progress.documents_seen += 1
-                self._withdraw(corpus, document_id, source_uri, entry.problem)
-                progress.fail(source_uri, entry.problem)
+                withdraw(path, document_id, entry.problem)
                 continue
             try:
                 descriptor = tree.open(relative)
@@ -247,12 +257,10 @@ class IngestionPipeline:
                 progress.documents_seen += 1
                 problem = tree.why_unopenable(relative)
                 if problem is not None:
-                    self._withdraw(corpus, document_id, source_uri, problem)
-                    progress.fail(source_uri, problem)
+                    withdraw(path, document_id, problem)
                 else:
                     reason = f"cannot read file: {exc.strerror or type(exc).__name__}"
-                    self._record_failure(corpus, document_id, source_uri, reason, None)
-                    progress.fail(source_uri, reason)
+                    record_failure(path, document_id, reason)
                 continue
             try:
                 info = os.fstat(descriptor)
@@ -263,21 +271,18 @@ class IngestionPipeline:
             except OSError as exc:
                 progress.documents_seen += 1
                 reason = f"cannot read file: {exc.strerror or type(exc).__name__}"
-                self._record_failure(corpus, document_id, source_uri, reason, None)
-                progress.fail(source_uri, reason)
+                record_failure(path, document_id, reason)
                 continue
             finally:
                 os.close(descriptor)
             if problem is not None:
                 progress.documents_seen += 1
-                self._withdraw(corpus, document_id, source_uri, problem)
-                progress.fail(source_uri, problem)
+                withdraw(path, document_id, problem)
                 continue
             if sha is None:
                 progress.documents_seen += 1
                 reason = f"file is {info.st_size} bytes; the limit is {max_bytes}"
-                self._record_failure(corpus, document_id, source_uri, reason, None)
-                progress.fail(source_uri, reason)
+                record_failure(path, document_id, reason)
                 continue
             if row is not None and row.status == DocumentStatus.deleted.value:
                 progress.documents_seen += 1
@@ -287,8 +292,7 @@ class IngestionPipeline:
                 declared = acls.declared_acl(path)
             except AclError as exc:
                 progress.documents_seen += 1
-                self._withdraw(corpus, document_id, source_uri, exc.detail)
-                progress.fail(source_uri, exc.detail)
+                withdraw(path, document_id, exc.detail)
                 continue
             from_recipients = isinstance(declared, Recipients)
             acl = None if isinstance(declared, Recipients) else declared

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from typing import cast as typing_cast
@@ -28,15 +28,13 @@ RECORD_COLUMNS = [
 ]
 
 
-def load_records(connection: Connection, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
-    """Rows (selected as `RECORD_COLUMNS`) straight to JSON-ready dicts of the shape of
-    `export.event_json`, without building `AuditEvent`s: the export's path, several times faster."""
-    if not rows:
-        return []
-    ids = [row[0] for row in rows]
+def side_rows(
+    connection: Connection, events: Callable[[ColumnElement[int]], ColumnElement[bool]]
+) -> tuple[dict[int, list[dict[str, Any]]], dict[int, list[str]]]:
+    """The chunks (as the canonical form has them) and regions of the events `events` selects by id."""
     chunks: dict[int, list[dict[str, Any]]] = defaultdict(list)
     chunk_rows = connection.execute(
-        select(*CHUNK_COLUMNS).where(CHUNKS.c.event_id.in_(ids)).order_by(CHUNKS.c.event_id, CHUNKS.c.rank)
+        select(*CHUNK_COLUMNS).where(events(CHUNKS.c.event_id)).order_by(CHUNKS.c.event_id, CHUNKS.c.rank)
     )
     for event_id, rank, score, chunk_id, document_id, version, corpus_id, sha, model, why in chunk_rows:
         chunks[event_id].append(
@@ -56,10 +54,72 @@ def load_records(connection: Connection, rows: Sequence[Row[Any]]) -> list[dict[
     regions: dict[int, list[str]] = defaultdict(list)
     for event_id, region in connection.execute(
         select(REGIONS.c.event_id, REGIONS.c.region)
-        .where(REGIONS.c.event_id.in_(ids))
+        .where(events(REGIONS.c.event_id))
         .order_by(REGIONS.c.event_id, REGIONS.c.region)
     ):
         regions[event_id].append(region)
+    return chunks, regions
+
+
+def record_json(
+    *,
+    sequence: int,
+    request_id: str,
+    occurred_at: datetime | str,
+    action: str,
+    principal_id: str,
+    end_user_id: str | None,
+    principal: Any,
+    policy_version: str,
+    outcome: str,
+    query_masked: str | None,
+    query_hmac: str | None,
+    top_k: int | None,
+    decisions: list[Any] | None,
+    allowed_corpora: list[str] | None,
+    partitions: list[str] | None,
+    regions: list[str],
+    unavailable: list[str] | None,
+    latency_ms: float | None,
+    chunks: list[dict[str, Any]],
+    corpus_id: str | None,
+    document_id: str | None,
+    details: Any,
+) -> dict[str, Any]:
+    """An event's canonical object (what its hash covers) from its columns and side rows."""
+    return {
+        "sequence": sequence,
+        "request_id": request_id,
+        "occurred_at": _iso(occurred_at),
+        "action": action,
+        "principal_id": principal_id,
+        "end_user_id": end_user_id,
+        "principal": principal,
+        "policy_version": policy_version,
+        "outcome": outcome,
+        "query_masked": query_masked,
+        "query_hmac": query_hmac,
+        "top_k": top_k,
+        "decisions": decisions or [],
+        "allowed_corpora": allowed_corpora or [],
+        "partitions": partitions or [],
+        "regions": regions,
+        "unavailable": unavailable or [],
+        "latency_ms": latency_ms,
+        "chunks": chunks,
+        "corpus_id": corpus_id,
+        "document_id": document_id,
+        "details": details,
+    }
+
+
+def load_records(connection: Connection, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """Rows (selected as `RECORD_COLUMNS`) straight to JSON-ready dicts of the shape of
+    `export.event_json`, without building `AuditEvent`s: the export's path, several times faster."""
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    chunks, regions = side_rows(connection, lambda event_id: event_id.in_(ids))
     records = []
     for (
         event_id, sequence, request_id, occurred_at, action, principal_id, end_user_id, principal,
@@ -68,28 +128,30 @@ def load_records(connection: Connection, rows: Sequence[Row[Any]]) -> list[dict[
     ) in typing_cast(Sequence[tuple[Any, ...]], rows):  # fmt: skip
         records.append(
             {
-                "sequence": sequence,
-                "request_id": request_id,
-                "occurred_at": _iso(occurred_at),
-                "action": action,
-                "principal_id": principal_id,
-                "end_user_id": end_user_id,
-                "principal": principal,
-                "policy_version": policy_version,
-                "outcome": outcome,
-                "query_masked": query_masked,
-                "query_hmac": query_hmac,
-                "top_k": top_k,
-                "decisions": decisions or [],
-                "allowed_corpora": allowed_corpora or [],
-                "partitions": partitions or [],
-                "regions": regions.get(event_id, []),
-                "unavailable": unavailable or [],
-                "latency_ms": latency_ms,
-                "chunks": chunks.get(event_id, []),
-                "corpus_id": corpus_id,
-                "document_id": document_id,
-                "details": details,
+                **record_json(
+                    sequence=sequence,
+                    request_id=request_id,
+                    occurred_at=occurred_at,
+                    action=action,
+                    principal_id=principal_id,
+                    end_user_id=end_user_id,
+                    principal=principal,
+                    policy_version=policy_version,
+                    outcome=outcome,
+                    query_masked=query_masked,
+                    query_hmac=query_hmac,
+                    top_k=top_k,
+                    decisions=decisions,
+                    allowed_corpora=allowed_corpora,
+                    partitions=partitions,
+                    regions=regions.get(event_id, []),
+                    unavailable=unavailable,
+                    latency_ms=latency_ms,
+                    chunks=chunks.get(event_id, []),
+                    corpus_id=corpus_id,
+                    document_id=document_id,
+                    details=details,
+                ),
                 "prev_hash": prev_hash,
                 "hash": hash_,
             }

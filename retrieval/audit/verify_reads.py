@@ -14,15 +14,14 @@ columns' canonical form.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, String, Text, cast, select, type_coerce
 
 from retrieval.audit.chain import Link, event_link, text_hash
-from retrieval.audit.records import _iso
-from retrieval.audit.rows import CHUNK_COLUMNS, CHUNKS, EVENT_COLUMNS, EVENTS, REGIONS, load
+from retrieval.audit.records import record_json, side_rows
+from retrieval.audit.rows import EVENT_COLUMNS, EVENTS, load
 
 _JSON = ("principal", "decisions", "allowed_corpora", "partitions", "unavailable", "details")
 _SCALARS = (
@@ -58,44 +57,7 @@ def load_links(connection: Connection, rows: Sequence[Row[Any]]) -> list[Link]:
     # driver milliseconds to parse). Rows of events outside the batch, if ids were ever out of step with
     # sequences, are never looked up.
     low, high = min(row[0] for row in rows), max(row[0] for row in rows)
-    chunks: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for (
-        event_id,
-        rank,
-        score,
-        chunk_id,
-        document_id,
-        version,
-        corpus_id,
-        sha,
-        model,
-        why,
-    ) in connection.execute(
-        select(*CHUNK_COLUMNS)
-        .where(CHUNKS.c.event_id.between(low, high))
-        .order_by(CHUNKS.c.event_id, CHUNKS.c.rank)
-    ):
-        chunks[event_id].append(
-            {
-                "rank": rank,
-                "score": score,
-                "chunk_id": chunk_id,
-                "document_id": document_id,
-                "document_version": version,
-                "corpus_id": corpus_id,
-                "content_sha256": sha,
-                "embedding_model": model,
-                # As the canonical form has it: only where the chunk records why it was selected.
-                **({"why": why} if why is not None else {}),
-            }
-        )
-    regions: dict[int, list[str]] = defaultdict(list)
-    for event_id, region in connection.execute(
-        select(REGIONS.c.event_id, REGIONS.c.region)
-        .where(REGIONS.c.event_id.between(low, high))
-        .order_by(REGIONS.c.event_id, REGIONS.c.region)
-    ):
-        regions[event_id].append(region)
+    chunks, regions = side_rows(connection, lambda event_id: event_id.between(low, high))
     links: list[Link] = []
     for row in rows:
         (
@@ -110,30 +72,30 @@ def load_links(connection: Connection, rows: Sequence[Row[Any]]) -> list[Link]:
         except ValueError:  # a column or text that is not JSON: the slow path says which
             pass
         else:
-            record = {
-                "sequence": sequence,
-                "request_id": request_id,
-                "occurred_at": _iso(occurred_at),
-                "action": action,
-                "principal_id": principal_id,
-                "end_user_id": end_user_id,
-                "principal": principal,
-                "policy_version": policy_version,
-                "outcome": outcome,
-                "query_masked": query_masked,
-                "query_hmac": query_hmac,
-                "top_k": top_k,
-                "decisions": decisions or [],
-                "allowed_corpora": allowed or [],
-                "partitions": partitions or [],
-                "regions": regions.get(event_id, []),
-                "unavailable": unavailable or [],
-                "latency_ms": latency_ms,
-                "chunks": chunks.get(event_id, []),
-                "corpus_id": corpus_id,
-                "document_id": document_id,
-                "details": details,
-            }
+            record = record_json(
+                sequence=sequence,
+                request_id=request_id,
+                occurred_at=occurred_at,
+                action=action,
+                principal_id=principal_id,
+                end_user_id=end_user_id,
+                principal=principal,
+                policy_version=policy_version,
+                outcome=outcome,
+                query_masked=query_masked,
+                query_hmac=query_hmac,
+                top_k=top_k,
+                decisions=decisions,
+                allowed_corpora=allowed,
+                partitions=partitions,
+                regions=regions.get(event_id, []),
+                unavailable=unavailable,
+                latency_ms=latency_ms,
+                chunks=chunks.get(event_id, []),
+                corpus_id=corpus_id,
+                document_id=document_id,
+                details=details,
+            )
             if kept is None:
                 text = json.dumps(record, sort_keys=True, separators=(",", ":"))
                 if text_hash(text, prev) == hash_:
