@@ -38,6 +38,30 @@ class JobObserver(Protocol):
         """`job` as it ended (status, counters, detail). Never raises: the job's outcome stands."""
 
 
+class LeaseGuard:
+    """Whether this process may still write for its job: not once a renewal was refused, and not once its
+    last renewal is nearly a lease old (the database was unreachable meanwhile), because from then on
+    another process may take the job over; stopping early leaves a margin for clocks and the write itself."""
+
+    SAFETY = 0.8
+
+    def __init__(self, lease_seconds: float) -> None:
+        self._lease = lease_seconds
+        self._renewed = time.monotonic()
+        self._lost = threading.Event()
+
+    def renewed(self) -> None:
+        self._renewed = time.monotonic()
+
+    def lose(self) -> None:
+        self._lost.set()
+
+    def held(self) -> bool:
+        if self._lost.is_set():
+            return False
+        return time.monotonic() - self._renewed < self._lease * self.SAFETY
+
+
 class JobRunner:
     """Claims queued jobs from the catalog, one at a time, and runs them under a renewed lease.
 
@@ -116,8 +140,9 @@ class JobRunner:
             self._leases.requeue(job.id, self.owner)  # stopping: another process (or the next start) runs it
             return
         heartbeat_stop = threading.Event()
+        guard = LeaseGuard(self._leases.lease_seconds)
         heartbeat = threading.Thread(
-            target=self._heartbeat, args=(job.id, heartbeat_stop), name="govrag-lease", daemon=True
+            target=self._heartbeat, args=(job.id, heartbeat_stop, guard), name="govrag-lease", daemon=True
         )
         heartbeat.start()
         try:
@@ -133,8 +158,8 @@ class JobRunner:
                         detail=f"not run: {exc.detail}",
                     )
                     return
-            self._pipeline.run(job.id)
-            if self._observer is not None:
+            finished = self._pipeline.run(job.id, holds_lease=guard.held)
+            if finished and self._observer is not None:
                 self._observer.job_finished(catalog.get_job(job.id))
         finally:
             heartbeat_stop.set()
@@ -144,12 +169,14 @@ class JobRunner:
             except GovragError as exc:  # the lease then lapses by itself; the job's outcome is recorded
                 logger.warning("lease of job %s not released: %s", job.id, exc.detail)
 
-    def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
+    def _heartbeat(self, job_id: str, stop: threading.Event, guard: LeaseGuard) -> None:
         while not stop.wait(self._leases.lease_seconds / 3):
             try:
                 if not self._leases.renew(job_id, self.owner):
                     logger.error("job %s: lease lost to another process", job_id, extra={"job_id": job_id})
+                    guard.lose()
                     return
+                guard.renewed()
             except GovragError as exc:
                 logger.warning("job %s: lease not renewed: %s", job_id, exc.detail)
 

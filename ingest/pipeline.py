@@ -67,6 +67,11 @@ class CorpusNoLongerApproved(IngestionError):
     """The corpus was revoked while its job ran: the job stops, and writes nothing more."""
 
 
+class LeaseLost(IngestionError):
+    """This process no longer holds the job's lease: another may own the job now, so this one writes nothing
+    more to the corpus and leaves the job row to the new owner."""
+
+
 @dataclass
 class JobProgress:
     documents_total: int = 0
@@ -161,8 +166,12 @@ class IngestionPipeline:
 
     # -- jobs -----------------------------------------------------------------------------------------------
 
-    def run(self, job_id: str) -> None:
-        """Run the job to its end; the job row says how it went. Never raises for a bad document."""
+    def run(self, job_id: str, holds_lease: Callable[[], bool] | None = None) -> bool:
+        """Run the job to its end; the job row says how it went. Never raises for a bad document.
+
+        `holds_lease` is asked before every document is written: once it says no, the job stops writing
+        (a lapsed owner must not write beside the process that took the job over) and leaves the job row
+        alone; then, and only then, this returns False."""
         job = self._catalog.get_job(job_id)
         self._catalog.update_job(job_id, status=JobStatus.running.value, started_at=utcnow())
         progress = JobProgress()
@@ -181,17 +190,21 @@ class IngestionPipeline:
                 self._store.ensure_partition(corpus.partition, self._embedder.dimension)
                 work = self._scan(corpus, tree, progress)
                 self._catalog.update_job(job_id, **progress.values())
-                self._process(job_id, corpus, work, progress)
+                self._process(job_id, corpus, work, progress, holds_lease)
             detail = self._optimize(corpus.partition) if self._optimize_after_job else None
+        except LeaseLost as exc:
+            logger.error("ingestion job %s stopped: %s", job_id, exc.detail, extra={"job_id": job_id})
+            return False
         except (IngestionError, BackendUnavailable, ConfigurationError) as exc:
             logger.warning("ingestion job %s failed: %s", job_id, exc.detail, extra={"job_id": job_id})
             self._finish(job_id, JobStatus.failed, progress, exc.detail)
-            return
+            return True
         except Exception as exc:  # the worker must survive anything a job throws
             logger.exception("ingestion job %s crashed", job_id, extra={"job_id": job_id})
             self._finish(job_id, JobStatus.failed, progress, f"internal error: {type(exc).__name__}")
-            return
+            return True
         self._finish(job_id, JobStatus.succeeded, progress, detail)
+        return True
 
     def _optimize(self, partition: str) -> str | None:
         """Index what the job wrote (the embedded engine builds no HNSW graph by itself, and an unindexed
@@ -360,7 +373,14 @@ class IngestionPipeline:
             return not (row.error or "").startswith(TRANSIENT_FAILURE_PREFIX)
         return False
 
-    def _process(self, job_id: str, corpus: CorpusRef, work: list[WorkItem], progress: JobProgress) -> None:
+    def _process(
+        self,
+        job_id: str,
+        corpus: CorpusRef,
+        work: list[WorkItem],
+        progress: JobProgress,
+        holds_lease: Callable[[], bool] | None = None,
+    ) -> None:
         last_flush = time.monotonic()
         if self._masker_for is None:
             results = self._processor.process(work)
@@ -370,6 +390,8 @@ class IngestionPipeline:
             for result in results:
                 if self._stopping.is_set():
                     raise IngestionError("interrupted: the service shut down; run the job again")
+                if holds_lease is not None and not holds_lease():
+                    raise LeaseLost("its lease lapsed or was taken over; the new owner runs it")
                 progress.documents_seen += 1
                 if result.error is not None and result.withdraw:
                     # Fail closed: its readers cannot be named, or it is no longer a plain file of the source.
