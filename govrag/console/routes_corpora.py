@@ -6,9 +6,9 @@ records it the same way; the form is validated by the API's own `CorpusCreate` m
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -16,7 +16,7 @@ from govrag.api.schemas import CorpusCreate
 from govrag.console import charts, queries
 from govrag.console.pages import PREFIX, ConsoleRoute, CurrentUser, Form, render
 from retrieval.catalog import CorpusSpec
-from retrieval.domain import JobStatus, Sensitivity
+from retrieval.domain import DocumentStatus, JobStatus, Sensitivity
 from retrieval.errors import Conflict, InvalidRequest
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -121,12 +121,32 @@ def ingest(corpus_id: str, user: CurrentUser, form: Form) -> Response:
     return RedirectResponse(f"{PREFIX}/jobs/{job.id}", status_code=303)
 
 
+# A corpus may hold a million documents: the page shows them a page at a time, as the API lists them.
+DOCUMENTS_PER_PAGE = 100
+
+
 @router.get("/corpora/{corpus_id}")
-def corpus(corpus_id: str, user: CurrentUser) -> Response:
+def corpus(
+    corpus_id: str,
+    user: CurrentUser,
+    cursor: Annotated[str | None, Query(max_length=4096)] = None,
+    status: Annotated[DocumentStatus | None, Query()] = None,
+) -> Response:
     row = user.runtime.stewardship.corpus(user.principal, corpus_id)
-    documents = user.runtime.stewardship.documents(user.principal, corpus_id)
+    page = user.runtime.stewardship.documents_page(
+        user.principal, corpus_id, status=status, limit=DOCUMENTS_PER_PAGE, cursor=cursor
+    )
     jobs = queries.corpus_jobs(user.runtime, user.principal, corpus_id)
-    return render("corpus.html", {"corpus": row, "documents": documents, "jobs": jobs}, user=user)
+    context = {
+        "corpus": row,
+        "documents": page.documents,
+        "next_cursor": page.next_cursor,
+        "status_filter": status.value if status else None,
+        "statuses": [s.value for s in DocumentStatus],
+        "first_page": cursor is None,
+        "jobs": jobs,
+    }
+    return render("corpus.html", context, user=user)
 
 
 @router.get("/jobs/{job_id}")

@@ -334,3 +334,47 @@ def test_export_and_insights_over_http(client: TestClient) -> None:
     client.cookies.clear()
     sign_in(client, "steward")
     assert client.get("/console/audit/export").status_code == 403
+
+
+def test_the_corpus_page_lists_documents_a_page_at_a_time(
+    client: TestClient, served: tuple[FastAPI, Runtime, Settings, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    from govrag.console import routes_corpora
+
+    _, runtime, _, root = served
+    folder = root / "sources" / "eu-paged"
+    folder.mkdir(parents=True)
+    for name in ("one", "two", "three"):
+        (folder / f"{name}.txt").write_text(f"The {name} memo covers the paging of long lists.\n")
+    created = client.post(
+        "/corpora",
+        headers=auth("steward"),
+        json={"name": "paged", "region": "eu", "sensitivity": "internal", "source_path": str(folder)},
+    )
+    corpus_id = created.json()["id"]
+    assert client.post(f"/corpora/{corpus_id}/approve", headers=auth("steward")).status_code == 200
+    runtime.jobs.wait(client.post(f"/corpora/{corpus_id}/ingest", headers=auth("steward")).json()["job_id"])
+    monkeypatch.setattr(routes_corpora, "DOCUMENTS_PER_PAGE", 2)
+    assert sign_in(client, "steward").status_code == 303
+
+    first = client.get(f"/console/corpora/{corpus_id}")
+    assert first.status_code == 200
+    shown = set(re.findall(r"/(one|two|three)\.txt", first.text))
+    assert len(shown) == 2 and "First page" not in first.text
+    link = re.search(r'href="([^"]+)" rel="next"', first.text)
+    assert link, "a next-page link while documents remain"
+    second = client.get(link.group(1).replace("&amp;", "&"))
+    assert second.status_code == 200
+    rest = set(re.findall(r"/(one|two|three)\.txt", second.text))
+    assert rest == {"one", "two", "three"} - shown
+    assert 'rel="next"' not in second.text and "First page" in second.text
+
+    failed_only = client.get(f"/console/corpora/{corpus_id}", params={"status": "failed"})
+    assert failed_only.status_code == 200 and "No document yet." in failed_only.text
+    assert client.get(f"/console/corpora/{corpus_id}", params={"cursor": "not-a-cursor"}).status_code in (
+        400,
+        422,
+    )
+    assert client.get(f"/console/corpora/{corpus_id}", params={"status": "bogus"}).status_code == 422
