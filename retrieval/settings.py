@@ -325,6 +325,20 @@ class EmbeddingSettings(BaseModel):
     cache_dir: Path | None = None
 
 
+class S3Settings(BaseModel):
+    """How `s3://` sources are reached (ingest/sources/s3.py); unset keys: the AWS credential chain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # An S3-compatible store (MinIO, a test server); unset: AWS's own endpoint for the region.
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    # An unreachable store fails the job in seconds, with the reason, rather than hanging it.
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
+
 class Settings(BaseSettings):
     """govrag's configuration. Nested groups use `__`, e.g. `GOVRAG_CHUNKING__CHUNK_SIZE=384`."""
 
@@ -365,6 +379,7 @@ class Settings(BaseSettings):
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
     # How often the service looks for corpora whose refresh interval is due.
     refresh_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
     log_level: str = "INFO"
