@@ -255,6 +255,10 @@ class ResidencySettings(BaseModel):
         return value
 
 
+# A bucket name, then path components that are neither empty nor `.` or `..`.
+_S3_ROOT = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/(?!\.\.?(/|$))[^/\\]+)*/?$")
+
+
 def _path_list(value: Any) -> Any:
     # A JSON list of paths; a bare path is accepted as a list of one.
     if isinstance(value, str):
@@ -325,6 +329,20 @@ class EmbeddingSettings(BaseModel):
     cache_dir: Path | None = None
 
 
+class S3Settings(BaseModel):
+    """How `s3://` sources are reached (ingest/sources/s3.py); unset keys: the AWS credential chain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # An S3-compatible store (MinIO, a test server); unset: AWS's own endpoint for the region.
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    # An unreachable store fails the job in seconds, with the reason, rather than hanging it.
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
+
 class Settings(BaseSettings):
     """govrag's configuration. Nested groups use `__`, e.g. `GOVRAG_CHUNKING__CHUNK_SIZE=384`."""
 
@@ -343,6 +361,8 @@ class Settings(BaseSettings):
     principals_check_seconds: float = Field(default=2.0, ge=0, le=3600)
     policy_dir: Path = REPO_ROOT / "policies"
     source_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    # The `s3://bucket[/prefix]` entries of GOVRAG_SOURCE_ROOTS, split off from the folders above.
+    object_source_roots: list[str] = Field(default_factory=list)
     auto_migrate: bool = True
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     parse: ParseSettings = Field(default_factory=ParseSettings)
@@ -365,6 +385,7 @@ class Settings(BaseSettings):
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
     # How often the service looks for corpora whose refresh interval is due.
     refresh_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
     log_level: str = "INFO"
@@ -374,6 +395,27 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024, le=512 * 1024 * 1024)
     # The embedded vector store refuses writes (the job fails with the reason) below this much free disk.
     min_free_disk_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_object_roots(cls, data: Any) -> Any:
+        # One list in the environment, two kinds of root: folders stay Paths, `s3://` entries are kept as
+        # text (a Path would fold `s3://` into `s3:/`).
+        if not isinstance(data, dict) or "source_roots" not in data:
+            return data
+        roots = _path_list(data["source_roots"])
+        if not isinstance(roots, list):
+            return data
+        objects = [r for r in roots if isinstance(r, str) and r.startswith("s3://")]
+        for root in objects:
+            if not _S3_ROOT.match(root):
+                raise ValueError(f"GOVRAG_SOURCE_ROOTS entry {root!r} is not s3://bucket[/prefix]")
+        folders = [r for r in roots if not (isinstance(r, str) and r.startswith("s3://"))]
+        return {
+            **data,
+            "source_roots": folders,
+            "object_source_roots": [*data.get("object_source_roots", []), *objects],
+        }
 
     @field_validator("source_roots", mode="before")
     @classmethod
