@@ -24,7 +24,7 @@ COPY govrag/__init__.py govrag/__init__.py
 COPY retrieval/__init__.py retrieval/__init__.py
 COPY ingest/__init__.py ingest/__init__.py
 COPY clients/python clients/python
-RUN pip install -c constraints.txt -e ./clients/python -e .
+RUN pip install -c constraints.txt -e ./clients/python -e '.[ray,s3]'
 COPY alembic.ini ./
 COPY govrag govrag
 COPY retrieval retrieval

@@ -14,6 +14,10 @@ for assignment in $(env | grep -E '^[A-Z0-9_]+_FILE=' | cut -d= -f1); do
         "$secrets_dir"/*) ;;
         *) continue ;;
     esac
+    # The audit signing key is a file setting itself (a PEM the service opens), not a value to export.
+    case "$assignment" in
+        GOVRAG_AUDIT__SIGNING_KEY_FILE) continue ;;
+    esac
     name=${assignment%_FILE}
     if [ ! -r "$path" ]; then
         echo "govrag-entrypoint: $assignment points at $path, which cannot be read" >&2

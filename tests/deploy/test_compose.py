@@ -22,6 +22,8 @@ COMPOSE = yaml.safe_load((REPO_ROOT / "compose.yaml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 DOCKERFILE = (REPO_ROOT / "Dockerfile").read_text()
 ENTRYPOINT = REPO_ROOT / "deploy" / "entrypoint.sh"
+# Settings whose value is a file path the service opens itself (not a secret the entrypoint exports by value).
+FILE_SETTINGS = {"GOVRAG_PRINCIPALS_FILE", "GOVRAG_AUDIT__SIGNING_KEY_FILE"}
 
 
 def _pin(name: str) -> str:
@@ -37,9 +39,19 @@ def _environment(service: str) -> dict[str, str]:
     return {key: str(value) for key, value in env.items()}
 
 
+GOVRAG_SERVICES = ("govrag-api", "govrag-worker")
+
+
+def _profiles(service: str) -> list[str]:
+    return list(SERVICES[service].get("profiles", []))
+
+
 @pytest.mark.unit
-def test_three_services_with_pinned_images() -> None:
-    assert set(SERVICES) == {"qdrant", "postgres", "govrag"}
+def test_services_profiles_and_pinned_images() -> None:
+    default = {name for name in SERVICES if not _profiles(name)}
+    assert default == {"qdrant", "postgres", "govrag-api", "govrag-worker", "proxy"}
+    assert {name for name in SERVICES if _profiles(name) == ["ray"]} == {"ray-head", "ray-worker"}
+    assert {name for name in SERVICES if _profiles(name) == ["s3"]} == {"minio", "s3-seed"}
     qdrant = SERVICES["qdrant"]["image"]
     match = re.fullmatch(r"qdrant/qdrant:v(\d+)\.(\d+)\.(\d+)", qdrant)
     assert match, f"the Qdrant image is pinned to a release: {qdrant}"
@@ -47,22 +59,56 @@ def test_three_services_with_pinned_images() -> None:
     # qdrant-client supports servers of its own minor version (and one either side).
     assert (match[1], match[2]) == (client_major, client_minor)
     assert SERVICES["postgres"]["image"] == "postgres:15"
-    assert SERVICES["govrag"]["build"] == "."
+    assert re.fullmatch(r"minio/minio:RELEASE\.[0-9T-]+Z", SERVICES["minio"]["image"])
+    assert re.fullmatch(r"nginx:\d+\.\d+-alpine", SERVICES["proxy"]["image"])
+    # One image for every govrag process, Ray nodes included: a Ray worker runs govrag's own parsing and
+    # masking code, with the models packaged in the image.
+    assert SERVICES["govrag-api"]["build"] == "."
+    for name in ("govrag-worker", "ray-head", "ray-worker", "s3-seed"):
+        assert SERVICES[name]["image"] == SERVICES["govrag-api"]["image"], name
 
 
 @pytest.mark.unit
-def test_every_service_has_a_health_check_and_govrag_waits_for_them() -> None:
+def test_two_api_replicas_behind_the_proxy_and_one_worker() -> None:
+    api, worker, proxy = SERVICES["govrag-api"], SERVICES["govrag-worker"], SERVICES["proxy"]
+    assert api["deploy"]["replicas"] == 2
+    assert api["command"][:4] == ["govrag", "serve", "--role", "api"]
+    assert worker["command"][:2] == ["govrag", "worker"]
+    # Only the proxy is reachable from outside; replicas of one service cannot share a published port.
+    assert [name for name, service in SERVICES.items() if service.get("ports")] == ["proxy"]
+    assert "govrag-api:8000" in (REPO_ROOT / "deploy" / "nginx.conf").read_text()
+    # Processes that share jobs must share the vector store: the embedded one is owned by one process.
+    for name in GOVRAG_SERVICES:
+        assert _environment(name)["GOVRAG_QDRANT_URL"].startswith("http://qdrant:")
+    assert _environment("govrag-api") == _environment("govrag-worker")
+
+
+@pytest.mark.unit
+def test_ray_profile_runs_a_head_and_workers_the_worker_can_reach() -> None:
+    head = " ".join(SERVICES["ray-head"]["command"])
+    assert "--head" in head and "--ray-client-server-port=10001" in head and "--block" in head
+    assert "--address=ray-head:6379" in SERVICES["ray-worker"]["command"]
+    env = _environment("govrag-worker")
+    assert env["GOVRAG_INGEST__RAY_ADDRESS"] == "ray://ray-head:10001"
+    assert env["GOVRAG_INGEST__EXECUTOR"] == "${GOVRAG_INGEST_EXECUTOR:-local}"
+
+
+@pytest.mark.unit
+def test_every_long_running_service_has_a_health_check_and_govrag_waits_for_its_stores() -> None:
     for name, service in SERVICES.items():
+        if service.get("restart") == "no":
+            continue  # a one-shot job (the S3 seed) has nothing to keep healthy
         check = service.get("healthcheck")
         assert check and check["test"], f"{name} has no health check"
         assert check["retries"] >= 3 and check["interval"] and check["timeout"]
     assert "/readyz" in " ".join(SERVICES["qdrant"]["healthcheck"]["test"])
     assert "pg_isready" in SERVICES["postgres"]["healthcheck"]["test"]
-    assert "/healthz" in " ".join(SERVICES["govrag"]["healthcheck"]["test"])
-    assert SERVICES["govrag"]["depends_on"] == {
-        "postgres": {"condition": "service_healthy"},
-        "qdrant": {"condition": "service_healthy"},
-    }
+    assert "/healthz" in " ".join(SERVICES["govrag-api"]["healthcheck"]["test"])
+    assert "8001/healthz" in " ".join(SERVICES["govrag-worker"]["healthcheck"]["test"])
+    for name in GOVRAG_SERVICES:
+        depends = SERVICES[name]["depends_on"]
+        assert depends["postgres"] == {"condition": "service_healthy"}
+        assert depends["qdrant"] == {"condition": "service_healthy"}
 
 
 @pytest.mark.unit
@@ -75,13 +121,14 @@ def test_state_lives_in_named_volumes() -> None:
 
     assert mounts("qdrant")["/qdrant/storage"] in declared
     assert mounts("postgres")["/var/lib/postgresql/data"] in declared
-    govrag = mounts("govrag")
-    assert govrag["/var/lib/govrag"] in declared
-    assert _environment("govrag")["GOVRAG_DATA_DIR"] == "/var/lib/govrag"
-    # The corpora and the principals file are read-only inside the container.
-    read_only = [str(v) for v in SERVICES["govrag"]["volumes"] if str(v).endswith(":ro")]
-    assert any(":/srv/corpora:" in v for v in read_only)
-    assert any(":/etc/govrag/principals.yaml:" in v for v in read_only)
+    assert mounts("minio")["/data"] in declared
+    for name in GOVRAG_SERVICES:
+        assert mounts(name)["/var/lib/govrag"] in declared
+        assert _environment(name)["GOVRAG_DATA_DIR"] == "/var/lib/govrag"
+        # The corpora and the principals file are read-only inside the container.
+        read_only = [str(v) for v in SERVICES[name]["volumes"] if str(v).endswith(":ro")]
+        assert any(":/srv/corpora:" in v for v in read_only)
+        assert any(":/etc/govrag/principals.yaml:" in v for v in read_only)
 
 
 def _settings_field(variable: str) -> bool:
@@ -97,34 +144,47 @@ def _settings_field(variable: str) -> bool:
 
 @pytest.mark.unit
 def test_every_govrag_variable_is_a_setting_and_secrets_come_from_files() -> None:
-    env = _environment("govrag")
-    service_secrets = set(SERVICES["govrag"]["secrets"])
+    env = _environment("govrag-api")
+    service_secrets = set(SERVICES["govrag-api"]["secrets"])
     for variable, value in env.items():
         if value.startswith("/run/secrets/"):
             assert variable.endswith("_FILE"), variable
             secret = value.removeprefix("/run/secrets/")
             assert value == f"/run/secrets/{secret}" and secret in service_secrets, variable
             assert COMPOSE["secrets"][secret]["file"] == f"./deploy/secrets/{secret}"
-            variable = variable.removesuffix("_FILE")
+            if variable not in FILE_SETTINGS:
+                variable = variable.removesuffix("_FILE")
         if variable.startswith("GOVRAG_"):
             # Settings ignore unknown variables, so a misspelt one would silently be a default instead.
             assert _settings_field(variable), f"{variable} is not a setting"
         else:
             assert variable == "PGPASSWORD", variable
-    for secret in ("GOVRAG_QDRANT_API_KEY", "GOVRAG_AUDIT__QUERY_HMAC_KEY", "GOVRAG_AUDIT__CHECKPOINT_KEY"):
+    for secret in (
+        "GOVRAG_QDRANT_API_KEY",
+        "GOVRAG_AUDIT__QUERY_HMAC_KEY",
+        "GOVRAG_AUDIT__CHECKPOINT_KEY",
+        "GOVRAG_S3__SECRET_ACCESS_KEY",
+        "GOVRAG_S3__ACCESS_KEY_ID",
+    ):
         assert secret not in env and f"{secret}_FILE" in env, f"{secret} must come from a secret file"
     for value in env.values():
         assert "password" not in value.lower() or value.startswith("/run/secrets/"), value
+    # The entrypoint exports every other *_FILE secret by value; these name files the service opens.
+    script = ENTRYPOINT.read_text()
+    for variable in FILE_SETTINGS - {"GOVRAG_PRINCIPALS_FILE"}:
+        assert variable in script
 
 
 @pytest.mark.unit
 def test_the_service_points_at_the_other_two(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    env = _environment("govrag")
+    env = _environment("govrag-api")
     for variable in list(os.environ):
         if variable.startswith("GOVRAG_"):
             monkeypatch.delenv(variable)
     for variable, value in env.items():
-        if value.startswith("/run/secrets/"):
+        if variable in FILE_SETTINGS:
+            monkeypatch.setenv(variable, value)
+        elif value.startswith("/run/secrets/"):
             monkeypatch.setenv(variable.removesuffix("_FILE"), "s" * 48)  # what the entrypoint exports
         elif "${" not in value:
             monkeypatch.setenv(variable, value)
@@ -151,7 +211,7 @@ def test_dockerfile_installs_the_pinned_cpu_stack_then_migrates_before_serving()
     torch = DOCKERFILE.index(
         f"pip install torch=={_pin('torch')} --index-url https://download.pytorch.org/whl/cpu"
     )
-    project = DOCKERFILE.index("pip install -c constraints.txt -e .")
+    project = DOCKERFILE.index("pip install -c constraints.txt -e ./clients/python -e '.[ray,s3]'")
     assert torch < project, "torch (CPU) is installed first and alone"
     assert "catdoc" in DOCKERFILE
     assert 'ENTRYPOINT ["govrag-entrypoint"]' in DOCKERFILE
@@ -175,6 +235,8 @@ def test_entrypoint_exports_secret_files_and_migrates_before_the_command(tmp_pat
         "SECRETS_DIR": str(secrets),
         "GOVRAG_AUDIT__QUERY_HMAC_KEY_FILE": str(secret),
         "GOVRAG_PRINCIPALS_FILE": str(principals),  # a setting that names a file, not a secret
+        # A secret file the service opens itself: kept as a path even though it lies under the secrets dir.
+        "GOVRAG_AUDIT__SIGNING_KEY_FILE": str(secrets / "signing.pem"),
     }
     result = subprocess.run(
         [
@@ -183,7 +245,7 @@ def test_entrypoint_exports_secret_files_and_migrates_before_the_command(tmp_pat
             "sh",
             "-c",
             'echo "key=$GOVRAG_AUDIT__QUERY_HMAC_KEY file=${GOVRAG_AUDIT__QUERY_HMAC_KEY_FILE:-}"'
-            ' "p=$GOVRAG_PRINCIPALS_FILE"',
+            ' "p=$GOVRAG_PRINCIPALS_FILE s=$GOVRAG_AUDIT__SIGNING_KEY_FILE"',
         ],
         env=env,
         capture_output=True,
@@ -191,7 +253,9 @@ def test_entrypoint_exports_secret_files_and_migrates_before_the_command(tmp_pat
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "key=" + "k" * 40 + f" file= p={principals}"
+    assert result.stdout.splitlines()[-1] == (
+        "key=" + "k" * 40 + f" file= p={principals} s={secrets / 'signing.pem'}"
+    )
     engine = create_engine(f"sqlite:///{database}")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
