@@ -186,8 +186,9 @@ def test_the_service_points_at_the_other_two(monkeypatch: pytest.MonkeyPatch, tm
             monkeypatch.setenv(variable, value)
         elif value.startswith("/run/secrets/"):
             monkeypatch.setenv(variable.removesuffix("_FILE"), "s" * 48)  # what the entrypoint exports
-        elif "${" not in value:
-            monkeypatch.setenv(variable, value)
+        else:
+            # What compose makes of `${NAME:-default}` when NAME is unset.
+            monkeypatch.setenv(variable, re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", value))
     settings = Settings()
     database = urlsplit(settings.resolved_database_url)
     postgres_env = _environment("postgres")
@@ -201,6 +202,9 @@ def test_the_service_points_at_the_other_two(monkeypatch: pytest.MonkeyPatch, tm
     assert settings.qdrant_api_key is not None and settings.audit.query_hmac_key is not None
     assert settings.audit.checkpoint_key is not None
     assert settings.source_roots == [Path("/srv/corpora")]
+    assert settings.object_source_roots == ["s3://govrag-corpora"]
+    assert settings.s3.endpoint_url == "http://minio:9000"
+    assert settings.s3.access_key_id is not None and settings.s3.secret_access_key is not None
     assert settings.principals_file == Path("/etc/govrag/principals.yaml")
     assert settings.auto_migrate is False  # the entrypoint migrates, once, before the service
 
