@@ -5,7 +5,16 @@ The small spaCy model and the name patterns take an unknown firm for a person ("
 S.A., ...) or a word for what it does or is (Logistics, Bank, University, ...), as the name's last word or
 the word right after it (or after "and": "Thomas and Sons"). A PERSON finding ending in or followed by one
 is dropped, a contact block's "Overture Technologies" line included; a name after an honorific is not
-("Mr. Jan Bank"). No lists of names: only the closed vocabulary of how firms are named.
+("Mr. Jan Bank"). Two more ways a text says a name is a firm's:
+
+- a list of capitalised words that ends in a firm word names one firm, each of its members too
+  ("Clark, Romero and Hall Orchestra", "Baker, Lane & Cole LLP"): the words after the finding are walked
+  while they continue the list;
+- the sentence says what it is: "<name> is a design agency", "<name> is an investment bank based in ...",
+  where the noun phrase after "is a/an" (up to four words, no preposition) ends in a word for a business;
+  "is a bank clerk" goes on with a noun, "is a nurse at a firm" leaves the phrase: both are a person's.
+
+No lists of names: only the closed vocabulary of how firms are named and described.
 """
 
 from __future__ import annotations
@@ -37,6 +46,22 @@ _KIND = (
 _FIRM_WORD = regex.compile(rf"(?:{_LEGAL_FORM}|{_KIND})\.?")
 # The word after a finding, or after "and"/"&" ("Thomas and Sons", "Brandt & Co").
 _NEXT_WORD = regex.compile(r"[ ]*,?[ ]*(?:(?:and|&)[ ]+)?([\p{L}][\p{L}./&]*)")
+# The rest of a list of capitalised words after a finding: ", Romero and Hall".
+_LIST_TAIL = regex.compile(r"(?:[ ]*,[ ]*(?:(?:and|&)[ ]+)?|[ ]+(?:and|&)[ ]+)\p{Lu}[\p{L}'-]*")
+_BUSINESS = (
+    r"(?:company|companies|agency|firm|bank|business|corporation|conglomerate|startup|start-up|"
+    r"manufacturer|retailer|brand|consultancy|organi[sz]ation|charity|nonprofit|non-profit|publisher|"
+    r"insurer|airline|supplier|provider|chain|studio|label|group|partnership|cooperative)"
+)
+# Words that leave the noun phrase: "a nurse at a firm" is not a firm.
+_FUNCTION = r"(?i:at|of|in|for|with|the|an?|from|to|by|on|who|whose|and|or|but|like)"
+# "is a/an" and up to three words, then a business word that ends the noun phrase: punctuation, the end,
+# or a word that starts what follows it ("based", "in", "that", ...), not another noun ("bank clerk").
+_DESCRIBED = regex.compile(
+    rf"[ ]+(?:is|was|remains|became)[ ]+an?[ ]+(?:(?!{_FUNCTION}\b)[\p{{L}}-]+[ ]+){{0,3}}(?i:{_BUSINESS})"
+    r"(?=[ ]*(?:[.,;:!?)]|$)|[ ]+(?:based|in|that|which|with|and|founded|headquartered|of|from|for|"
+    r"whose|since|specialising|specializing|serving|offering|operating)\b)"
+)
 # A name after an honorific is a person's, whatever follows ("Mr. Jan Bank").
 _CUED = frozenset({"TitledNameRecognizer"})
 
@@ -64,5 +89,13 @@ def _names_a_firm(text: str, start: int, end: int) -> bool:
     words = text[start:end].split()
     if words and _FIRM_WORD.fullmatch(words[-1]):
         return True
-    following = _NEXT_WORD.match(text, end, min(len(text), end + 40))
-    return following is not None and _FIRM_WORD.fullmatch(following.group(1)) is not None
+    # Walk to the end of a list the finding opens ("Clark, Romero and Hall"); four members at most.
+    for _ in range(5):
+        following = _NEXT_WORD.match(text, end, min(len(text), end + 40))
+        if following is not None and _FIRM_WORD.fullmatch(following.group(1)) is not None:
+            return True
+        tail = _LIST_TAIL.match(text, end, min(len(text), end + 60))
+        if tail is None:
+            break
+        end = tail.end()
+    return _DESCRIBED.match(text, end, min(len(text), end + 120)) is not None

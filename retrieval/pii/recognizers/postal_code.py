@@ -4,7 +4,11 @@ A bare number of four or five digits is a postal code as often as a price or a y
 taken only after a word that names them (a lookbehind: "zip", "postal code", "PLZ", "CAP", "code postal"),
 in the formats of the regions we serve: 3-5 digits with an optional extension ("1234-567", "394 13") or
 letters ("7412 SL"). UK postcodes ("SW1A 1AA") have a shape of their own and are taken without a cue, at a
-lower score. A postal code inside a full address is the address recognizer's.
+lower score. A US ZIP code is taken without a cue after a state's two-letter USPS code in capitals (", CO
+80202", "DPO AE 09498"), the way every US address ends it; a capitalised pair before five digits is rare
+elsewhere, and the closed list of USPS codes (states, territories, military) keeps "ID 12345" or "NO 12345"
+out only where they are not states, so those two are left out. A postal code inside a full address is the
+address recognizer's.
 """
 
 from __future__ import annotations
@@ -23,9 +27,15 @@ _UK = (
     r"[A-PR-UWYZ][A-HK-Y][0-9][ABEHMNPRVWXY0-9]?[ ]?[0-9][ABD-HJLNP-UW-Z]{2})"
 )
 
+# USPS state, territory and military codes, less ID and NO-like words that label numbers ("ID 12345").
+_US_STATE = (
+    r"(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|"
+    r"NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI|AS|MP|AA|AE|AP)"
+)
+
 
 class PostalCodeRecognizer(PatternRecognizer):
-    """POSTAL_CODE after a word that names it, and UK postcodes."""
+    """POSTAL_CODE after a word that names it, UK postcodes, and US ZIP codes after a state code."""
 
     PATTERNS = [
         Pattern(
@@ -35,6 +45,11 @@ class PostalCodeRecognizer(PatternRecognizer):
             0.9,
         ),
         Pattern("UK postcode", rf"\b{_UK}\b", 0.5),
+        Pattern(
+            "US ZIP after state",
+            rf"(?=\d)(?<=(?:^|[,\s])(?-i:{_US_STATE})[ ]{{1,2}})\d{{5}}(?:-\d{{4}})?(?![\d-])",
+            0.65,
+        ),
     ]
     CONTEXT: list[str] = []
 

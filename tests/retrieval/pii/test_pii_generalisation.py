@@ -56,6 +56,33 @@ def test_a_person_finding_that_names_a_firm_is_dropped(
     assert (drop_organisations(text, [found]) == []) is dropped
 
 
+@pytest.mark.parametrize(
+    ("text", "name", "dropped"),
+    [
+        # Every member of a list that ends in a firm word names the firm.
+        ("Quayle, Brandt and Osei Partners filed the brief.", "Quayle", True),
+        ("Quayle, Brandt and Osei Partners filed the brief.", "Brandt", True),
+        ("Advice from Harlow, Finch & Doyle LLP was sought.", "Harlow", True),
+        # The sentence says it is a business.
+        ("Tamberlane is a boutique consulting firm in Leeds.", "Tamberlane", True),
+        ("Okonkwo-Pratt was an industrial supplier, based in Lagos.", "Okonkwo-Pratt", True),
+        ("Veltrix is a logistics company.", "Veltrix", True),
+        # People: a list of people, a job that starts with a business word, a business after a preposition.
+        ("Quayle, Brandt and Osei signed the petition.", "Brandt", False),
+        ("Ines Duarte is a bank clerk in Porto.", "Ines Duarte", False),
+        ("Ines Duarte is a nurse at a firm in Porto.", "Ines Duarte", False),
+        ("Ines Duarte is a friend of the company.", "Ines Duarte", False),
+        ("Ines, Tomas and Rui met at the Bank.", "Ines", False),
+    ],
+)
+def test_a_list_or_description_that_names_a_firm_drops_the_person_finding(
+    text: str, name: str, dropped: bool
+) -> None:
+    start = text.index(name)
+    found = RecognizerResult("PERSON", start, start + len(name), 0.6)
+    assert (drop_organisations(text, [found]) == []) is dropped
+
+
 def test_a_name_after_an_honorific_is_kept_whatever_follows() -> None:
     text = "Mr. Jan Bank called."
     cued = RecognizerResult(

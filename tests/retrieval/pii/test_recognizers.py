@@ -138,6 +138,11 @@ POSTAL_CODE: list[Case] = [
     ("The postcode is SW1A 1AA.", ["SW1A 1AA"]),
     ("Office at EC1A 1BB", ["EC1A 1BB"]),
     ("The zip file has 3 entries; order 12345 shipped.", []),
+    ("Ship to 12 Elm St, Boulder, CO 80302 by Friday.", ["80302"]),
+    ("Unit 4410 Box 7\nFPO AP 96522-0123", ["96522-0123"]),
+    ("Springfield, IL  62704", ["62704"]),
+    ("Ticket ID 12345, batch XQ 55555 and co 80302 stay.", []),
+    ("Invoice CA 123456 and TX 8030 are not codes.", []),
 ]
 
 AGE: list[Case] = [
@@ -149,6 +154,8 @@ AGE: list[Case] = [
     ("He turned 180 degrees and turned 3 pages.", []),
     ("The policy is 5 years old in spirit? 300 years old building.", ["5"]),
     ("We have 10 years of experience.", []),
+    ("Patient is 42 years of age; a 3 y.o. sibling; 58 yrs of age.", ["42", "3", "58"]),
+    ("Ten 20 years of agency work; the 19 yoga classes.", []),
 ]
 
 DATE_OF_BIRTH: list[Case] = [
