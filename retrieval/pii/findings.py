@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from retrieval.protocols import MaskedText
@@ -83,7 +84,9 @@ def _recognizer_description(recognizer: EntityRecognizer) -> dict[str, Any]:
         "name": str(recognizer.name),  # type: ignore[has-type]
         "entities": sorted(recognizer.supported_entities),
         "language": recognizer.supported_language,
-        "patterns": sorted([str(p.name), str(p.regex), float(p.score)] for p in patterns),
+        # Names and scores only: some regexes are joined from sets, whose order changes between processes;
+        # what they are built from is covered by the source hash (`_source_sha256`).
+        "patterns": sorted([str(p.name), float(p.score)] for p in patterns),
         "context": sorted(getattr(recognizer, "context", None) or []),
     }
 
@@ -95,8 +98,22 @@ def recognizer_set_sha256(recognizers: Iterable[EntityRecognizer], config: Mappi
         (_recognizer_description(r) for r in recognizers),
         key=lambda d: json.dumps(d, sort_keys=True),
     )
-    canonical = json.dumps({"recognizers": described, "config": dict(config)}, sort_keys=True)
+    canonical = json.dumps(
+        {"recognizers": described, "config": dict(config), "source": _source_sha256()}, sort_keys=True
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@cache
+def _source_sha256() -> str:
+    """SHA-256 over govrag's PII package (recognizers, analysis, limits and their data files), by relative
+    path: a change to any recognizer's code or word list changes the detector version."""
+    root = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 @cache
