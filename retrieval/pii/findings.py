@@ -70,11 +70,6 @@ def count_findings(masked: MaskedText) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def add_counts(total: dict[str, int], counts: Mapping[str, int]) -> None:
-    for entity_type, count in counts.items():
-        total[entity_type] = total.get(entity_type, 0) + count
-
-
 def _recognizer_description(recognizer: EntityRecognizer) -> dict[str, Any]:
     # Patterns and context words are what change findings between two builds with the same names; a
     # recognizer without patterns (spaCy's, govrag's code recognizers) is named by its class.

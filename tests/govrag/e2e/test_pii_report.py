@@ -4,6 +4,7 @@ stewards and auditors read the report."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,8 +73,6 @@ def world(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Setti
 
 
 def _wait(client: TestClient, job_id: str) -> None:
-    import time
-
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         job = client.get(f"/jobs/{job_id}", headers=auth("steward")).json()
