@@ -51,7 +51,8 @@ from retrieval.domain import (
 )
 from retrieval.errors import BackendUnavailable, ConfigurationError, IngestionError
 from retrieval.models import DocumentRow
-from retrieval.protocols import Embedder, PiiMasker, SparseEncoder, VectorStore
+from retrieval.pii.findings import PII_COUNTS, PII_DETECTOR, count_findings, detector_of
+from retrieval.protocols import Embedder, MaskedText, PiiMasker, SparseEncoder, VectorStore
 from retrieval.sparse import Bm25Encoder
 
 logger = logging.getLogger(__name__)
@@ -420,6 +421,12 @@ class IngestionPipeline:
         """The masker of a corpus's titles and file names: the one of its chunks."""
         return self._masker_for(corpus.masking) if self._masker_for else self._processor.masker
 
+    def _pii_payload(self, corpus: CorpusRef, masked: MaskedText) -> dict[str, Any]:
+        # The same counts go to the point and (after the upsert) to the catalog row, so a crash between
+        # the two leaves the catalog's old version, as for every other field (see the module docstring).
+        detector = detector_of(self._names_masker(corpus))
+        return {PII_COUNTS: count_findings(masked), PII_DETECTOR: detector.label if detector else None}
+
     def _write(self, corpus: CorpusRef, result: Processed) -> int:
         item, parsed = result.item, result.parsed
         assert parsed is not None
@@ -447,6 +454,7 @@ class IngestionPipeline:
                     "region": corpus.region,
                     "sensitivity": corpus.sensitivity.name,
                     "text": masked.text,
+                    **self._pii_payload(corpus, masked),
                     **({"acl_groups": list(item.acl_groups)} if item.acl_groups is not None else {}),
                 },
                 sparse=sparse,
@@ -498,7 +506,15 @@ class IngestionPipeline:
                 acl_groups=tuple(item.acl_groups) if item.acl_groups is not None else None,
             ),
             [
-                ChunkRecord(point.chunk_id, chunk.ordinal, chunk.page, chunk.start_char, chunk.end_char)
+                ChunkRecord(
+                    point.chunk_id,
+                    chunk.ordinal,
+                    chunk.page,
+                    chunk.start_char,
+                    chunk.end_char,
+                    pii_counts=point.payload[PII_COUNTS],
+                    pii_detector=point.payload[PII_DETECTOR],
+                )
                 for point, chunk in zip(points, result.chunks, strict=True)
             ],
         )

@@ -127,6 +127,9 @@ class ChunkRecord:
     page: int | None
     start_char: int
     end_char: int
+    # Entity type -> findings masked in the chunk, and the detector's label; None: not known.
+    pii_counts: dict[str, int] | None = None
+    pii_detector: str | None = None
 
 
 class Catalog:
@@ -350,6 +353,8 @@ class Catalog:
                     page=chunk.page,
                     start_char=chunk.start_char,
                     end_char=chunk.end_char,
+                    pii_counts=chunk.pii_counts,
+                    pii_detector=chunk.pii_detector,
                 )
                 for chunk in chunks
             )

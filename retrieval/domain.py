@@ -237,6 +237,10 @@ class Citation:
     region: str
     sensitivity: str
     embedding_model: str
+    # What masking replaced in the chunk (entity type -> count) and the detector's label; None: unknown
+    # (the chunk was ingested before counts were kept).
+    pii_counts: dict[str, int] | None = None
+    pii_detector: str | None = None
 
 
 # `ChunkWhy.acl_group` when the chunk's document has no ACL (only its corpus's policy decided), and when the

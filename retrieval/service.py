@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,7 @@ from retrieval.errors import AuditUnavailable, BackendUnavailable, GovragError, 
 from retrieval.explain import chunk_why
 from retrieval.failed_retrieval import FailedRetrieval
 from retrieval.pii.anonymizer import REDACTION_MARKER
+from retrieval.pii.findings import PII_COUNTS, PII_DETECTOR
 from retrieval.policy import PolicyEngine
 from retrieval.protocols import Embedder, PiiMasker, SparseEncoder, VectorStore
 from retrieval.query_texts import group_by_query_text, search_by_query_text
@@ -204,6 +205,7 @@ class RetrievalService:
                 content_sha256=chunk.citation.content_sha256,
                 embedding_model=chunk.citation.embedding_model,
                 why=chunk.why if self._record_why else None,
+                pii_counts=chunk.citation.pii_counts,
             )
             for rank, chunk in enumerate(retrieved, start=1)
         )
@@ -332,6 +334,17 @@ def _to_chunk(hit: VectorHit, corpus: CorpusRef, why: ChunkWhy | None = None) ->
             region=corpus.region,
             sensitivity=corpus.sensitivity.name,
             embedding_model=str(payload["embedding_model"]),
+            **_pii_findings(payload),
         ),
         why=why,
     )
+
+
+def _pii_findings(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The chunk's masking findings from its payload; a point written before they were kept has none."""
+    counts = payload.get(PII_COUNTS)
+    detector = payload.get(PII_DETECTOR)
+    return {
+        "pii_counts": {str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else None,
+        "pii_detector": str(detector) if detector is not None else None,
+    }

@@ -12,8 +12,10 @@ from govrag.api.schemas import (
     CorpusOut,
     DocumentOut,
     DocumentPageOut,
+    DocumentPiiOut,
     JobAccepted,
     JobOut,
+    PiiReportOut,
     error_responses,
 )
 from retrieval.catalog import MAX_PAGE_SIZE, CorpusSpec
@@ -100,6 +102,25 @@ def list_documents(
     )
     return DocumentPageOut(
         documents=[DocumentOut.model_validate(row, from_attributes=True) for row in page.documents],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get("/corpora/{corpus_id}/pii-report", response_model=PiiReportOut)
+def pii_report(
+    corpus_id: str,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+    cursor: Annotated[
+        str | None, Query(max_length=4096, description="`next_cursor` of the last page.")
+    ] = None,
+) -> PiiReportOut:
+    """What masking found, per ingested document and entity type (counts, never values); stewards and
+    auditors. Follow `next_cursor` until it is null."""
+    page = runtime.stewardship.pii_report(principal, corpus_id, limit=limit, cursor=cursor)
+    return PiiReportOut(
+        documents=[DocumentPiiOut.model_validate(d, from_attributes=True) for d in page.documents],
         next_cursor=page.next_cursor,
     )
 

@@ -124,6 +124,26 @@ class DocumentPageOut(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
+class DocumentPiiOut(BaseModel):
+    """What masking found in one ingested document: counts by entity type, never the values."""
+
+    document_id: str
+    source_uri: str
+    title: str
+    version: int
+    chunk_count: int
+    chunks_unknown: int = Field(description="Chunks ingested before counts were kept.")
+    counts: dict[str, int] | None = Field(
+        description="Entity type -> findings masked; null when any chunk's counts are unknown."
+    )
+    detectors: list[str] = Field(description="The detectors that masked its chunks (presidio, spaCy, hash).")
+
+
+class PiiReportOut(BaseModel):
+    documents: list[DocumentPiiOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
 class JobAccepted(BaseModel):
     job_id: str
 
@@ -187,6 +207,14 @@ class CitationOut(BaseModel):
     region: str
     sensitivity: str
     embedding_model: str
+    pii_counts: dict[str, int] | None = Field(
+        default=None,
+        description="Personal data masked in the chunk, entity type -> count (never the values); "
+        "null: unknown (ingested before counts were kept).",
+    )
+    pii_detector: str | None = Field(
+        default=None, description="The detector that masked it: presidio, spaCy model, recognizer-set hash."
+    )
 
 
 class WhyOut(BaseModel):
@@ -316,6 +344,9 @@ class AuditChunkOut(BaseModel):
     content_sha256: str
     embedding_model: str
     why: WhyOut | None = Field(default=None, description="Null for answers logged before it was kept.")
+    pii_counts: dict[str, int] | None = Field(
+        default=None, description="Personal data masked in the chunk, by entity type; null: unknown."
+    )
 
 
 class PrincipalSnapshotOut(BaseModel):

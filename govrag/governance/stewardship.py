@@ -38,6 +38,7 @@ from retrieval.catalog import Catalog, CorpusSpec, DocumentPage, to_ref
 from retrieval.domain import CorpusRef, DocumentStatus, JobKind, Principal
 from retrieval.errors import AuditUnavailable, PermissionDenied
 from retrieval.models import CorpusRow, DocumentRow, JobRow
+from retrieval.pii_report import PiiReportPage, pii_report_page
 from retrieval.policy import PolicyEngine
 
 logger = logging.getLogger(__name__)
@@ -171,6 +172,14 @@ class Stewardship:
     ) -> DocumentPage:
         self.corpus(principal, corpus_id)
         return self._catalog.documents_page(corpus_id, status=status, limit=limit, cursor=cursor)
+
+    def pii_report(
+        self, principal: Principal, corpus_id: str, *, limit: int = 100, cursor: str | None = None
+    ) -> PiiReportPage:
+        """What masking found in the corpus, per document and type (counts only); stewards and auditors
+        (the policy's `read_corpus`)."""
+        self.corpus(principal, corpus_id)
+        return pii_report_page(self._catalog, corpus_id, limit=limit, cursor=cursor)
 
     def job(self, principal: Principal, job_id: str) -> JobRow:
         job = self._catalog.get_job(job_id)

@@ -96,6 +96,8 @@ def chunk_content(chunk: AuditChunk) -> dict[str, Any]:
     }
     if chunk.why is not None:
         value["why"] = chunk.why.as_json()
+    if chunk.pii_counts is not None:
+        value["pii_counts"] = dict(sorted(chunk.pii_counts.items()))
     return value
 
 
@@ -135,11 +137,16 @@ def normalized(event: AuditEvent) -> AuditEvent:
                 score=float(c.score),
                 document_version=int(c.document_version),
                 why=ChunkWhy.from_json(c.why.as_json()) if c.why is not None else None,
+                pii_counts=_counts(c.pii_counts),
             )
             for c in sorted(event.chunks, key=lambda c: c.rank)
         ),
         details=json.loads(json.dumps(event.details)) if event.details is not None else None,
     )
+
+
+def _counts(counts: dict[str, int] | None) -> dict[str, int] | None:
+    return {str(k): int(v) for k, v in sorted(counts.items())} if counts is not None else None
 
 
 def sign_checkpoint(key: bytes, kind: str, sequence: int, hash_: str) -> str:

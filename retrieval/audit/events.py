@@ -55,6 +55,9 @@ class AuditChunk:
     embedding_model: str
     # Why it was selected; None for answers logged before the log kept it (their hashes do not cover it).
     why: ChunkWhy | None = None
+    # What masking replaced in it, entity type -> count (never the values); None where unknown (chunks
+    # ingested before counts were kept, answers logged before the log kept them).
+    pii_counts: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ def side_rows(
     chunk_rows = connection.execute(
         select(*CHUNK_COLUMNS).where(events(CHUNKS.c.event_id)).order_by(CHUNKS.c.event_id, CHUNKS.c.rank)
     )
-    for event_id, rank, score, chunk_id, document_id, version, corpus_id, sha, model, why in chunk_rows:
+    for event_id, rank, score, chunk_id, document_id, version, corpus_id, sha, model, why, pii in chunk_rows:
         chunks[event_id].append(
             {
                 "rank": rank,
@@ -49,6 +49,7 @@ def side_rows(
                 "embedding_model": model,
                 # As in the canonical form: only where the chunk has one (`chain.chunk_content`).
                 **({"why": why} if why is not None else {}),
+                **({"pii_counts": dict(sorted(pii.items()))} if pii is not None else {}),
             }
         )
     regions: dict[int, list[str]] = defaultdict(list)

@@ -88,6 +88,7 @@ def chunk_values(chunk: AuditChunk) -> dict[str, Any]:
         "content_sha256": chunk.content_sha256,
         "embedding_model": chunk.embedding_model,
         "why": chunk.why.as_json() if chunk.why is not None else None,
+        "pii_counts": chunk.pii_counts,
     }
 
 
@@ -178,7 +179,7 @@ CHUNK_COLUMNS = [
     CHUNKS.c[name]
     for name in (
         "event_id", "rank", "score", "chunk_id", "document_id", "document_version", "corpus_id",
-        "content_sha256", "embedding_model", "why",
+        "content_sha256", "embedding_model", "why", "pii_counts",
     )
 ]  # fmt: skip
 
@@ -191,9 +192,9 @@ def load(connection: Connection, rows: Sequence[Row[Any]]) -> list[AuditEvent]:
     ids = [row[0] for row in rows]
     chunks: dict[int, list[AuditChunk]] = defaultdict(list)
     for event_id, *fields in connection.execute(select(*CHUNK_COLUMNS).where(CHUNKS.c.event_id.in_(ids))):
-        # The columns in `AuditChunk`'s field order; `why` is kept as JSON.
-        *identity, why = fields
-        chunk = AuditChunk(*identity)
+        # The columns in `AuditChunk`'s field order; `why` and `pii_counts` are kept as JSON.
+        *identity, why, pii_counts = fields
+        chunk = replace(AuditChunk(*identity), pii_counts=pii_counts)
         chunks[event_id].append(replace(chunk, why=ChunkWhy.from_json(why)) if why is not None else chunk)
     regions: dict[int, list[str]] = defaultdict(list)
     for event_id, region in connection.execute(

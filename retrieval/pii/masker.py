@@ -37,6 +37,7 @@ from retrieval.pii.engine import (
     SPACY_MODEL,
     shared_analysis,
 )
+from retrieval.pii.findings import DetectorVersion, package_version, recognizer_set_sha256
 from retrieval.pii.helpers import find
 from retrieval.protocols import MaskedText
 
@@ -95,6 +96,7 @@ class PresidioMasker:
         self._masked_entities = [entity for entity in entities if entity not in self._allow_list]
         self._score_threshold = score_threshold
         self._batch_size = batch_size
+        self._detector: DetectorVersion | None = None
         logger.info(
             "PII masker ready: spaCy model %s, %d recognizers, entities %s, kept %s, threshold %.2f, "
             "strategy %s",
@@ -128,6 +130,25 @@ class PresidioMasker:
         recognizers: list[EntityRecognizer] = list(self._analysis.analyzer.registry.recognizers)
         # presidio sets `name` in __init__ without an annotation mypy can follow.
         return tuple(str(recognizer.name) for recognizer in recognizers)  # type: ignore[has-type]
+
+    @property
+    def detector(self) -> DetectorVersion:
+        """Which detector this masker is, as each chunk's provenance records it (`retrieval.pii.findings`)."""
+        if self._detector is None:
+            config = {
+                "entities": sorted(self._masked_entities),
+                "score_threshold": self._score_threshold,
+                "strategy": self.strategy.value,
+            }
+            self._detector = DetectorVersion(
+                presidio=package_version("presidio-analyzer"),
+                spacy_model=SPACY_MODEL,
+                spacy_model_version=package_version(SPACY_MODEL),
+                recognizers_sha256=recognizer_set_sha256(
+                    self._analysis.analyzer.registry.recognizers, config
+                ),
+            )
+        return self._detector
 
     def mask(self, text: str) -> MaskedText:
         return self.mask_batch([text])[0]

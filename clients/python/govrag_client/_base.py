@@ -31,6 +31,7 @@ from govrag_client._models import (
     DocumentUsage,
     Job,
     JobAccepted,
+    PiiReport,
     PolicyReload,
     PolicySimulation,
     PolicyStatus,
@@ -218,6 +219,13 @@ class BaseClient:
         if cursor is not None:
             params["cursor"] = cursor
         return Call("GET", path, _one(DocumentPage.read, "documents"), params=params)
+
+    def _pii_report(self, corpus_id: str, limit: int, cursor: str | None) -> Call[PiiReport]:
+        path = f"/corpora/{_segment('corpus_id', corpus_id)}/pii-report"
+        params: dict[str, str | int] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        return Call("GET", path, _one(PiiReport.read, "PII report"), params=params)
 
     def _delete_document(self, corpus_id: str, document_id: str) -> Call[Document]:
         path = f"/corpora/{_segment('corpus_id', corpus_id)}/documents/{_segment('document_id', document_id)}"

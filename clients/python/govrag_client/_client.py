@@ -37,6 +37,7 @@ from govrag_client._models import (
     ExportResult,
     Job,
     JobAccepted,
+    PiiReport,
     PolicyReload,
     PolicySimulation,
     PolicyStatus,
@@ -165,6 +166,10 @@ class GovragClient(BaseClient):
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+    def pii_report(self, corpus_id: str, *, limit: int = 100, cursor: str | None = None) -> PiiReport:
+        """One page of what masking found per document and entity type (counts only); steward or auditor."""
+        return self._send(self._pii_report(corpus_id, limit, cursor))
 
     def delete_document(self, corpus_id: str, document_id: str) -> Document:
         """The document leaves the index; later scans of the source leave it out."""
@@ -366,6 +371,9 @@ class AsyncGovragClient(BaseClient):
         self, corpus_id: str, *, status: str | None = None, limit: int = 100, cursor: str | None = None
     ) -> DocumentPage:
         return await self._send(self._documents(corpus_id, status, limit, cursor))
+
+    async def pii_report(self, corpus_id: str, *, limit: int = 100, cursor: str | None = None) -> PiiReport:
+        return await self._send(self._pii_report(corpus_id, limit, cursor))
 
     async def iter_documents(
         self, corpus_id: str, *, status: str | None = None, page_size: int = 100

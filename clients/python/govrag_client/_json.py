@@ -129,6 +129,15 @@ class JsonObject:
             raise self._wrong(name, "an object or null", value)
         return value
 
+    def opt_counts(self, name: str) -> dict[str, int] | None:
+        """A JSON object of names to whole numbers (entity type -> count), or null/absent."""
+        value = self.opt_mapping(name)
+        if value is not None and not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value.values()
+        ):
+            raise self._wrong(name, "an object of counts or null", value)
+        return value
+
     def _list(self, name: str, required: bool) -> list[Any]:
         value = self._get(name, "a list") if required else self.raw.get(name, [])
         if not isinstance(value, list):

@@ -26,12 +26,14 @@ __all__ = [
     "Citation",
     "Corpus",
     "Document",
+    "DocumentPii",
     "DocumentUsage",
     "DocumentUse",
     "ExportResult",
     "Job",
     "JobAccepted",
     "JobError",
+    "PiiReport",
     "PolicyDecision",
     "PolicyReload",
     "PolicyStatus",
@@ -63,6 +65,10 @@ class Citation:
     region: str
     sensitivity: str
     embedding_model: str
+    # Personal data masked in the chunk: entity type -> count (never the values), and the detector's
+    # version; None where the service does not know (chunks ingested before it kept counts).
+    pii_counts: dict[str, int] | None
+    pii_detector: str | None
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
@@ -81,6 +87,8 @@ class Citation:
             region=o.text("region"),
             sensitivity=o.text("sensitivity"),
             embedding_model=o.text("embedding_model"),
+            pii_counts=o.opt_counts("pii_counts"),
+            pii_detector=o.opt_text("pii_detector"),
             raw=o.raw,
         )
 
@@ -490,6 +498,52 @@ class DocumentPage:
     def read(cls, o: JsonObject) -> Self:
         return cls(
             documents=o.objects("documents", Document.read), next_cursor=o.opt_text("next_cursor"), raw=o.raw
+        )
+
+
+@dataclass(frozen=True)
+class DocumentPii:
+    """What masking found in one ingested document, by entity type; `counts` None: some chunks unknown."""
+
+    document_id: str
+    source_uri: str
+    title: str
+    version: int
+    chunk_count: int
+    chunks_unknown: int
+    counts: dict[str, int] | None
+    detectors: tuple[str, ...]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def read(cls, o: JsonObject) -> Self:
+        return cls(
+            document_id=o.text("document_id"),
+            source_uri=o.text("source_uri"),
+            title=o.text("title"),
+            version=o.integer("version"),
+            chunk_count=o.integer("chunk_count"),
+            chunks_unknown=o.integer("chunks_unknown"),
+            counts=o.opt_counts("counts"),
+            detectors=o.texts("detectors"),
+            raw=o.raw,
+        )
+
+
+@dataclass(frozen=True)
+class PiiReport:
+    """One page of a corpus's PII report, in source URI order."""
+
+    documents: tuple[DocumentPii, ...]
+    next_cursor: str | None  # pass as `cursor` for the next page; None: this was the last
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def read(cls, o: JsonObject) -> Self:
+        return cls(
+            documents=o.objects("documents", DocumentPii.read),
+            next_cursor=o.opt_text("next_cursor"),
+            raw=o.raw,
         )
 
 
