@@ -126,7 +126,7 @@ class ChunkRow(Base):
     start_char: Mapped[int] = mapped_column(Integer)
     end_char: Mapped[int] = mapped_column(Integer)
     # What masking replaced in it: entity type -> count, and the detector that found them
-    # (`retrieval.pii.findings`). NULL for chunks ingested before revision 0011: unknown, not none.
+    # (`retrieval.pii.findings`). NULL for chunks ingested before revision 0010: unknown, not none.
     pii_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     pii_detector: Mapped[str | None] = mapped_column(String(300))
 
@@ -228,7 +228,7 @@ class AuditChunkRow(Base):
     embedding_model: Mapped[str] = mapped_column(String(200))
     # Why the answer selected it (`ChunkWhy` as JSON); NULL for answers logged before it was kept.
     why: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # What masking replaced in the chunk, entity type -> count; NULL where unknown (see revision 0011).
+    # What masking replaced in the chunk, entity type -> count; NULL where unknown (see revision 0010).
     pii_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 

@@ -159,7 +159,7 @@ def test_chunks_from_before_counts_were_kept_report_unknown(world: tuple[TestCli
     client, settings, corpus_id = world
     engine = create_engine(settings.database_url)
     try:
-        with engine.begin() as connection:  # as revision 0011 leaves the chunks it finds
+        with engine.begin() as connection:  # as revision 0010 leaves the chunks it finds
             connection.execute(update(ChunkRow).values(pii_counts=None, pii_detector=None))
     finally:
         engine.dispose()
