@@ -71,6 +71,7 @@ def test_services_profiles_and_pinned_images() -> None:
 @pytest.mark.unit
 def test_two_api_replicas_behind_the_proxy_and_one_worker() -> None:
     api, worker, proxy = SERVICES["govrag-api"], SERVICES["govrag-worker"], SERVICES["proxy"]
+    assert proxy["depends_on"] == {"govrag-api": {"condition": "service_healthy"}}
     assert api["deploy"]["replicas"] == 2
     assert api["command"][:4] == ["govrag", "serve", "--role", "api"]
     assert worker["command"][:2] == ["govrag", "worker"]
