@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from govrag.cli._shared import print_json
+from govrag.evaluation.beir import DEFAULT_HOLDOUT_FRACTION, DEFAULT_SPLIT_SEED
 
 eval_app = typer.Typer(
     help="Measure the models and the retrieval the service uses (PII masking, BEIR retrieval).",
@@ -64,6 +65,17 @@ def eval_retrieval(
     work_dir: Annotated[
         Path | None, typer.Option(help="Keep the ingested data here (default: a temporary directory).")
     ] = None,
+    split: Annotated[
+        str,
+        typer.Option(
+            help="Queries to run: tune, holdout (a fixed split of query ids, by a hash of the seed and id) "
+            "or all (every query, reported also per side)."
+        ),
+    ] = "all",
+    split_seed: Annotated[int, typer.Option(help="Seed of the query split.")] = DEFAULT_SPLIT_SEED,
+    holdout_fraction: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of the queries held out from tuning.")
+    ] = DEFAULT_HOLDOUT_FRACTION,
 ) -> None:
     """Ingest a BEIR data set through the pipeline and score /retrieve per mode (JSON: nDCG@10, Recall@10/100,
     MRR@10), beside the bare embedding model and BM25 searched exactly on the same documents."""
@@ -87,6 +99,9 @@ def eval_retrieval(
         modes=modes,
         baselines=not no_baselines,
         work_dir=work_dir,
+        split=split,
+        split_seed=split_seed,
+        holdout_fraction=holdout_fraction,
     )
     try:
         report = run_evaluation(request, settings)

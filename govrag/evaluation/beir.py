@@ -7,6 +7,7 @@ Formats (github.com/beir-cellar/beir): `corpus.jsonl` lines `{"_id", "title", "t
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,8 +20,13 @@ __all__ = [
     "load_qrels",
     "load_queries",
     "select",
+    "split_of",
     "write_documents",
 ]
+
+SPLITS = ("tune", "holdout")
+DEFAULT_SPLIT_SEED = 20
+DEFAULT_HOLDOUT_FRACTION = 0.3
 
 Qrels = dict[str, dict[str, float]]
 
@@ -138,3 +144,18 @@ def write_documents(documents: list[BeirDocument], directory: Path) -> dict[str,
         path.write_text(body, encoding="utf-8")
         ids_by_uri[path.resolve().as_uri()] = document.id
     return ids_by_uri
+
+
+def split_of(
+    query_id: str, seed: int = DEFAULT_SPLIT_SEED, holdout_fraction: float = DEFAULT_HOLDOUT_FRACTION
+) -> str:
+    """The query's side of a fixed split: "tune" (to tune on) or "holdout" (to report on, never tuned on).
+
+    Decided by a hash of the seed and the query id alone, so a query stays on its side whatever other queries
+    a run holds (a slice, another qrels file) and across machines and Python versions.
+    """
+    if not 0.0 <= holdout_fraction <= 1.0:
+        raise ValueError(f"holdout_fraction must be in [0, 1], got {holdout_fraction}")
+    digest = hashlib.sha256(f"{seed}:{query_id}".encode()).digest()
+    position = int.from_bytes(digest[:8], "big") / 2**64
+    return "holdout" if position < holdout_fraction else "tune"

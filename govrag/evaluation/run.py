@@ -31,11 +31,15 @@ import yaml
 
 from govrag.evaluation import baselines
 from govrag.evaluation.beir import (
+    DEFAULT_HOLDOUT_FRACTION,
+    DEFAULT_SPLIT_SEED,
+    SPLITS,
     BeirDocument,
     load_corpus,
     load_qrels,
     load_queries,
     select,
+    split_of,
     write_documents,
 )
 from govrag.evaluation.metrics import evaluate
@@ -60,6 +64,9 @@ class EvaluationRequest:
     modes: tuple[SearchMode, ...] = tuple(SearchMode)
     baselines: bool = True
     work_dir: Path | None = None  # kept after the run when given; a temporary directory otherwise
+    split: str = "all"  # "tune", "holdout" or "all" (all queries, reported also per side)
+    split_seed: int = DEFAULT_SPLIT_SEED
+    holdout_fraction: float = DEFAULT_HOLDOUT_FRACTION
 
 
 def _stderr(message: str) -> None:
@@ -76,6 +83,14 @@ def run_evaluation(
         load_qrels(request.qrels),
         request.limit_docs,
     )
+    if request.split not in (*SPLITS, "all"):
+        raise ValueError(f"split must be tune, holdout or all, got {request.split!r}")
+    # The documents are chosen before the queries are split, so that every side of one slice searches the
+    # same documents and their figures compare.
+    sides = {q: split_of(q, request.split_seed, request.holdout_fraction) for q in queries}
+    if request.split != "all":
+        queries = {q: text for q, text in queries.items() if sides[q] == request.split}
+        qrels = {q: grades for q, grades in qrels.items() if q in queries}
     if not qrels:
         raise ValueError("no query with text has a relevant document among the documents to index")
     progress(f"{len(documents)} documents, {len(queries)} judged queries")
@@ -185,7 +200,7 @@ def _run(
                 latencies.append(time.perf_counter() - started)
                 rankings[query] = _documents([c.citation.document_id for c in result.chunks], ids_by_document)
             pipeline[mode.value] = {
-                **evaluate(rankings, qrels),
+                **_score(rankings, qrels, request),
                 "median_query_ms": round(statistics.median(latencies) * 1000, 1),
             }
             progress(f"mode {mode.value}: {pipeline[mode.value]}")
@@ -199,6 +214,11 @@ def _run(
             "documents": len(documents),
             "queries": len(queries),
             "limit_docs": request.limit_docs,
+            "split": {
+                "queries": request.split,
+                "seed": request.split_seed,
+                "holdout_fraction": request.holdout_fraction,
+            },
         },
         "ingestion": {
             "documents_ingested": row.documents_ingested,
@@ -224,8 +244,8 @@ def _run(
     if encode is not None:
         progress("bare model: embedding whole documents for exact search")
         bare = {
-            "dense_exact": evaluate(baselines.dense_exact(encode, documents, queries, TOP_K), qrels),
-            "bm25_exact": evaluate(baselines.bm25_exact(documents, queries, TOP_K), qrels),
+            "dense_exact": _score(baselines.dense_exact(encode, documents, queries, TOP_K), qrels, request),
+            "bm25_exact": _score(baselines.bm25_exact(documents, queries, TOP_K), qrels, request),
         }
         report["bare"] = bare
         if "dense" in pipeline:
@@ -233,6 +253,25 @@ def _run(
                 pipeline["dense"]["ndcg@10"] / bare["dense_exact"]["ndcg@10"], 4
             )
     return report
+
+
+def _score(
+    rankings: dict[str, list[str]], qrels: dict[str, dict[str, float]], request: EvaluationRequest
+) -> dict[str, Any]:
+    """The metrics over all the run's queries; over all of them, also per side of the query split."""
+    scores: dict[str, Any] = dict(evaluate(rankings, qrels))
+    if request.split == "all":
+        by_split: dict[str, Any] = {}
+        for side in SPLITS:
+            judged = {
+                q: grades
+                for q, grades in qrels.items()
+                if split_of(q, request.split_seed, request.holdout_fraction) == side
+            }
+            if judged:
+                by_split[side] = {"queries": len(judged), **evaluate(rankings, judged)}
+        scores["by_split"] = by_split
+    return scores
 
 
 def _documents(document_ids: Sequence[str], beir_ids: dict[str, str]) -> list[str]:

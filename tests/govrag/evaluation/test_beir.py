@@ -17,6 +17,7 @@ from govrag.evaluation.beir import (
     load_qrels,
     load_queries,
     select,
+    split_of,
     write_documents,
 )
 
@@ -127,3 +128,18 @@ def test_bm25_exact_ranks_by_okapi_bm25() -> None:
     # Both contain the term; the shorter document with more occurrences scores higher; no-match excluded.
     assert rankings["q"] == ["zebra-twice", "zebra-once"]
     assert rankings["empty"] == []
+
+
+def test_split_of_is_fixed_by_seed_and_id_and_near_the_asked_fraction() -> None:
+    ids = [str(n) for n in range(2000)]
+    sides = [split_of(q) for q in ids]
+
+    assert set(sides) == {"tune", "holdout"}
+    assert 0.26 < sides.count("holdout") / len(ids) < 0.34  # 30% by default
+    # A query's side depends on its id and the seed only, not on which other queries are split with it.
+    assert [split_of(q) for q in reversed(ids)] == list(reversed(sides))
+    assert [split_of(q, seed=7) for q in ids] != sides
+    assert {split_of(q, holdout_fraction=0.0) for q in ids} == {"tune"}
+    assert {split_of(q, holdout_fraction=1.0) for q in ids} == {"holdout"}
+    with pytest.raises(ValueError, match="holdout_fraction"):
+        split_of("q", holdout_fraction=1.5)

@@ -53,6 +53,13 @@ def test_eval_retrieval_on_a_scifact_slice(shared_data: Path, tmp_path: Path) ->
     assert report["dense_over_bare_ndcg@10"] >= 0.95
     assert report["pipeline"]["hybrid"]["ndcg@10"] >= 0.8
     assert report["pipeline"]["sparse"]["ndcg@10"] >= 0.7
+    # Every query is run, and scored also on each side of the fixed tune/holdout split of query ids.
+    assert report["dataset"]["split"] == {"queries": "all", "seed": 20, "holdout_fraction": 0.3}
+    for scores in [*report["pipeline"].values(), *report["bare"].values()]:
+        sides = scores["by_split"]
+        assert set(sides) == {"tune", "holdout"}
+        assert sides["tune"]["queries"] + sides["holdout"]["queries"] == report["dataset"]["queries"]
+        assert all(0.0 <= sides[side][m] <= 1.0 for side in sides for m in METRICS)
 
 
 def test_eval_retrieval_refuses_an_unknown_mode(shared_data: Path) -> None:
@@ -74,3 +81,24 @@ def test_eval_retrieval_refuses_an_unknown_mode(shared_data: Path) -> None:
     )
     assert result.exit_code == 2
     assert "fuzzy" in result.output
+
+
+def test_eval_retrieval_refuses_an_unknown_split(shared_data: Path) -> None:
+    scifact = shared_data / "scifact"
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "retrieval",
+            "--corpus",
+            str(scifact),
+            "--queries",
+            str(scifact / "queries.jsonl"),
+            "--qrels",
+            str(scifact / "qrels" / "train.tsv"),
+            "--split",
+            "validation",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "validation" in result.output
