@@ -23,7 +23,8 @@ For each size, in this order:
 * why_cost (`--why-cost N`): `RetrievalService.retrieve` in this process, N queries each answered twice, with
   and without recording why each chunk was selected (`retrieval.explain`: the stores' per-ranking ranks,
   the fusion done beside them, the reasons in every audited chunk), in alternating order; p95 of both and
-  their ratio. Over HTTP both sides would carry the same extra milliseconds, so this ratio is the upper one.
+  their ratio. Over HTTP (unless `--skip-http`): the same N queries each sent to two servers, one with
+  `GOVRAG_RETRIEVAL__RECORD_WHY=false` on a copy of the data directory, in alternating order.
 * http (unless `--skip-http`): `govrag serve` as a subprocess on the same data directory (SQLite audit
   store, the real models), `--requests` `/retrieve` calls (SciFact queries, top_k 10) at each of
   `--concurrency`, with the CPU the server, its PII helpers and this client used per answer. At concurrency
@@ -394,6 +395,42 @@ class Bench:
             "p50_with_over_without": round(with_why["p50_ms"] / without["p50_ms"], 3),
         }
 
+    def http_why_cost(self) -> dict[str, Any]:
+        """`--why-cost` queries over HTTP, each sent to two servers, one recording the why and one not
+        (`GOVRAG_RETRIEVAL__RECORD_WHY`), in alternating order. The second serves a copy of the data
+        directory (one process at a time may open a shard), so both sides come from the same minutes."""
+        copied = self.work / "data-without-why"
+        shutil.copytree(self.work / "data", copied)
+        without_env = {**self.env, "GOVRAG_DATA_DIR": str(copied), "GOVRAG_RETRIEVAL__RECORD_WHY": "false"}
+        seconds: dict[bool, list[float]] = {True: [], False: []}
+        headers = {"Authorization": f"Bearer {self.key}"}
+        try:
+            with (
+                service_process(self.env, self.work / "service-why.log") as (with_url, _),
+                service_process(without_env, self.work / "service-without-why.log") as (without_url, _),
+                httpx.Client(timeout=120, headers=headers) as client,
+            ):
+                urls = {True: with_url, False: without_url}
+                for n, query in enumerate(self.queries[: self.args.why_cost + 10]):
+                    for record in (True, False) if n % 2 == 0 else (False, True):
+                        started = time.perf_counter()
+                        response = client.post(
+                            f"{urls[record]}/retrieve", json={"query": query, "top_k": TOP_K}
+                        )
+                        elapsed = time.perf_counter() - started
+                        response.raise_for_status()
+                        if n >= 10:  # the first ten warm up
+                            seconds[record].append(elapsed)
+        finally:
+            shutil.rmtree(copied, ignore_errors=True)
+        with_why, without = summary(seconds[True]), summary(seconds[False])
+        return {
+            "with_why": with_why,
+            "without_why": without,
+            "p95_with_over_without": round(with_why["p95_ms"] / without["p95_ms"], 3),
+            "p50_with_over_without": round(with_why["p50_ms"] / without["p50_ms"], 3),
+        }
+
     def http(self, bare: BareSearch, backend: str) -> dict[str, Any]:
         """Each concurrency level over HTTP. At concurrency 1 every request is paired with a bare search of
         the same query on a copy of the index in this process, in alternating order, so that both sides of
@@ -484,7 +521,10 @@ def main() -> int:
     parser.add_argument("--mode", choices=[m.value for m in SearchMode], default=None)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument(
-        "--why-cost", type=int, default=0, help="queries answered with and without the why (0: not measured)"
+        "--why-cost",
+        type=int,
+        default=0,
+        help="queries answered with and without the why, in process and over HTTP (0: not measured)",
     )
     parser.add_argument("--skip-http", action="store_true", help="no HTTP measurement")
     parser.add_argument("--scifact", type=Path, default=SCIFACT, help="the BEIR SciFact directory")
@@ -546,6 +586,8 @@ def main() -> int:
             finally:
                 bare_store.close()
                 shutil.rmtree(copied, ignore_errors=True)
+            if args.why_cost:
+                entry["why_cost_http"] = bench.http_why_cost()
             for backend in searches:
                 if "c1" in entry[backend]["http"]:
                     c1 = entry[backend]["http"]["c1"]

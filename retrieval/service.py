@@ -64,12 +64,12 @@ class RetrievalService:
         fail_closed_regions: bool = True,
         sparse_encoder: SparseEncoder | None = None,
         options: RetrievalSettings | None = None,
-        record_why: bool = True,
+        record_why: bool | None = None,
     ) -> None:
         """`masker` masks the query for the audit log; `query_maskers` gives a corpus's masker, with which the
         query is pseudonymized before it is embedded for a `pseudonymize` corpus (`retrieval.query_texts`).
-        `record_why`: each audited chunk records why it was selected (`retrieval.explain`); off only to
-        measure what that costs (bench/retrieve_latency.py)."""
+        `record_why` (default: `options.record_why`): each audited chunk records why it was selected
+        (`retrieval.explain`); off only to measure what that costs (bench/retrieve_latency.py)."""
         self._catalog = catalog
         self._policy = policy
         self._store = store
@@ -81,7 +81,7 @@ class RetrievalService:
         self._fail_closed = fail_closed_regions
         self._sparse = sparse_encoder if sparse_encoder is not None else Bm25Encoder()
         self._options = options if options is not None else RetrievalSettings()
-        self._record_why = record_why
+        self._record_why = self._options.record_why if record_why is None else record_why
         # Threads that wait for the query's masking (done in a helper process, or here without one).
         self._log_masking = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-masking")
 

@@ -284,6 +284,9 @@ class RetrievalSettings(BaseSettings):
     max_chunks_per_document: int | None = Field(default=None, ge=1, le=50)
     # Maximal marginal relevance (when a request asks for it): 0 keeps the ranking, 1 only avoids repeats.
     mmr_diversity: float = Field(default=0.3, ge=0.0, le=1.0)
+    # Each audited chunk records why it was selected (issue #17). Off only to measure what recording it
+    # costs (bench/retrieve_latency.py runs a server each way); an explained request still explains.
+    record_why: bool = True
 
 
 class ConsoleSettings(BaseModel):

@@ -390,6 +390,13 @@ class EdgeVectorStore:
                 raise
             except Exception as exc:
                 self._fail(f"cannot search partition {partition!r}", exc)
+            if not full:
+                # An explained fusion's rankings: up to `candidates` points each, only ids and scores read,
+                # so no payload copy or vector per point (on /retrieve's path for every answer: issue #17).
+                return [
+                    [VectorHit(str(p.id), float(p.score), {}, partition) for p in scored]
+                    for scored in answers
+                ]
             return [[hit(p, float(p.score)) for p in scored] for scored in answers]
 
         def fetch(chunk_ids: Sequence[str]) -> list[VectorHit]:

@@ -18,7 +18,7 @@ from retrieval.domain import UNRESTRICTED, HitRanks, RetrievalResult, SearchMode
 from retrieval.policy import PolicyEngine
 from retrieval.query_texts import PSEUDONYM_MATCH_BONUS, rerank_by_pseudonyms
 from retrieval.service import RetrievalService
-from retrieval.settings import REPO_ROOT
+from retrieval.settings import REPO_ROOT, RetrievalSettings
 from retrieval.vectorstore import EdgeVectorStore
 from retrieval.vectorstore.common import RRF_K
 from tests.factories import AUDIT_KEYS, READER, TableEmbedder, service
@@ -111,6 +111,24 @@ def test_without_recording_the_log_has_no_why(world: World) -> None:
     assert all(c.why is None for c in SqlAuditStore(db).get(result.request_id).chunks)
     # Asked to explain, it still answers with the reasons.
     assert all(c.why is not None for c in quiet.retrieve(READER, QUERY, 3, explain=True).chunks)
+
+
+@pytest.mark.integration
+def test_the_setting_turns_recording_off(world: World) -> None:
+    # What `GOVRAG_RETRIEVAL__RECORD_WHY=false` does (the bench's server without the why).
+    db, store, _ = world
+    quiet = RetrievalService(
+        catalog=Catalog(db, [Path("/")]),
+        policy=PolicyEngine(REPO_ROOT / "policies"),
+        store=store,
+        embedder=TableEmbedder(),
+        masker=NoMasking(),
+        audit=SqlAuditStore(db),
+        options=RetrievalSettings(record_why=False),
+    )
+    result = quiet.retrieve(READER, QUERY, 3, mode=SearchMode.hybrid)
+    assert result.chunks
+    assert all(c.why is None for c in SqlAuditStore(db).get(result.request_id).chunks)
 
 
 @pytest.mark.unit
