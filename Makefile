@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml constraints.txt clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
-	$(VENV)/bin/pip install --quiet -c constraints.txt -e ./clients/python -e '.[test,dev,s3]'
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e ./clients/python -e '.[test,dev,s3,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -14,6 +14,8 @@ from govrag.governance import (
 )
 from govrag.roles import Role, check_role
 from ingest.chunking import Chunker, default_tokenizer_file
+from ingest.executors import DocumentExecutor, LocalExecutor
+from ingest.executors.models import from_settings as worker_models
 from ingest.formats.budget import ParseLimits
 from ingest.jobs import JobRunner, RefreshScheduler
 from ingest.pipeline import IngestionPipeline
@@ -32,7 +34,7 @@ from retrieval.onnx_query import load_query_embedder
 from retrieval.pii.helpers import start_helpers
 from retrieval.pii.profiles import CorpusMaskers
 from retrieval.policy import PolicyEngine
-from retrieval.protocols import VectorStore
+from retrieval.protocols import Embedder, VectorStore
 from retrieval.service import RetrievalService
 from retrieval.settings import Settings, configure_offline_runtime
 from retrieval.sparse import Bm25Encoder
@@ -73,6 +75,7 @@ class Runtime:
         self._closed = True
         self.scheduler.stop()
         self.jobs.shutdown()
+        self.jobs.pipeline.executor.close()
         self.store.close()
         self.db.dispose()
         logger.info("runtime closed: jobs stopped, stores closed")
@@ -130,6 +133,7 @@ def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
         email_recipient_acls=settings.email_recipient_acls,
         sparse_encoder=sparse_encoder,
         optimize_after_job=settings.optimize_after_ingest,
+        executor=_executor(settings, processor, maskers, embedder),
     )
     planner = AccessPlanner(policy, settings.policy.decision_cache_size)
     service = RetrievalService(
@@ -184,6 +188,18 @@ def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
         policy_whatif=PolicyWhatIf(policy, catalog, principals, end_users, audit),
         role=role,
     )
+
+
+def _executor(
+    settings: Settings, processor: DocumentProcessor, maskers: CorpusMaskers, embedder: Embedder
+) -> DocumentExecutor:
+    """Where this process's jobs process documents (`GOVRAG_INGEST__EXECUTOR`)."""
+    if settings.ingest.executor == "ray":
+        # Imported here: Ray is an optional extra, and a local executor must not need it installed.
+        from ingest.executors.ray_executor import RayExecutor
+
+        return RayExecutor(settings.ingest, worker_models(settings), embedder)
+    return LocalExecutor(processor, maskers.for_profile)
 
 
 def _start_jobs(leases: JobLeases, jobs: JobRunner, scheduler: RefreshScheduler) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 
 from ingest.acl import AclError, AclReader, Recipients
 from ingest.document_names import mask_source_uris, mask_title
+from ingest.executors import DocumentExecutor, LocalExecutor
 from ingest.processing import DocumentProcessor, Processed, WorkItem
 from ingest.source_tree import FileIdentity, SourceTree, problem_of
 from retrieval import telemetry
@@ -131,10 +132,12 @@ class IngestionPipeline:
         email_recipient_acls: bool = False,
         sparse_encoder: SparseEncoder | None = None,
         optimize_after_job: bool = False,
+        executor: DocumentExecutor | None = None,
     ) -> None:
         """`masker_for` gives the masker of a corpus's masking profile (`retrieval.pii.profiles`); without
         it, every corpus is masked by the processor's own masker. `optimize_after_job`: a job ends by
-        building its partition's HNSW index (`VectorStore.optimize`; see the setting of that name)."""
+        building its partition's HNSW index (`VectorStore.optimize`; see the setting of that name).
+        `executor`: where documents are processed (ingest/executors/); without it, by `processor` here."""
         self._optimize_after_job = optimize_after_job
         self._email_recipient_acls = email_recipient_acls
         self._catalog = catalog
@@ -142,6 +145,7 @@ class IngestionPipeline:
         self._processor = processor
         self._embedder = embedder
         self._masker_for = masker_for
+        self._executor = executor if executor is not None else LocalExecutor(processor, masker_for)
         # BM25 keyword vectors of the masked chunk texts, for sparse and hybrid search. Cheap (~0.2 ms a
         # chunk, Rust) beside the embedding, so computed here, at write time, rather than in the processor.
         self._sparse = sparse_encoder if sparse_encoder is not None else Bm25Encoder()
@@ -152,6 +156,10 @@ class IngestionPipeline:
     @property
     def catalog(self) -> Catalog:
         return self._catalog
+
+    @property
+    def executor(self) -> DocumentExecutor:
+        return self._executor
 
     def request_stop(self) -> None:
         """Ask a running job to stop after its current document (the service is shutting down)."""
@@ -383,10 +391,7 @@ class IngestionPipeline:
         holds_lease: Callable[[], bool] | None = None,
     ) -> None:
         last_flush = time.monotonic()
-        if self._masker_for is None:
-            results = self._processor.process(work)
-        else:
-            results = self._processor.process(work, masker=self._masker_for(corpus.masking))
+        results = self._executor.process(work, corpus.masking)
         try:
             for result in results:
                 if self._stopping.is_set():

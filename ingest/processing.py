@@ -76,6 +76,11 @@ class WorkItem:
     identity: FileIdentity | None = None
     content_sha256: str | None = None
 
+    def detached(self) -> WorkItem:
+        """This item without its handle to the source, to send to another process (which is handed the
+        bytes, read here)."""
+        return dataclasses.replace(self, source=None)
+
 
 # Reasons that take a document out of the index rather than leave an older version searchable.
 WITHDRAWN_REASONS = (LINK, HARD_LINK, SPECIAL)
@@ -96,8 +101,9 @@ class Processed:
 
 
 @dataclass(eq=False, slots=True)
-class _Document:
-    """A document on its way through the stages; each stage writes only its own fields."""
+class DocumentWork:
+    """A document on its way through the stages; each stage writes only its own fields. Picklable while
+    its item has no `source` (a remote executor sends it between processes)."""
 
     item: WorkItem
     parsed: ParsedDocument | None = None
@@ -131,8 +137,8 @@ class _Document:
 class _Window:
     """Chunks of consecutive documents, masked and embedded together; `done` are emitted after it."""
 
-    slots: list[tuple[_Document, int]] = field(default_factory=list)
-    done: list[_Document] = field(default_factory=list)
+    slots: list[tuple[DocumentWork, int]] = field(default_factory=list)
+    done: list[DocumentWork] = field(default_factory=list)
     failure: BaseException | None = None  # the input iterable raised right after `done`
 
 
@@ -235,12 +241,10 @@ class DocumentProcessor:
         (the default; False parses in this process, without memory, CPU or time limits, for tools)."""
         if window_chunks < 1 or windows_ahead < 1:
             raise ValueError("need window_chunks >= 1 and windows_ahead >= 1")
-        self._chunker = chunker
+        self._parse_config = ParseConfig(chunker, max_file_bytes, parse_limits or ParseLimits(), isolate)
         self._masker = masker
         self._embedder = embedder
         self._max_file_bytes = max_file_bytes
-        self._parse_limits = parse_limits or ParseLimits()
-        self._isolate = isolate
         self._window_chunks = window_chunks
         self._windows_ahead = windows_ahead
 
@@ -372,77 +376,125 @@ class DocumentProcessor:
 
     # -- the work -------------------------------------------------------------------------------------------
 
-    def _parse(self, item: WorkItem) -> _Document:
-        document = _Document(item)
-        try:
-            parsed = self._parse_item(item)
-            if item.acl_from_recipients:
-                document.item = dataclasses.replace(item, acl_groups=parsed.acl_groups)
-            chunks = self._chunker.chunk(parsed)
-            if not chunks:
-                raise IngestionError("no extractable text")
-        except Exception as exc:
-            document.parse_error = _reason(exc)
-            document.withdraw = isinstance(exc, AclError) or document.parse_error in WITHDRAWN_REASONS
-            return document
-        document.parsed = parsed
-        document.chunks = chunks
-        document.masked = [None] * len(chunks)
-        document.vectors = [None] * len(chunks)
-        return document
-
-    def _parse_item(self, item: WorkItem) -> ParsedDocument:
-        suffix = item.path.suffix.lower()
-        if suffix not in SUPPORTED_SUFFIXES:
-            raise UnsupportedFormat(f"unsupported format {suffix or '(no suffix)'}")
-        data = read_item(item, self._max_file_bytes)
-        options = {
-            "suffix": suffix,
-            "stem": item.path.stem,
-            "max_bytes": self._max_file_bytes,
-            "limits": self._parse_limits,
-            "mail_recipients": item.acl_from_recipients,
-        }
-        if not self._isolate:
-            return parse_bytes(data, **options)  # type: ignore[arg-type]
-        answer = parse_isolated(data, **options)  # type: ignore[arg-type]
-        if isinstance(answer, ParseFailure):
-            raise AclError(answer.reason) if answer.acl else ParseError(answer.reason)
-        return answer
+    def _parse(self, item: WorkItem) -> DocumentWork:
+        return parse_document(item, self._parse_config)
 
     @staticmethod
     def _mask_window(masker: PiiMasker, window: _Window, stats: ProcessingStats) -> None:
-        slots = [(d, i) for d, i in window.slots if d.parse_error is None and d.mask_error is None]
-
-        def mask(group: Sequence[tuple[_Document, int]]) -> None:
-            masked = masker.mask_batch([d.chunks[i].text for d, i in group])
-            if len(masked) != len(group):
-                raise RuntimeError(f"masker returned {len(masked)} texts for {len(group)}")
-            for (document, index), result in zip(group, masked, strict=True):
-                document.masked[index] = result
-
         started = time.perf_counter()
-        for document, reason in _per_document(slots, mask):
-            document.mask_error = reason
+        mask_slots(masker, window.slots)
         stats.mask += time.perf_counter() - started
 
     def _embed_window(self, window: _Window, stats: ProcessingStats) -> None:
-        slots = [(d, i) for d, i in window.slots if d.error is None]
-        # Longest first, as sentence-transformers orders one encode call: each model batch then pads to
-        # texts of about its own length. The sort is stable, so the order is a function of the window.
-        slots.sort(key=lambda slot: -len(_masked_text(slot)))
-
-        def embed(group: Sequence[tuple[_Document, int]]) -> None:
-            vectors = self._embedder.embed_documents([_masked_text(slot) for slot in group])
-            if len(vectors) != len(group):
-                raise RuntimeError(f"embedder returned {len(vectors)} vectors for {len(group)} texts")
-            for (document, index), vector in zip(group, vectors, strict=True):
-                document.vectors[index] = vector
-
         started = time.perf_counter()
-        for document, reason in _per_document(slots, embed):
-            document.embed_error = reason
+        embed_slots(self._embedder, window.slots)
         stats.embed += time.perf_counter() - started
+
+
+# -- the work of each stage, also run by remote executors (ingest/executors/) -------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParseConfig:
+    """How documents are parsed and chunked: everything `parse_document` needs besides the document."""
+
+    chunker: Chunker
+    max_file_bytes: int
+    limits: ParseLimits = field(default_factory=ParseLimits)
+    # Parse in a parser process under `limits` (False: in this process, without them, for tools).
+    isolate: bool = True
+
+
+def parse_document(item: WorkItem, config: ParseConfig, data: bytes | None = None) -> DocumentWork:
+    """Read (unless `data` is the content, read already), parse and chunk one document. Never raises for a
+    bad document: the reason is its `parse_error`."""
+    document = DocumentWork(item)
+    try:
+        parsed = _parse_item(item, config, data)
+        if item.acl_from_recipients:
+            document.item = dataclasses.replace(item, acl_groups=parsed.acl_groups)
+        chunks = config.chunker.chunk(parsed)
+        if not chunks:
+            raise IngestionError("no extractable text")
+    except Exception as exc:
+        return failed_document(item, exc)
+    document.parsed = parsed
+    document.chunks = chunks
+    document.masked = [None] * len(chunks)
+    document.vectors = [None] * len(chunks)
+    return document
+
+
+def failed_document(item: WorkItem, exc: Exception) -> DocumentWork:
+    """A document that failed before it was parsed (a read refused, a format we cannot read)."""
+    document = DocumentWork(item)
+    document.parse_error = _reason(exc)
+    document.withdraw = isinstance(exc, AclError) or document.parse_error in WITHDRAWN_REASONS
+    return document
+
+
+def check_format(item: WorkItem) -> None:
+    """UnsupportedFormat before anything is read, for a file no parser takes."""
+    suffix = item.path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnsupportedFormat(f"unsupported format {suffix or '(no suffix)'}")
+
+
+def _parse_item(item: WorkItem, config: ParseConfig, data: bytes | None) -> ParsedDocument:
+    check_format(item)
+    if data is None:
+        data = read_item(item, config.max_file_bytes)
+    options = {
+        "suffix": item.path.suffix.lower(),
+        "stem": item.path.stem,
+        "max_bytes": config.max_file_bytes,
+        "limits": config.limits,
+        "mail_recipients": item.acl_from_recipients,
+    }
+    if not config.isolate:
+        return parse_bytes(data, **options)  # type: ignore[arg-type]
+    answer = parse_isolated(data, **options)  # type: ignore[arg-type]
+    if isinstance(answer, ParseFailure):
+        raise AclError(answer.reason) if answer.acl else ParseError(answer.reason)
+    return answer
+
+
+def document_slots(documents: Iterable[DocumentWork]) -> list[tuple[DocumentWork, int]]:
+    """Every chunk of `documents`, as (document, index), in order."""
+    return [(document, index) for document in documents for index in range(len(document.chunks))]
+
+
+def mask_slots(masker: PiiMasker, slots: Sequence[tuple[DocumentWork, int]]) -> None:
+    """Mask the chunks at `slots` in one `mask_batch` call (document by document if it fails)."""
+    pending = [(d, i) for d, i in slots if d.parse_error is None and d.mask_error is None]
+
+    def mask(group: Sequence[tuple[DocumentWork, int]]) -> None:
+        masked = masker.mask_batch([d.chunks[i].text for d, i in group])
+        if len(masked) != len(group):
+            raise RuntimeError(f"masker returned {len(masked)} texts for {len(group)}")
+        for (document, index), result in zip(group, masked, strict=True):
+            document.masked[index] = result
+
+    for document, reason in _per_document(pending, mask):
+        document.mask_error = reason
+
+
+def embed_slots(embedder: Embedder, slots: Sequence[tuple[DocumentWork, int]]) -> None:
+    """Embed the masked chunks at `slots`, longest first (document by document if the batch fails)."""
+    pending = [(d, i) for d, i in slots if d.error is None]
+    # Longest first, as sentence-transformers orders one encode call: each model batch then pads to
+    # texts of about its own length. The sort is stable, so the order is a function of the batch.
+    pending.sort(key=lambda slot: -len(_masked_text(slot)))
+
+    def embed(group: Sequence[tuple[DocumentWork, int]]) -> None:
+        vectors = embedder.embed_documents([_masked_text(slot) for slot in group])
+        if len(vectors) != len(group):
+            raise RuntimeError(f"embedder returned {len(vectors)} vectors for {len(group)} texts")
+        for (document, index), vector in zip(group, vectors, strict=True):
+            document.vectors[index] = vector
+
+    for document, reason in _per_document(pending, embed):
+        document.embed_error = reason
 
 
 def read_item(item: WorkItem, max_bytes: int) -> bytes:
@@ -490,15 +542,15 @@ def _doubling(start: int) -> Iterator[int]:
         size *= 2
 
 
-def _masked_text(slot: tuple[_Document, int]) -> str:
+def _masked_text(slot: tuple[DocumentWork, int]) -> str:
     masked = slot[0].masked[slot[1]]
     assert masked is not None
     return masked.text
 
 
 def _per_document(
-    slots: list[tuple[_Document, int]], work: Callable[[Sequence[tuple[_Document, int]]], None]
-) -> list[tuple[_Document, str]]:
+    slots: list[tuple[DocumentWork, int]], work: Callable[[Sequence[tuple[DocumentWork, int]]], None]
+) -> list[tuple[DocumentWork, str]]:
     """Run `work` on all slots in one call; if it fails, once per document, so that only the documents
     whose own chunks fail get an error (as when each document is processed alone). Returns those errors."""
     if not slots:
@@ -509,10 +561,10 @@ def _per_document(
         logger.info("a batch of %d chunks failed; retrying document by document", len(slots))
     else:
         return []
-    groups: dict[int, tuple[_Document, list[tuple[_Document, int]]]] = {}
+    groups: dict[int, tuple[DocumentWork, list[tuple[DocumentWork, int]]]] = {}
     for slot in slots:
         groups.setdefault(id(slot[0]), (slot[0], []))[1].append(slot)
-    failures: list[tuple[_Document, str]] = []
+    failures: list[tuple[DocumentWork, str]] = []
     for document, group in groups.values():
         try:
             work(group)

@@ -69,7 +69,10 @@ class SentenceTransformerEmbedder:
     little throughput; `embed_documents` takes it once per batch, so a query waits at most one batch.
     """
 
-    def __init__(self, batch_size: int = DEFAULT_BATCH_SIZE, *, model_dir: Path | None = None) -> None:
+    def __init__(
+        self, batch_size: int = DEFAULT_BATCH_SIZE, *, model_dir: Path | None = None, device: str = "cpu"
+    ) -> None:
+        """`device`: where the model runs (`cuda` on a GPU: a Ray embedding actor given one)."""
         if batch_size < 1:
             raise ConfigurationError(f"embedding batch size must be positive, got {batch_size}")
         directory = model_dir if model_dir is not None else bundled_model_dir()
@@ -80,7 +83,7 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         try:
-            model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
+            model = SentenceTransformer(str(directory), device=device, local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ConfigurationError(f"embedding model cannot be loaded from {directory}: {exc}") from exc
         dimension = model.get_embedding_dimension()
@@ -168,7 +171,7 @@ class SentenceTransformerEmbedder:
         with torch.inference_mode():
             features = self._model.preprocess(texts)
             embeddings = self._model(features)["sentence_embedding"]
-            return torch.nn.functional.normalize(embeddings, p=2, dim=1).numpy()
+            return torch.nn.functional.normalize(embeddings, p=2, dim=1).cpu().numpy()
 
     def _run(self, texts: list[str]) -> Any:
         return self._model.encode(

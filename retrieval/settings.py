@@ -346,6 +346,40 @@ class S3Settings(BaseModel):
     connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
 
+_RAY_ADDRESS = re.compile(r"auto|ray://[A-Za-z0-9._-]+:[0-9]{1,5}")
+
+
+class IngestSettings(BaseModel):
+    """Where a job's documents are parsed, masked and embedded (`GOVRAG_INGEST__*`; ingest/executors/)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # local: this process's cores, as always; ray: Ray tasks and an embedding actor pool.
+    executor: Literal["local", "ray"] = "local"
+    # Unset: a local Ray started on first use with `ray_num_cpus` CPUs; `auto` or `ray://host:port`: an
+    # existing cluster (KubeRay, a VM cluster). Never a silent fallback: an unreachable one fails the job.
+    ray_address: str | None = None
+    # CPUs of the local Ray (unset: all of this machine's).
+    ray_num_cpus: int | None = Field(default=None, ge=1, le=4096)
+    # Documents per Ray task (read on the job's owner, then parsed and masked together in one task)...
+    ray_batch_documents: int = Field(default=8, ge=1, le=4096)
+    # ...and how many such batches may be in flight: bounds the owner's memory and the cluster's queue.
+    ray_batches_in_flight: int = Field(default=4, ge=1, le=1024)
+    # Embedding actors (each holds one copy of the model; one GPU each where the cluster has GPUs).
+    ray_embed_actors: int = Field(default=1, ge=1, le=1024)
+    # CPUs an embedding actor reserves where it has no GPU (its torch threads).
+    ray_embed_cpus: float = Field(default=1.0, ge=0, le=256)
+    # CPUs a parse-and-mask task reserves.
+    ray_task_cpus: float = Field(default=1.0, gt=0, le=256)
+
+    @field_validator("ray_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not _RAY_ADDRESS.fullmatch(value):
+            raise ValueError("ray_address is `auto` or `ray://host:port`")
+        return value
+
+
 class Settings(BaseSettings):
     """govrag's configuration. Nested groups use `__`, e.g. `GOVRAG_CHUNKING__CHUNK_SIZE=384`."""
 
@@ -389,6 +423,7 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     s3: S3Settings = Field(default_factory=S3Settings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     # How often the service looks for corpora whose refresh interval is due.
     refresh_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
     log_level: str = "INFO"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.chunking import Chunker, default_tokenizer_file
+from ingest.executors import DocumentExecutor
 from ingest.jobs import JobRunner
 from ingest.pipeline import IngestionPipeline
 from ingest.processing import DocumentProcessor
@@ -79,6 +80,7 @@ def build_world(
     store: EdgeVectorStore | None = None,
     email_recipient_acls: bool = False,
     optimize_after_job: bool = False,
+    executor: DocumentExecutor | None = None,
 ) -> World:
     upgrade(database_url)
     db = Database(database_url)
@@ -98,5 +100,6 @@ def build_world(
         embedder=embedder,
         email_recipient_acls=email_recipient_acls,
         optimize_after_job=optimize_after_job,
+        executor=executor,
     )
     return World(db, catalog, store, pipeline, JobRunner(pipeline), processor, embedder, source_root)
