@@ -365,9 +365,12 @@ class IngestSettings(BaseModel):
     ray_batch_documents: int = Field(default=8, ge=1, le=4096)
     # ...and how many such batches may be in flight: bounds the owner's memory and the cluster's queue.
     ray_batches_in_flight: int = Field(default=4, ge=1, le=1024)
-    # Embedding actors (each holds one copy of the model; one GPU each where the cluster has GPUs).
+    # Where chunks are embedded: auto: on an actor pool where the cluster has GPUs, else inside each task;
+    # actors / tasks: always there.
+    ray_embed_on: Literal["auto", "actors", "tasks"] = "auto"
+    # Embedding actors (each holds one copy of the model; one GPU each, at most one per GPU).
     ray_embed_actors: int = Field(default=1, ge=1, le=1024)
-    # CPUs an embedding actor reserves where it has no GPU (its torch threads).
+    # CPUs an actor reserves where it has no GPU (`ray_embed_on=actors` on a CPU-only cluster).
     ray_embed_cpus: float = Field(default=1.0, ge=0, le=256)
     # CPUs a parse-and-mask task reserves.
     ray_task_cpus: float = Field(default=1.0, gt=0, le=256)

@@ -1,16 +1,18 @@
 """`GOVRAG_INGEST__EXECUTOR=ray`: a job's documents fan out over a Ray cluster; the owner writes the results.
 
     owner (the job's process)        Ray                                   owner
-    read a batch's bytes   ──►  parse + chunk + mask task (CPU)  ──►  embed actor (GPU, else CPU)  ──►  write
+    read a batch's bytes   ──►  parse + chunk + mask task (CPU)  ──►  embed actor (GPU)  ──►  write
+                                parse + chunk + mask + embed task (a cluster without GPUs)
 
 The owner reads each document through the corpus's source (the same confined read as the local executor:
 links refused, inode and content hash checked), so workers on other hosts need no access to the source;
 a batch of `ray_batch_documents` documents goes to one task, which parses them (in a parser process, under
-the same limits), chunks them and masks all their chunks in one call; its result goes straight to an
-embedding actor (Ray hands the task's result to the actor without a round trip through the owner), which
-embeds the masked chunks and returns the finished documents. The owner takes batches back in input order
-and writes them with the pipeline's crash-safe order. At most `ray_batches_in_flight` batches are in
-flight: that bounds the owner's memory and gives backpressure.
+the same limits), chunks them and masks all their chunks in one call. Where the cluster has GPUs, its
+result goes straight to an embedding actor holding the model on a GPU (Ray hands the task's result to the
+actor without a round trip through the owner), which embeds the masked chunks and returns the finished
+documents; on CPUs alone the task embeds its batch itself (`GOVRAG_INGEST__RAY_EMBED_ON`). The owner
+takes batches back in input order and writes them with the pipeline's crash-safe order. At most
+`ray_batches_in_flight` batches are in flight: that bounds the owner's memory and gives backpressure.
 
 Faults: a task whose worker dies is retried by Ray (`max_retries`), an actor that dies is restarted and
 its call retried (`max_restarts`, `max_task_retries`); the work is deterministic, so a retry gives the same
@@ -136,39 +138,51 @@ class RayExecutor:
                     else:
                         ray.init(address=address, **options)
                 actors = self._start_actors(ray)
-            except (IngestionError, ConfigurationError):
-                raise
             except Exception as exc:
-                if self._started_ray:
-                    ray.shutdown()
-                    self._started_ray = False
+                # Also after a failed connection to a cluster: Ray keeps half a client otherwise, and the
+                # next `ray.init` in this process would fail on it.
+                ray.shutdown()
+                self._started_ray = False
+                if isinstance(exc, IngestionError | ConfigurationError):
+                    raise
                 raise IngestionError(
                     f"the Ray cluster at {self.address} cannot be reached: {_first_line(exc)}"
                 ) from exc
             self._ray, self._actors = ray, actors
 
     def _start_actors(self, ray: Any) -> list[Any]:
+        """The embedding actors, or none where the tasks embed; checks the workers' model either way."""
         resources = ray.cluster_resources()
         gpus = resources.get("GPU", 0.0)
         cpus = resources.get("CPU", 0.0)
         settings = self._settings
+        where = settings.ray_embed_on
+        if where == "tasks" or (where == "auto" and gpus < 1):
+            # On CPUs alone, a task embeds its own batch: every core then does whole batches, where an actor
+            # pool would split each chunk between two kinds of worker whose costs differ about 2:1
+            # (bench/ingest_scale.py), leaving one kind idle half the time.
+            identity = ray.get(
+                ray.remote(_identity).options(num_cpus=settings.ray_task_cpus).remote(self._models)
+            )
+            self._check_identity(identity)
+            logger.info("Ray executor ready at %s: tasks embed their own batches on CPUs", self.address)
+            return []
+        count = settings.ray_embed_actors
         if gpus >= 1:
+            # One GPU each: more actors than GPUs would wait for a GPU forever.
+            count = min(count, int(gpus))
             placement: dict[str, Any] = {"num_gpus": 1, "num_cpus": 0}
         else:
             # The actors must leave a task's worth of CPUs, or no document would ever be parsed to embed.
-            placement = {"num_cpus": min(settings.ray_embed_cpus, max(0.0, cpus - settings.ray_task_cpus))}
+            spare = max(0.0, cpus - settings.ray_task_cpus) / count
+            placement = {"num_cpus": min(settings.ray_embed_cpus, spare)}
         actor_class = ray.remote(max_restarts=-1, max_task_retries=_RETRIES)(_Embedder)
         actors = [
             actor_class.options(**placement).remote(self._models, "cuda" if gpus >= 1 else "cpu")
-            for _ in range(settings.ray_embed_actors)
+            for _ in range(count)
         ]
         for identity in ray.get([actor.identity.remote() for actor in actors]):
-            if tuple(identity) != self._expected:
-                raise ConfigurationError(
-                    f"the Ray workers embed with {identity[0]} (weights {identity[1][:12]}…), this process "
-                    f"with {self._expected[0]} (weights {self._expected[1][:12]}…): install the same "
-                    "govrag on the cluster"
-                )
+            self._check_identity(identity)
         logger.info(
             "Ray executor ready at %s: %d embedding actor(s) on %s",
             self.address,
@@ -177,11 +191,20 @@ class RayExecutor:
         )
         return actors
 
+    def _check_identity(self, identity: tuple[str, str]) -> None:
+        if tuple(identity) != self._expected:
+            raise ConfigurationError(
+                f"the Ray workers embed with {identity[0]} (weights {identity[1][:12]}…), this process "
+                f"with {self._expected[0]} (weights {self._expected[1][:12]}…): install the same "
+                "govrag on the cluster"
+            )
+
     # -- the work -------------------------------------------------------------------------------------------
 
     def _process(self, items: Iterable[WorkItem], profile: MaskingProfile) -> Iterator[Processed]:
         ray = self._ray
-        prepare = ray.remote(_prepare).options(
+        work = _prepare if self._actors else _prepare_and_embed
+        prepare = ray.remote(work).options(
             num_cpus=self._settings.ray_task_cpus, max_retries=_RETRIES, retry_exceptions=False
         )
         in_flight: collections.deque[_Batch] = collections.deque()
@@ -215,9 +238,11 @@ class RayExecutor:
         self.stats.read += time.perf_counter() - started
         if remote:
             prepared = prepare.remote(self._models, profile, remote)
-            actor = self._actors[self._next_actor % len(self._actors)]
-            self._next_actor += 1
-            batch.result = actor.embed.remote(prepared)
+            if self._actors:
+                actor = self._actors[self._next_actor % len(self._actors)]
+                self._next_actor += 1
+                prepared = actor.embed.remote(prepared)
+            batch.result = prepared
         return batch
 
     def _collect(self, batch: _Batch) -> Iterator[Processed]:
@@ -285,8 +310,30 @@ def _prepare(
     return documents, {"parse": parsed - started, "mask": time.perf_counter() - parsed}
 
 
+def _prepare_and_embed(
+    models: WorkerModels, profile: MaskingProfile, entries: list[tuple[WorkItem, bytes]]
+) -> tuple[list[Processed], dict[str, float]]:
+    """A Ray task on a CPU-only cluster: `_prepare`, then embed the batch here (the model is loaded once per
+    worker process)."""
+    return _embedded(models.embedder("cpu"), _prepare(models, profile, entries))
+
+
+def _identity(models: WorkerModels) -> tuple[str, str]:
+    embedder = models.embedder("cpu")
+    return embedder.model_name, embedder.weights_sha256
+
+
+def _embedded(
+    embedder: Embedder, prepared: tuple[list[DocumentWork], dict[str, float]]
+) -> tuple[list[Processed], dict[str, float]]:
+    documents, timings = prepared
+    started = time.perf_counter()
+    embed_slots(embedder, document_slots(documents))
+    return [d.result() for d in documents], {**timings, "embed": time.perf_counter() - started}
+
+
 class _Embedder:
-    """A Ray actor holding one copy of the embedding model."""
+    """A Ray actor holding one copy of the embedding model (on a GPU where the cluster has them)."""
 
     def __init__(self, models: WorkerModels, device: str) -> None:
         self._embedder = models.embedder(device)
@@ -297,7 +344,4 @@ class _Embedder:
     def embed(
         self, prepared: tuple[list[DocumentWork], dict[str, float]]
     ) -> tuple[list[Processed], dict[str, float]]:
-        documents, timings = prepared
-        started = time.perf_counter()
-        embed_slots(self._embedder, document_slots(documents))
-        return [d.result() for d in documents], {**timings, "embed": time.perf_counter() - started}
+        return _embedded(self._embedder, prepared)

@@ -157,8 +157,9 @@ def clean_run(tmp_path: Path) -> tuple[list[tuple[object, ...]], list[str]]:
         world.close()
 
 
+@pytest.mark.parametrize("embed_on", ["actors", "tasks"])
 def test_workers_killed_mid_batch_are_retried_and_the_index_equals_a_clean_run(
-    tmp_path: Path, clean_run: tuple[list[tuple[object, ...]], list[str]]
+    tmp_path: Path, clean_run: tuple[list[tuple[object, ...]], list[str]], embed_on: str
 ) -> None:
     models = WorkerModels(
         embedder=functools.partial(fakes.embedder_dying_once, str(tmp_path / "embedder-died")),
@@ -166,7 +167,7 @@ def test_workers_killed_mid_batch_are_retried_and_the_index_equals_a_clean_run(
         chunker=functools.partial(chunker, 120, 16),
         max_file_bytes=MAX_BYTES,
     )
-    executor = _ray(models, HashEmbedder(), ray_batch_documents=2)
+    executor = _ray(models, HashEmbedder(), ray_batch_documents=2, ray_embed_on=embed_on)
     world = build_world(
         tmp_path / "ray", tmp_path / "src", f"sqlite:///{tmp_path / 'ray.db'}", executor=executor
     )
@@ -178,7 +179,8 @@ def test_workers_killed_mid_batch_are_retried_and_the_index_equals_a_clean_run(
         world.close()
         executor.close()
 
-    # Both deaths happened (a parse-and-mask task's worker, then the embedding actor) and were survived.
+    # Both deaths happened (a task's worker while masking, then the actor or task worker while embedding)
+    # and were survived.
     assert (tmp_path / "masker-died").exists() and (tmp_path / "embedder-died").exists()
     assert job.status == "succeeded", job.detail
     assert job.documents_ingested == 7 and job.documents_failed == 1
@@ -187,14 +189,8 @@ def test_workers_killed_mid_batch_are_retried_and_the_index_equals_a_clean_run(
 
 
 def test_a_cluster_that_cannot_be_reached_fails_the_job_with_the_reason(tmp_path: Path) -> None:
-    models = WorkerModels(
-        embedder=fakes.hash_embedder,
-        masker=fakes.no_masking,
-        chunker=functools.partial(chunker, 120, 16),
-        max_file_bytes=MAX_BYTES,
-    )
     executor = RayExecutor(
-        IngestSettings(executor="ray", ray_address="ray://127.0.0.1:1"), models, HashEmbedder()
+        IngestSettings(executor="ray", ray_address="ray://127.0.0.1:1"), _fake_models(), HashEmbedder()
     )
     _write_corpus(tmp_path / "src" / "corpus")
     world = build_world(
@@ -209,3 +205,62 @@ def test_a_cluster_that_cannot_be_reached_fails_the_job_with_the_reason(tmp_path
     finally:
         world.close()
         executor.close()
+
+
+def test_the_executor_settings_are_read_from_the_environment_and_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import ValidationError
+
+    from retrieval.settings import Settings
+
+    monkeypatch.setenv("GOVRAG_INGEST__EXECUTOR", "ray")
+    monkeypatch.setenv("GOVRAG_INGEST__RAY_ADDRESS", "ray://ray-head:10001")
+    monkeypatch.setenv("GOVRAG_INGEST__RAY_BATCHES_IN_FLIGHT", "6")
+    ingest = Settings().ingest
+    assert (ingest.executor, ingest.ray_address, ingest.ray_batches_in_flight) == (
+        "ray",
+        "ray://ray-head:10001",
+        6,
+    )
+    for bad in ({"executor": "spark"}, {"ray_address": "http://head:8265"}, {"ray_batches_in_flight": 0}):
+        with pytest.raises(ValidationError):
+            IngestSettings(**bad)  # type: ignore[arg-type]
+    # Nothing connects before the first job: building the executor is free.
+    executor = RayExecutor(IngestSettings(executor="ray", ray_address="auto"), _fake_models(), HashEmbedder())
+    assert executor.address == "auto"
+    executor.close()
+
+
+def _fake_models() -> WorkerModels:
+    return WorkerModels(
+        embedder=fakes.hash_embedder,
+        masker=fakes.no_masking,
+        chunker=functools.partial(chunker, 120, 16),
+        max_file_bytes=MAX_BYTES,
+    )
+
+
+def test_workers_with_another_embedding_model_are_refused_before_any_vector_is_used(tmp_path: Path) -> None:
+    # The owner embeds with another "model" (another weights hash) than the workers would.
+    executor = _ray(_fake_models(), HashEmbedder("b"))
+    _write_corpus(tmp_path / "src" / "corpus")
+    world = build_world(
+        tmp_path / "data",
+        tmp_path / "src",
+        f"sqlite:///{tmp_path / 'g.db'}",
+        executor=executor,
+        embedder=HashEmbedder("b"),
+    )
+    try:
+        corpus_id = world.register("c", tmp_path / "src" / "corpus")
+        job = world.run_job(corpus_id)
+        assert job.status == "failed"
+        assert job.detail is not None and "the Ray workers embed with test-hash-a" in job.detail
+        assert world.points(corpus_id, "eu.internal") == []
+    finally:
+        world.close()
+        executor.close()
+    import ray
+
+    assert not ray.is_initialized(), "the local Ray it started must be shut down"
