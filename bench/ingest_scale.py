@@ -6,8 +6,8 @@
 Each configuration runs in its own process pinned to its CPUs (`sched_setaffinity`, which the local Ray's
 processes inherit, so "1 CPU" is one core for everything: the job's owner, the Ray workers, the parser and PII
 helper processes). It builds the service's runtime on a fresh data directory with the real models and PII
-masking on, ingests a 5-document warm-up corpus (model loading and Ray's start are not timed), then the
-corpus, timing the job from request to end. Configurations run in the order local-1, ray-1, ray-2, local-2,
+masking on, ingests a 48-document warm-up corpus (model loading in every worker process and Ray's start are
+not timed), then the corpus, timing the job from request to end. Configurations run in the order local-1, ray-1, ray-2, local-2,
 so that a noisy neighbour on a shared machine is spread over both sides of each ratio.
 
 Per stage, the figures are busy seconds per chunk: for Ray, the workers' time inside each stage (one task
@@ -39,11 +39,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STEWARD_KEY = "bench-steward-key"
 CONFIGS = [("local", 1), ("ray", 1), ("ray", 2), ("local", 2)]
+WARMUP_DOCUMENTS = 48
 
 
-def write_corpus(shared: Path, target: Path, documents: int) -> None:
+def write_corpus(shared: Path, target: Path, documents: int, skip: int = 0) -> None:
     target.mkdir(parents=True)
     with (shared / "scifact" / "corpus.jsonl").open(encoding="utf-8") as handle:
+        for _ in zip(range(skip), handle, strict=False):
+            pass
         for line, _ in zip(handle, range(documents), strict=False):
             record = json.loads(line)
             text = f"{record['title']}\n\n{record['text']}\n"
@@ -197,7 +200,9 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="govrag-scale-bench-"))
     try:
         write_corpus(args.shared_data, workdir / "sources" / "corpus", args.docs)
-        write_corpus(args.shared_data, workdir / "sources" / "warmup", 5)
+        # Enough batches for every Ray worker process to load its models before the timed run (8 documents
+        # a batch, 2 CPUs), from documents outside the corpus.
+        write_corpus(args.shared_data, workdir / "sources" / "warmup", WARMUP_DOCUMENTS, skip=args.docs)
         results = {}
         for executor, cpus in CONFIGS:
             done = subprocess.run(
