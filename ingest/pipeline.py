@@ -144,6 +144,9 @@ class IngestionPipeline:
         self._optimize_after_job = optimize_after_job
         # Opens a corpus's `s3://` source (checked against the allowed roots); None: no object sources.
         self._object_source = object_source
+        # Per object corpus, each object's (ETag or version id, content sha256) at the last scan in this
+        # process: an object whose fingerprint is unchanged is not downloaded again to be hashed.
+        self._object_hashes: dict[str, dict[str, tuple[str, str]]] = {}
         self._email_recipient_acls = email_recipient_acls
         self._catalog = catalog
         self._store = store
@@ -371,8 +374,9 @@ class IngestionPipeline:
     def _scan_objects(
         self, corpus: CorpusRef, source: Source, base: str, progress: JobProgress
     ) -> list[WorkItem]:
-        """`_scan` for an object source: the listing gives names and sizes (checked before a download),
-        each object within the limit is downloaded once and hashed, and the same decision is taken."""
+        """`_scan` for an object source: the listing gives names, sizes (checked before a download) and
+        fingerprints; an object within the limit is downloaded and hashed unless its fingerprint is the one
+        this process hashed last time, and the same decision as for a file is taken on its hash."""
         known = self._catalog.documents_by_id(corpus.id)
         work: list[WorkItem] = []
         present: set[str] = set()
@@ -392,6 +396,8 @@ class IngestionPipeline:
         progress.documents_total = len(entries)
         max_bytes = self._processor.max_file_bytes
         names_masker = self._names_masker(corpus)
+        remembered = self._object_hashes.get(corpus.id, {})
+        fingerprints: dict[str, tuple[str, str]] = {}
 
         def shown(relative: str, document_id: str) -> str:
             [uri] = mask_object_uris(names_masker, base, [(relative, document_id)])
@@ -420,15 +426,21 @@ class IngestionPipeline:
                 progress.documents_seen += 1
                 progress.documents_skipped += 1  # a steward took it out; it stays out
                 continue
-            try:
-                sha = hashlib.sha256(source.read(relative, max_bytes)).hexdigest()
-            except SourceReadError as exc:
-                progress.documents_seen += 1
-                uri = shown(relative, document_id)
-                reason = f"{TRANSIENT_FAILURE_PREFIX}: cannot read object: {exc.detail}"
-                self._record_failure(corpus, document_id, uri, reason, None)
-                progress.fail(uri, reason)
-                continue
+            last = remembered.get(relative)
+            if entry.fingerprint is not None and last is not None and last[0] == entry.fingerprint:
+                sha = last[1]  # the same ETag or version id: the same bytes (read_item checks the hash)
+            else:
+                try:
+                    sha = hashlib.sha256(source.read(relative, max_bytes)).hexdigest()
+                except SourceReadError as exc:
+                    progress.documents_seen += 1
+                    uri = shown(relative, document_id)
+                    reason = f"{TRANSIENT_FAILURE_PREFIX}: cannot read object: {exc.detail}"
+                    self._record_failure(corpus, document_id, uri, reason, None)
+                    progress.fail(uri, reason)
+                    continue
+            if entry.fingerprint is not None:
+                fingerprints[relative] = (entry.fingerprint, sha)
             item = self._decide(
                 corpus,
                 row,
@@ -445,6 +457,7 @@ class IngestionPipeline:
         uris = mask_object_uris(names_masker, base, [(i.relative_path, i.document_id) for i in work])
         work = [dataclasses.replace(item, source_uri=uri) for item, uri in zip(work, uris, strict=True)]
         self._remove_absent(corpus, known, present, progress)
+        self._object_hashes[corpus.id] = fingerprints  # only this scan's objects: gone ones are forgotten
         return work
 
     def _decide(

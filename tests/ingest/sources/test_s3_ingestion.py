@@ -102,7 +102,7 @@ def test_s3_corpus_end_to_end(make_world: Callable[..., World], s3_settings: S3S
         },
     )
     world = make_world([f"s3://{bucket}"])
-    corpus_id = world.register("objects", f"s3://{bucket}/docs")  # type: ignore[arg-type]
+    corpus_id = world.register("objects", f"s3://{bucket}/docs")
     assert world.catalog.get(corpus_id).source_path == f"s3://{bucket}/docs"
 
     job = world.run_job(corpus_id)
@@ -131,12 +131,16 @@ def test_s3_corpus_end_to_end(make_world: Callable[..., World], s3_settings: S3S
     fs.pipe_file(f"{bucket}/docs/alpha.txt", b"Alpha: the harbour now opens at noon.")
     fs.rm_file(f"{bucket}/docs/beta.txt")
     world.processor.processed.clear()
+    before = len(downloads())
     rows_before = {row.source_uri: row for row in world.catalog.documents_by_id(corpus_id).values()}
 
     again = world.run_job(corpus_id)
     assert again.status == "succeeded", again.detail
     assert (again.documents_ingested, again.documents_removed, again.documents_skipped) == (1, 1, 2)
     assert world.processor.processed == ["alpha.txt"]
+    # Unchanged ETags: only the changed object is downloaded (hashed by the scan, then read to be parsed).
+    documents_read = [name for name in downloads()[before:] if not name.endswith(".govrag-acl.yaml")]
+    assert documents_read == ["alpha.txt", "alpha.txt"]
     rows = {row.source_uri: row for row in world.catalog.documents_by_id(corpus_id).values()}
     alpha, beta = f"s3://{bucket}/docs/alpha.txt", f"s3://{bucket}/docs/beta.txt"
     assert rows[alpha].version == rows_before[alpha].version + 1
@@ -198,7 +202,7 @@ def test_acl_object_hidden_keys_and_size_limit(
         },
     )
     world = make_world([f"s3://{bucket}"], max_file_bytes=4000)
-    corpus_id = world.register("acl", f"s3://{bucket}/docs")  # type: ignore[arg-type]
+    corpus_id = world.register("acl", f"s3://{bucket}/docs")
     job = world.run_job(corpus_id)
     assert job.status == "succeeded", job.detail
     rows = {row.source_uri: row for row in world.catalog.documents_by_id(corpus_id).values()}
@@ -252,7 +256,7 @@ def test_unreachable_store_fails_the_job_without_the_secret(
         }
     )
     world = make_world([f"s3://{bucket}"], settings=unreachable)
-    corpus_id = world.register("gone", f"s3://{bucket}/docs")  # type: ignore[arg-type]
+    corpus_id = world.register("gone", f"s3://{bucket}/docs")
     with caplog.at_level(logging.DEBUG):
         job = world.run_job(corpus_id)
     assert job.status == "failed"
