@@ -82,7 +82,7 @@ class WorkItem:
     def detached(self) -> WorkItem:
         """This item without its handle to the source, to send to another process (which is handed the
         bytes, read here)."""
-        return dataclasses.replace(self, source=None)
+        return dataclasses.replace(self, source=None, objects=None)
 
 
 # Reasons that take a document out of the index rather than leave an older version searchable.

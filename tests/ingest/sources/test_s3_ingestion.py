@@ -5,6 +5,7 @@ without its secret."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -263,3 +264,29 @@ def test_unreachable_store_fails_the_job_without_the_secret(
     assert job.detail is not None and "the object store failed" in job.detail
     assert secret not in repr(job.detail) + repr(job.errors)
     assert secret not in caplog.text
+
+
+def test_read_item_reads_the_object_and_checks_its_hash(s3_settings: S3Settings, bucket: str) -> None:
+    import hashlib
+    import pickle
+
+    from ingest.processing import CHANGED, WorkItem, read_item
+    from retrieval.errors import IngestionError, ParseError
+
+    put(s3_settings, bucket, {"docs/a.txt": b"first bytes", "docs-evil/a.txt": b"never read"})
+    source = S3Source(f"s3://{bucket}/docs", [f"s3://{bucket}"], s3_settings)
+    sha = hashlib.sha256(b"first bytes").hexdigest()
+    item = WorkItem(Path("/a.txt"), "a.txt", "doc", "s3://x", 1, objects=source, content_sha256=sha)
+    assert read_item(item, 1000) == b"first bytes"
+    # What another process is sent holds no handle to the store (nor its client's credentials).
+    assert pickle.loads(pickle.dumps(item.detached())).objects is None
+    with pytest.raises(ParseError, match="limit is 5"):
+        read_item(item, 5)  # refused from the object's size
+    put(s3_settings, bucket, {"docs/a.txt": b"other bytes"})
+    with pytest.raises(IngestionError) as changed:
+        read_item(item, 1000)
+    assert changed.value.detail == CHANGED
+    # A name that climbs out of the prefix is refused before any request (not read from docs-evil/).
+    escaping = dataclasses.replace(item, relative_path="../docs-evil/a.txt", content_sha256=None)
+    with pytest.raises(IngestionError, match="internal error: could not read object"):
+        read_item(escaping, 1000)
