@@ -290,3 +290,28 @@ def test_read_item_reads_the_object_and_checks_its_hash(s3_settings: S3Settings,
     escaping = dataclasses.replace(item, relative_path="../docs-evil/a.txt", content_sha256=None)
     with pytest.raises(IngestionError, match="internal error: could not read object"):
         read_item(escaping, 1000)
+
+
+def test_overlapping_s3_corpora_follow_the_folder_rules(
+    make_world: Callable[..., World], bucket: str
+) -> None:
+    from retrieval.errors import Conflict
+
+    world = make_world([f"s3://{bucket}"])
+    world.catalog.register(CorpusSpec("outer", "eu", Sensitivity.internal, f"s3://{bucket}/docs"), "tester")
+    # Inside another corpus's prefix: at least as sensitive, and in the same region.
+    with pytest.raises(Conflict, match="at least as sensitive"):
+        world.catalog.register(
+            CorpusSpec("in", "eu", Sensitivity.public, f"s3://{bucket}/docs/sub"), "tester"
+        )
+    with pytest.raises(Conflict, match="two regions"):
+        world.catalog.register(
+            CorpusSpec("us", "us", Sensitivity.internal, f"s3://{bucket}/docs/x"), "tester"
+        )
+    with pytest.raises(Conflict, match="at least as sensitive"):
+        world.catalog.register(CorpusSpec("up", "eu", Sensitivity.restricted, f"s3://{bucket}"), "tester")
+    # A sibling sharing the first letters does not overlap; a more sensitive inner prefix is fine.
+    world.catalog.register(CorpusSpec("sib", "us", Sensitivity.public, f"s3://{bucket}/docs-2"), "tester")
+    world.catalog.register(
+        CorpusSpec("in2", "eu", Sensitivity.restricted, f"s3://{bucket}/docs/hr"), "tester"
+    )
