@@ -298,6 +298,10 @@ class IngestionPipeline:
             self._withdraw(corpus, document_id, uri, reason)
             progress.fail(uri, reason)
 
+        def shown_uri(path: Path, document_id: str) -> str:
+            [uri] = mask_source_uris(names_masker, tree.root, [(path, document_id)])
+            return uri
+
         def record_failure(path: Path, document_id: str, reason: str) -> None:
             [uri] = mask_source_uris(names_masker, tree.root, [(path, document_id)])
             self._record_failure(corpus, document_id, uri, reason, None)
@@ -360,7 +364,7 @@ class IngestionPipeline:
                 sha,
                 acls,
                 progress,
-                lambda: mask_source_uris(names_masker, tree.root, [(path, document_id)])[0],  # noqa: B023
+                partial(shown_uri, path, document_id),
             )
             if item is not None:
                 identity = FileIdentity(info.st_dev, info.st_ino)
