@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 
 from govrag.governance import (
     Auditing,
@@ -20,6 +21,7 @@ from ingest.formats.budget import ParseLimits
 from ingest.jobs import JobRunner, RefreshScheduler
 from ingest.pipeline import IngestionPipeline
 from ingest.processing import DocumentProcessor
+from ingest.sources.s3 import S3Source
 from retrieval.access import AccessPlanner
 from retrieval.answers import AnswerVerifier
 from retrieval.audit import SqlAuditStore, load_keys
@@ -97,7 +99,10 @@ def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
     db = Database(url)
     maskers = CorpusMaskers.from_settings(settings.pii)
     catalog = Catalog(
-        db, settings.resolved_source_roots, pseudonymize_allowed=maskers.pseudonym_key_configured
+        db,
+        settings.resolved_source_roots,
+        pseudonymize_allowed=maskers.pseudonym_key_configured,
+        object_source_roots=settings.object_source_roots,
     )
     try:
         maskers.check_corpora(catalog.refs())  # an approved pseudonymizing corpus needs the key
@@ -134,6 +139,9 @@ def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
         sparse_encoder=sparse_encoder,
         optimize_after_job=settings.optimize_after_ingest,
         executor=_executor(settings, processor, maskers, embedder),
+        # Each job of an `s3://` corpus opens its prefix through s3fs with these settings (the secret key
+        # goes to the client only), confined to the `s3://` entries of GOVRAG_SOURCE_ROOTS.
+        object_source=partial(S3Source, allowed_roots=settings.object_source_roots, settings=settings.s3),
     )
     planner = AccessPlanner(policy, settings.policy.decision_cache_size)
     service = RetrievalService(

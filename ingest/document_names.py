@@ -23,7 +23,7 @@ from retrieval.errors import MaskingTimeout
 from retrieval.pii.anonymizer import REDACTION_MARKER
 from retrieval.protocols import MaskedText, PiiMasker
 
-__all__ = ["mask_source_uris", "mask_title"]
+__all__ = ["mask_object_uris", "mask_source_uris", "mask_title"]
 
 # Not next to a digit: "+44 7700 900123", "0171-2345678" and "12.03.1985" keep the shapes their recognizers
 # know.
@@ -54,6 +54,20 @@ def mask_source_uris(masker: PiiMasker, root: Path, files: Sequence[tuple[Path, 
         parts = [masked[name] for name in relative.parts]
         uri = root.joinpath(*parts).as_uri() if parts else root.as_uri()
         uris.append(f"{uri}#{document_id}" if parts != list(relative.parts) else uri)
+    return uris
+
+
+def mask_object_uris(masker: PiiMasker, base: str, objects: Sequence[tuple[str, str]]) -> list[str]:
+    """As `mask_source_uris`, for an object source: the `s3://bucket/prefix` `base` shown as is, every part
+    of each `(relative key, document_id)` below it masked, "#<document id>" where anything was masked."""
+    parts_of = [tuple(relative.split("/")) for relative, _ in objects]
+    names = sorted({name for parts in parts_of for name in parts})
+    masked = dict(zip(names, _mask_names(masker, names), strict=True))
+    uris = []
+    for parts, (_, document_id) in zip(parts_of, objects, strict=True):
+        shown = [masked[name] for name in parts]
+        uri = "/".join([base.rstrip("/"), *shown])
+        uris.append(f"{uri}#{document_id}" if shown != list(parts) else uri)
     return uris
 
 

@@ -30,14 +30,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ingest.acl import AclError, AclReader, Recipients
-from ingest.document_names import mask_source_uris, mask_title
+from ingest.document_names import mask_object_uris, mask_source_uris, mask_title
 from ingest.executors import DocumentExecutor, LocalExecutor
 from ingest.processing import DocumentProcessor, Processed, WorkItem
 from ingest.source_tree import FileIdentity, SourceTree, problem_of
+from ingest.sources.protocol import Source, SourceReadError
 from retrieval import telemetry
 from retrieval.catalog import Catalog, ChunkRecord, IngestedDocument, to_ref, utcnow
 from retrieval.domain import (
@@ -133,12 +135,18 @@ class IngestionPipeline:
         sparse_encoder: SparseEncoder | None = None,
         optimize_after_job: bool = False,
         executor: DocumentExecutor | None = None,
+        object_source: Callable[[str], Source] | None = None,
     ) -> None:
         """`masker_for` gives the masker of a corpus's masking profile (`retrieval.pii.profiles`); without
         it, every corpus is masked by the processor's own masker. `optimize_after_job`: a job ends by
         building its partition's HNSW index (`VectorStore.optimize`; see the setting of that name).
         `executor`: where documents are processed (ingest/executors/); without it, by `processor` here."""
         self._optimize_after_job = optimize_after_job
+        # Opens a corpus's `s3://` source (checked against the allowed roots); None: no object sources.
+        self._object_source = object_source
+        # Per object corpus, each object's (ETag or version id, content sha256) at the last scan in this
+        # process: an object whose fingerprint is unchanged is not downloaded again to be hashed.
+        self._object_hashes: dict[str, dict[str, tuple[str, str]]] = {}
         self._email_recipient_acls = email_recipient_acls
         self._catalog = catalog
         self._store = store
@@ -189,17 +197,10 @@ class IngestionPipeline:
             if corpus.status is not CorpusStatus.approved:
                 raise CorpusNoLongerApproved(f"corpus is {corpus.status}; only approved corpora are ingested")
             source_path = self._catalog.get(job.corpus_id).source_path
-            try:
-                tree = SourceTree(source_path, self._catalog.source_roots)
-            except FileNotFoundError as exc:
-                raise IngestionError("the corpus's source directory no longer exists") from exc
-            except OSError as exc:
-                raise IngestionError(f"cannot open the corpus's source directory: {exc.strerror}") from exc
-            with tree:
-                self._store.ensure_partition(corpus.partition, self._embedder.dimension)
-                work = self._scan(corpus, tree, progress)
-                self._catalog.update_job(job_id, **progress.values())
-                self._process(job_id, corpus, work, progress, holds_lease)
+            if source_path.startswith("s3://"):
+                self._run_objects(job_id, corpus, source_path, progress, holds_lease)
+            else:
+                self._run_folder(job_id, corpus, source_path, progress, holds_lease)
             detail = self._optimize(corpus.partition) if self._optimize_after_job else None
         except LeaseLost as exc:
             logger.error("ingestion job %s stopped: %s", job_id, exc.detail, extra={"job_id": job_id})
@@ -214,6 +215,47 @@ class IngestionPipeline:
             return True
         self._finish(job_id, JobStatus.succeeded, progress, detail)
         return True
+
+    def _run_folder(
+        self,
+        job_id: str,
+        corpus: CorpusRef,
+        source_path: str,
+        progress: JobProgress,
+        holds_lease: Callable[[], bool] | None,
+    ) -> None:
+        try:
+            tree = SourceTree(source_path, self._catalog.source_roots)
+        except FileNotFoundError as exc:
+            raise IngestionError("the corpus's source directory no longer exists") from exc
+        except OSError as exc:
+            raise IngestionError(f"cannot open the corpus's source directory: {exc.strerror}") from exc
+        with tree:
+            self._store.ensure_partition(corpus.partition, self._embedder.dimension)
+            work = self._scan(corpus, tree, progress)
+            self._catalog.update_job(job_id, **progress.values())
+            self._process(job_id, corpus, work, progress, holds_lease)
+
+    def _run_objects(
+        self,
+        job_id: str,
+        corpus: CorpusRef,
+        source_path: str,
+        progress: JobProgress,
+        holds_lease: Callable[[], bool] | None,
+    ) -> None:
+        """As `_run_folder`, for an `s3://bucket/prefix` source: the prefix is checked against the allowed
+        roots again (they may have changed since registration), and nothing outside it is listed or read."""
+        if self._object_source is None:
+            raise ConfigurationError("this service reads no object sources (s3://); the job cannot run")
+        source = self._object_source(source_path)
+        try:
+            self._store.ensure_partition(corpus.partition, self._embedder.dimension)
+            work = self._scan_objects(corpus, source, source_path, progress)
+            self._catalog.update_job(job_id, **progress.values())
+            self._process(job_id, corpus, work, progress, holds_lease)
+        finally:
+            source.close()
 
     def _optimize(self, partition: str) -> str | None:
         """Index what the job wrote (the embedded engine builds no HNSW graph by itself, and an unindexed
@@ -239,7 +281,6 @@ class IngestionPipeline:
         known = self._catalog.documents_by_id(corpus.id)
         work: list[WorkItem] = []
         present: set[str] = set()
-        weights = self._embedder.weights_sha256
         entries = tree.entries()
         acls = AclReader(
             tree.root,
@@ -256,6 +297,10 @@ class IngestionPipeline:
             [uri] = mask_source_uris(names_masker, tree.root, [(path, document_id)])
             self._withdraw(corpus, document_id, uri, reason)
             progress.fail(uri, reason)
+
+        def shown_uri(path: Path, document_id: str) -> str:
+            [uri] = mask_source_uris(names_masker, tree.root, [(path, document_id)])
+            return uri
 
         def record_failure(path: Path, document_id: str, reason: str) -> None:
             [uri] = mask_source_uris(names_masker, tree.root, [(path, document_id)])
@@ -310,37 +355,161 @@ class IngestionPipeline:
                 progress.documents_seen += 1
                 progress.documents_skipped += 1  # a steward took it out; it stays out
                 continue
-            try:
-                declared = acls.declared_acl(path)
-            except AclError as exc:
-                progress.documents_seen += 1
-                withdraw(path, document_id, exc.detail)
-                continue
-            from_recipients = isinstance(declared, Recipients)
-            acl = None if isinstance(declared, Recipients) else declared
-            if row is not None and self._skippable(row, sha, weights, acl, from_recipients=from_recipients):
-                progress.documents_seen += 1
-                progress.documents_skipped += 1
-                telemetry.INGEST_DOCUMENTS.labels("skipped").inc()
-                continue
-            version = (row.version if row is not None else 0) + 1
-            work.append(
-                WorkItem(
-                    path,
-                    relative,
-                    document_id,
-                    path.as_uri(),
-                    version,
-                    acl,
-                    acl_from_recipients=from_recipients,
-                    source=tree,
-                    identity=FileIdentity(info.st_dev, info.st_ino),
-                    content_sha256=sha,
-                )
+            item = self._decide(
+                corpus,
+                row,
+                path,
+                relative,
+                document_id,
+                sha,
+                acls,
+                progress,
+                partial(shown_uri, path, document_id),
             )
+            if item is not None:
+                identity = FileIdentity(info.st_dev, info.st_ino)
+                work.append(dataclasses.replace(item, source=tree, identity=identity))
         # What readers, job errors and the audit log see of a path: its names masked (ingest/document_names).
         shown = mask_source_uris(names_masker, tree.root, [(i.path, i.document_id) for i in work])
         work = [dataclasses.replace(item, source_uri=uri) for item, uri in zip(work, shown, strict=True)]
+        self._remove_absent(corpus, known, present, progress)
+        return work
+
+    def _scan_objects(
+        self, corpus: CorpusRef, source: Source, base: str, progress: JobProgress
+    ) -> list[WorkItem]:
+        """`_scan` for an object source: the listing gives names, sizes (checked before a download) and
+        fingerprints; an object within the limit is downloaded and hashed unless its fingerprint is the one
+        this process hashed last time, and the same decision as for a file is taken on its hash."""
+        known = self._catalog.documents_by_id(corpus.id)
+        work: list[WorkItem] = []
+        present: set[str] = set()
+        entries = source.list()  # SourceReadError (an IngestionError) fails the job: nothing is removed
+        # ACL files are objects too; a path below this stand-in root names the object of that relative key.
+        root = Path("/")
+
+        def read_acl(path: Path) -> bytes | None:
+            try:
+                return source.read(path.relative_to(root).as_posix(), _MAX_ACL_FILE_BYTES)
+            except SourceReadError as exc:
+                if exc.detail.endswith("not found"):
+                    return None
+                raise OSError(exc.detail) from exc
+
+        acls = AclReader(root, email_recipients=self._email_recipient_acls, read_file=read_acl)
+        progress.documents_total = len(entries)
+        max_bytes = self._processor.max_file_bytes
+        names_masker = self._names_masker(corpus)
+        remembered = self._object_hashes.get(corpus.id, {})
+        fingerprints: dict[str, tuple[str, str]] = {}
+
+        def shown(relative: str, document_id: str) -> str:
+            [uri] = mask_object_uris(names_masker, base, [(relative, document_id)])
+            return uri
+
+        for entry in entries:
+            relative = entry.relative
+            document_id = document_id_for(corpus.id, relative)
+            present.add(document_id)
+            row = known.get(document_id)
+            if entry.problem is not None:
+                progress.documents_seen += 1
+                uri = shown(relative, document_id)
+                self._withdraw(corpus, document_id, uri, entry.problem)
+                progress.fail(uri, entry.problem)
+                continue
+            if entry.size is None or entry.size > max_bytes:
+                # From the listing: an object over the limit is never downloaded.
+                progress.documents_seen += 1
+                uri = shown(relative, document_id)
+                reason = f"object is {entry.size} bytes; the limit is {max_bytes}"
+                self._record_failure(corpus, document_id, uri, reason, None)
+                progress.fail(uri, reason)
+                continue
+            if row is not None and row.status == DocumentStatus.deleted.value:
+                progress.documents_seen += 1
+                progress.documents_skipped += 1  # a steward took it out; it stays out
+                continue
+            last = remembered.get(relative)
+            if entry.fingerprint is not None and last is not None and last[0] == entry.fingerprint:
+                sha = last[1]  # the same ETag or version id: the same bytes (read_item checks the hash)
+            else:
+                try:
+                    sha = hashlib.sha256(source.read(relative, max_bytes)).hexdigest()
+                except SourceReadError as exc:
+                    progress.documents_seen += 1
+                    uri = shown(relative, document_id)
+                    reason = f"{TRANSIENT_FAILURE_PREFIX}: cannot read object: {exc.detail}"
+                    self._record_failure(corpus, document_id, uri, reason, None)
+                    progress.fail(uri, reason)
+                    continue
+            if entry.fingerprint is not None:
+                fingerprints[relative] = (entry.fingerprint, sha)
+            item = self._decide(
+                corpus,
+                row,
+                root / relative,
+                relative,
+                document_id,
+                sha,
+                acls,
+                progress,
+                partial(shown, relative, document_id),
+            )
+            if item is not None:
+                work.append(dataclasses.replace(item, objects=source))
+        uris = mask_object_uris(names_masker, base, [(i.relative_path, i.document_id) for i in work])
+        work = [dataclasses.replace(item, source_uri=uri) for item, uri in zip(work, uris, strict=True)]
+        self._remove_absent(corpus, known, present, progress)
+        self._object_hashes[corpus.id] = fingerprints  # only this scan's objects: gone ones are forgotten
+        return work
+
+    def _decide(
+        self,
+        corpus: CorpusRef,
+        row: DocumentRow | None,
+        path: Path,
+        relative: str,
+        document_id: str,
+        sha: str,
+        acls: AclReader,
+        progress: JobProgress,
+        shown: Callable[[], str],
+    ) -> WorkItem | None:
+        """The work item for a readable document of `sha`, or None when it is skipped or withdrawn (its ACL
+        cannot be read). Its source URI is filled in by the caller, masked; `shown` gives it for a failure."""
+        try:
+            declared = acls.declared_acl(path)
+        except AclError as exc:
+            progress.documents_seen += 1
+            uri = shown()
+            self._withdraw(corpus, document_id, uri, exc.detail)
+            progress.fail(uri, exc.detail)
+            return None
+        from_recipients = isinstance(declared, Recipients)
+        acl = None if isinstance(declared, Recipients) else declared
+        weights = self._embedder.weights_sha256
+        if row is not None and self._skippable(row, sha, weights, acl, from_recipients=from_recipients):
+            progress.documents_seen += 1
+            progress.documents_skipped += 1
+            telemetry.INGEST_DOCUMENTS.labels("skipped").inc()
+            return None
+        version = (row.version if row is not None else 0) + 1
+        return WorkItem(
+            path,
+            relative,
+            document_id,
+            "",
+            version,
+            acl,
+            acl_from_recipients=from_recipients,
+            content_sha256=sha,
+        )
+
+    def _remove_absent(
+        self, corpus: CorpusRef, known: dict[str, DocumentRow], present: set[str], progress: JobProgress
+    ) -> None:
+        """Documents gone from the source leave the index (status removed)."""
         for document_id, row in known.items():
             if document_id not in present and row.status != DocumentStatus.removed.value:
                 if row.status == DocumentStatus.deleted.value:
@@ -350,7 +519,6 @@ class IngestionPipeline:
                     self._set_document_status(document_id, DocumentStatus.removed, "no longer in the source")
                 progress.documents_removed += 1
                 telemetry.INGEST_DOCUMENTS.labels("removed").inc()
-        return work
 
     @staticmethod
     def _skippable(

@@ -47,6 +47,7 @@ from ingest.formats.budget import ParseLimits
 from ingest.parse_worker import ParseFailure, parse_isolated
 from ingest.parsing import SUPPORTED_SUFFIXES, ParsedDocument, check_size, parse_bytes
 from ingest.source_tree import HARD_LINK, LINK, SPECIAL, FileIdentity, SourceTree, problem_of
+from ingest.sources.protocol import Source, SourceReadError, TooLarge
 from retrieval.errors import IngestionError, ParseError, UnsupportedFormat
 from retrieval.protocols import Embedder, MaskedText, PiiMasker
 
@@ -75,11 +76,13 @@ class WorkItem:
     source: SourceTree | None = None
     identity: FileIdentity | None = None
     content_sha256: str | None = None
+    # The object source (an `s3://` prefix) it came from: read from there by `relative_path`, not from `path`.
+    objects: Source | None = None
 
     def detached(self) -> WorkItem:
         """This item without its handle to the source, to send to another process (which is handed the
         bytes, read here)."""
-        return dataclasses.replace(self, source=None)
+        return dataclasses.replace(self, source=None, objects=None)
 
 
 # Reasons that take a document out of the index rather than leave an older version searchable.
@@ -498,7 +501,19 @@ def embed_slots(embedder: Embedder, slots: Sequence[tuple[DocumentWork, int]]) -
 
 
 def read_item(item: WorkItem, max_bytes: int) -> bytes:
-    """The content of `item`'s file, opened once without following a link; IngestionError saying why not."""
+    """The content of `item`'s file, opened once without following a link (or its object, from the object
+    source it was listed by), with the content hash the scan read; IngestionError saying why not."""
+    if item.objects is not None:
+        try:
+            data = item.objects.read(item.relative_path, max_bytes)
+        except TooLarge as exc:
+            raise ParseError(exc.detail) from exc
+        except SourceReadError as exc:
+            # Retried on the next run (the store may be back): not a fault of the document.
+            raise IngestionError(f"internal error: could not read object: {exc.detail}") from exc
+        if item.content_sha256 is not None and hashlib.sha256(data).hexdigest() != item.content_sha256:
+            raise IngestionError(CHANGED)
+        return data
     try:
         if item.source is not None:
             descriptor = item.source.open(item.relative_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -90,6 +91,54 @@ def resolve_source_path(source_path: str, roots: list[Path]) -> Path:
     return resolved
 
 
+OBJECT_SCHEME = "s3://"
+
+
+def resolve_object_source(source_path: str, roots: list[str]) -> str:
+    """`s3://bucket/prefix` in its normal form, which must lie under one of the allowed `s3://` roots,
+    whole path segments at a time (`s3://b/docs` does not admit `s3://b/docs-evil`); no `..`, `.` or empty
+    segments, no backslash."""
+    if not roots:
+        raise InvalidRequest(
+            "no s3:// source roots are configured (GOVRAG_SOURCE_ROOTS); no object source can be registered"
+        )
+    location = _object_location(source_path)
+    if location is None:
+        raise InvalidRequest("source_path is not a plain s3://bucket/prefix (no '..', '.' or empty parts)")
+    if not any(_covers(root, location) for root in map(_object_location, roots) if root is not None):
+        raise InvalidRequest("source_path is not under an allowed source root")
+    bucket, prefix = location
+    return f"{OBJECT_SCHEME}{bucket}/{prefix}" if prefix else f"{OBJECT_SCHEME}{bucket}"
+
+
+# The grammar of ingest/sources/s3.py's `parse_s3_uri`, which each job applies again before reading.
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _object_location(uri: str) -> tuple[str, str] | None:
+    """(bucket, prefix without slashes at its ends) of a plain `s3://` URI; None for anything else."""
+    if not uri.startswith(OBJECT_SCHEME) or "\\" in uri or "\x00" in uri:
+        return None
+    bucket, _, prefix = uri[len(OBJECT_SCHEME) :].partition("/")
+    prefix = prefix[:-1] if prefix.endswith("/") else prefix
+    if not _BUCKET_NAME.match(bucket):
+        return None
+    if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
+        return None
+    return bucket, prefix
+
+
+def _covers(root: tuple[str, str], location: tuple[str, str]) -> bool:
+    return root[0] == location[0] and (
+        not root[1] or location[1] == root[1] or location[1].startswith(root[1] + "/")
+    )
+
+
+def _object_covers(outer: str, inner: str) -> bool:
+    """Whether the object prefix `outer` holds `inner` (both normal `s3://` forms), segment by segment."""
+    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
+
+
 def check_masking(strategy: str, allow_list: frozenset[str], pseudonymize_allowed: bool) -> MaskingProfile:
     """The corpus's masking profile; `InvalidRequest` if invalid, `Conflict` for pseudonyms without a key."""
     try:
@@ -139,9 +188,17 @@ class Catalog:
     the `pseudonymize` masking strategy is refused at registration.
     """
 
-    def __init__(self, db: Database, source_roots: list[Path], *, pseudonymize_allowed: bool = False) -> None:
+    def __init__(
+        self,
+        db: Database,
+        source_roots: list[Path],
+        *,
+        pseudonymize_allowed: bool = False,
+        object_source_roots: list[str] | None = None,
+    ) -> None:
         self._db = db
         self._roots = source_roots
+        self._object_roots = list(object_source_roots or [])
         self._pseudonymize_allowed = pseudonymize_allowed
 
     @property
@@ -153,12 +210,21 @@ class Catalog:
         """The allowed source roots (resolved); each ingestion job checks its corpus's folder against them."""
         return list(self._roots)
 
+    @property
+    def object_source_roots(self) -> list[str]:
+        """The allowed `s3://bucket[/prefix]` roots, checked again by each job of an object source."""
+        return list(self._object_roots)
+
     # -- corpora ----------------------------------------------------------------------------------------
     def register(self, spec: CorpusSpec, owner: str) -> CorpusRow:
         if not REGION_PATTERN.match(spec.region):
             raise InvalidRequest(f"invalid region {spec.region!r}")
         masking = check_masking(spec.masking_strategy, spec.pii_allow_list, self._pseudonymize_allowed)
-        source = resolve_source_path(spec.source_path, self._roots)
+        source: Path | str
+        if spec.source_path.startswith(OBJECT_SCHEME):
+            source = resolve_object_source(spec.source_path, self._object_roots)
+        else:
+            source = resolve_source_path(spec.source_path, self._roots)
         self._check_overlap(source, spec)
         row = CorpusRow(
             id=str(uuid.uuid4()),
@@ -183,7 +249,7 @@ class Catalog:
             raise
         return row
 
-    def _check_overlap(self, source: Path, spec: CorpusSpec) -> None:
+    def _check_overlap(self, source: Path | str, spec: CorpusSpec) -> None:
         """Conflict if `source` overlaps another corpus's folder in a way that leaks: the same file must never
         be indexed into a less restricted corpus or into another region than the one that holds it.
 
@@ -192,10 +258,19 @@ class Catalog:
         an inner corpus of lower sensitivity would publish the outer one's files more widely.
         """
         for other in self.corpora():
-            other_source = Path(other.source_path)
-            inner_is_new = source == other_source or source.is_relative_to(other_source)
-            if not inner_is_new and not other_source.is_relative_to(source):
-                continue
+            if isinstance(source, str) != other.source_path.startswith(OBJECT_SCHEME):
+                continue  # a folder and an object prefix never hold the same document
+            if isinstance(source, str):
+                inner_is_new = _object_covers(other.source_path, source)
+                if not inner_is_new and not _object_covers(source, other.source_path):
+                    continue
+                same = source == other.source_path
+            else:
+                other_source = Path(other.source_path)
+                inner_is_new = source == other_source or source.is_relative_to(other_source)
+                if not inner_is_new and not other_source.is_relative_to(source):
+                    continue
+                same = source == other_source
             other_sensitivity = Sensitivity.parse(other.sensitivity)
             inner, outer = (
                 (spec.sensitivity, other_sensitivity)
@@ -212,7 +287,7 @@ class Catalog:
                     f"source_path overlaps the folder of corpus {other.name!r} ({other_sensitivity.name}); a "
                     f"corpus inside another must be at least as sensitive as it ({inner.name} < {outer.name})"
                 )
-            if source == other_source and spec.sensitivity != other_sensitivity:
+            if same and spec.sensitivity != other_sensitivity:
                 raise Conflict(
                     f"source_path is the folder of corpus {other.name!r}, which is {other_sensitivity.name}"
                 )

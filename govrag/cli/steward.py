@@ -28,7 +28,8 @@ def corpus_register(
     region: Annotated[str, typer.Option(help="Data region, e.g. eu or us.")],
     sensitivity: Annotated[str, typer.Option(help="public, internal, confidential or restricted.")],
     source_path: Annotated[
-        str, typer.Option(help="Directory on the service's machine, under a source root.")
+        str,
+        typer.Option(help="Directory on the service's machine, or s3://bucket/prefix, under a source root."),
     ],
     url: UrlOption = DEFAULT_URL,
     api_key: KeyOption = "",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.sources.protocol import SourceObject, SourceReadError, TooLarge, confined_relative
+from retrieval.errors import ConfigurationError
 from retrieval.settings import S3Settings
 
 __all__ = ["NOT_A_PLAIN_KEY", "S3Location", "S3Source", "S3SourceOutsideRoots", "parse_s3_uri"]
@@ -65,7 +66,10 @@ def parse_s3_uri(uri: str) -> S3Location:
 
 def filesystem(settings: S3Settings) -> Any:
     """An s3fs file system from the settings; without keys, the standard AWS credential chain."""
-    import s3fs  # the `s3` extra; imported here so folder-only installs do not need it
+    try:
+        import s3fs  # the `s3` extra; imported here so folder-only installs do not need it
+    except ImportError as exc:
+        raise ConfigurationError("s3:// sources need the `s3` extra: pip install 'govrag[s3]'") from exc
 
     secret = settings.secret_access_key.get_secret_value() if settings.secret_access_key else None
     return s3fs.S3FileSystem(

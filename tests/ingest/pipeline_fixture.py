@@ -3,6 +3,7 @@ embedder and masker: the real models, or small deterministic stand-ins where the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from ingest.executors import DocumentExecutor
 from ingest.jobs import JobRunner
 from ingest.pipeline import IngestionPipeline
 from ingest.processing import DocumentProcessor
+from ingest.sources.protocol import Source
 from retrieval.catalog import Catalog, CorpusSpec
 from retrieval.db import Database, upgrade
 from retrieval.domain import Sensitivity, VectorHit
@@ -57,7 +59,9 @@ class World:
     def points(self, corpus_id: str, partition: str, document_id: str | None = None) -> list[VectorHit]:
         return list(self.store.scroll(partition, corpus_id=corpus_id, document_id=document_id))
 
-    def register(self, name: str, directory: Path, region: str = "eu", sensitivity: str = "internal") -> str:
+    def register(
+        self, name: str, directory: Path | str, region: str = "eu", sensitivity: str = "internal"
+    ) -> str:
         row = self.catalog.register(
             CorpusSpec(name, region, Sensitivity.parse(sensitivity), str(directory)), "tester"
         )
@@ -81,17 +85,20 @@ def build_world(
     email_recipient_acls: bool = False,
     optimize_after_job: bool = False,
     executor: DocumentExecutor | None = None,
+    object_source_roots: list[str] | None = None,
+    object_source: Callable[[str], Source] | None = None,
+    max_file_bytes: int = 10_000_000,
 ) -> World:
     upgrade(database_url)
     db = Database(database_url)
-    catalog = Catalog(db, [source_root])
+    catalog = Catalog(db, [source_root], object_source_roots=object_source_roots)
     store = store or EdgeVectorStore(data_dir / "qdrant")
     embedder = embedder or HashEmbedder()
     processor = RecordingProcessor(
         chunker=Chunker(120, 16, tokenizer_file=default_tokenizer_file()),
         masker=masker or NoMasking(),
         embedder=embedder,
-        max_file_bytes=10_000_000,
+        max_file_bytes=max_file_bytes,
     )
     pipeline = IngestionPipeline(
         catalog=catalog,
@@ -101,5 +108,6 @@ def build_world(
         email_recipient_acls=email_recipient_acls,
         optimize_after_job=optimize_after_job,
         executor=executor,
+        object_source=object_source,
     )
     return World(db, catalog, store, pipeline, JobRunner(pipeline), processor, embedder, source_root)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.document_names import mask_source_uris, mask_title
+from ingest.document_names import mask_object_uris, mask_source_uris, mask_title
 from retrieval.errors import MaskingTimeout
 from retrieval.pii import limits
 from retrieval.pii.masker import PresidioMasker, load_masker
@@ -71,3 +71,17 @@ def test_names_whose_analysis_runs_out_of_time_are_redacted_whole(
     [uri] = mask_source_uris(masker, tmp_path, [(tmp_path / "Hannah Schmidt.pdf", "doc-1")])
     assert uri == f"{tmp_path.resolve().as_uri()}/%5BREDACTED%5D#doc-1"
     assert mask_title(TimingOut(), "Hannah Schmidt") == "[REDACTED]"  # type: ignore[arg-type]
+
+
+def test_object_keys_are_masked_below_the_prefix(masker: PresidioMasker) -> None:
+    base = "s3://hr-bucket/people"
+    objects = [(relative, f"doc-{index}") for index, (relative, _) in enumerate(NAMED)]
+    uris = mask_object_uris(masker, base, objects)
+    for (relative, hidden), uri, (_, document_id) in zip(NAMED, uris, objects, strict=True):
+        assert uri.startswith(base + "/"), uri
+        assert uri.endswith(f"#{document_id}"), uri
+        for value in hidden:
+            assert value.casefold() not in uri.casefold(), (relative, uri)
+    assert len(set(uris)) == len(uris)
+    plain = [(relative, f"doc-{index}") for index, relative in enumerate(PLAIN)]
+    assert mask_object_uris(masker, base, plain) == [f"{base}/{relative}" for relative in PLAIN]

@@ -113,7 +113,8 @@ class GovragClient(BaseClient):
         masking_strategy: str = "replace",
         pii_allow_list: Iterable[str] = (),
     ) -> Corpus:
-        """Register a corpus (status `registered`). `source_path` is a directory on the service's machine;
+        """Register a corpus (status `registered`). `source_path` is a directory on the service's machine or
+        an `s3://bucket/prefix`, under one of its source roots;
         `masking_strategy`: replace, redact or pseudonymize; `pii_allow_list`: entity types left unmasked."""
         return self._send(
             self._register_corpus(
