@@ -286,3 +286,33 @@ class AuditSigningKeyRow(Base):
     previous_key_id: Mapped[str | None] = mapped_column(String(32))
     previous_signature: Mapped[str | None] = mapped_column(String(128))
     new_signature: Mapped[str | None] = mapped_column(String(128))
+
+
+class AuditPersonalRow(Base):
+    """A personal value of an event kept beside the chain (`retrieval.audit.personal`): the chained form holds
+    only its salted commitment, so deleting this row (erasure) leaves every hash as it was.
+
+    `subject`: a keyed digest of the end user the event was for (`AuditKeys.subject_digest`), on each of the
+    event's rows, so that erasure finds them without the plaintext id being kept anywhere; it goes with them.
+    """
+
+    __tablename__ = "audit_personal"
+    __table_args__ = (Index("ix_audit_personal_subject", "subject", "event_id"),)
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id", ondelete="CASCADE"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(200), primary_key=True)
+    salt: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(String(64))
+
+
+class DocumentSubjectRow(Base):
+    """Who a document's text mentions, as keyed digests of the normalized names and e-mail addresses masking
+    found in it (never the values), so that a privacy request can find the documents that name a person."""
+
+    __tablename__ = "document_subjects"
+    __table_args__ = (Index("ix_document_subjects_digest", "digest", "document_id"),)
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # name | email
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -435,6 +435,8 @@ class VerifyOut(BaseModel):
     last_signed_checkpoint: int = Field(
         description="The newest signed checkpoint the walk passed: `since_checkpoint` of the next verify."
     )
+    personal_checked: int = Field(0, description="Kept personal values checked against their commitments.")
+    personal_erased: int = Field(0, description="Committed personal values that were erased.")
 
 
 class ChunkReplayOut(BaseModel):

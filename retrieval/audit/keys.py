@@ -46,6 +46,12 @@ class AuditKeys:
     def query_hmac(self, query: str) -> str:
         return hmac.new(self.query_key, query.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
+    def subject_digest(self, end_user_id: str) -> str:
+        """The keyed digest under which an end user's personal values are found for erasure (a key derived
+        from the query key: a digest of an id cannot be tested against guesses without it)."""
+        key = hmac.new(self.query_key, b"govrag-audit-subject", hashlib.sha256).digest()
+        return hmac.new(key, end_user_id.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
     def __repr__(self) -> str:
         return "AuditKeys(<secret>)"
 

@@ -20,8 +20,10 @@ import hmac
 import json
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from retrieval.audit.events import AuditEvent
 
 PREFIX = "personal:v1:"
 ERASED = "[erased]"
@@ -45,6 +47,14 @@ class PersonalValue:
     field: str
     salt: str
     value: str
+
+
+@dataclass(slots=True)
+class Tally:
+    """What verification saw of the personal values: openings checked, commitments found erased."""
+
+    checked: int = 0
+    erased: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +83,9 @@ def commit(content: Mapping[str, Any]) -> tuple[dict[str, Any], list[PersonalVal
     kept: list[PersonalValue] = []
     for field, parent, key in _slots(committed):
         value = parent[key]
-        if value is None or is_commitment(value):
+        # A value that merely looks like a commitment (a query typed that way) is committed like any other:
+        # left as it is, it would stay in the chain for good.
+        if value is None:
             continue
         salt = secrets.token_hex(16)
         text = _canonical_json(value)
@@ -104,6 +116,85 @@ def reveal(content: Mapping[str, Any], values: Iterable[PersonalValue]) -> Revea
         else:
             parent[key] = json.loads(kept.value)
     return Revealed(revealed, tuple(erased), tuple(mismatched))
+
+
+def commit_event(event: AuditEvent) -> tuple[AuditEvent, list[PersonalValue]]:
+    """The event with its personal fields committed (what the chain and the columns hold), and the values to
+    keep beside it. Every personal path starts at `end_user_id`, `query_masked` or `details`."""
+    committed, kept = commit(_personal_part(event))
+    if not kept:
+        return event, kept
+    return (
+        replace(
+            event,
+            end_user_id=committed["end_user_id"],
+            query_masked=committed["query_masked"],
+            details=committed["details"],
+        ),
+        kept,
+    )
+
+
+def reveal_event(event: AuditEvent, values: Iterable[PersonalValue]) -> AuditEvent:
+    """The event as its readers see it: kept values in place of their commitments, `ERASED` where gone."""
+    if not has_commitment(event):
+        return event
+    shown = reveal(_personal_part(event), values).content
+    return replace(
+        event,
+        end_user_id=shown["end_user_id"],
+        query_masked=shown["query_masked"],
+        details=shown["details"],
+    )
+
+
+def has_commitment(event: AuditEvent) -> bool:
+    part = _personal_part(event)
+    return any(is_commitment(parent[key]) for _, parent, key in _slots(part))
+
+
+def openings(values: Iterable[PersonalValue]) -> dict[str, dict[str, str]]:
+    """The kept values as a signed export carries them beside an event: field -> salt and value text."""
+    return {v.field: {"salt": v.salt, "value": v.value} for v in values}
+
+
+def check_openings(
+    content: Mapping[str, Any], opened: Mapping[str, Any], tally: Tally | None = None
+) -> tuple[int, str | None]:
+    """How many of the content's commitments have no opening (erased), and what is wrong, if anything: an
+    opening that does not open its commitment, or one for a field that holds no commitment."""
+    committed = {field: parent[key] for field, parent, key in _slots(dict(content))}
+    for field, opening in opened.items():
+        held = committed.get(field)
+        if not is_commitment(held):
+            return 0, f"a personal value is kept for {field}, which holds no commitment"
+        if not (
+            isinstance(opening, dict)
+            and isinstance(opening.get("salt"), str)
+            and isinstance(opening.get("value"), str)
+            and _hex(opening["salt"])
+            and hmac.compare_digest(
+                commitment(field, opening["salt"], opening["value"]).encode(), str(held).encode()
+            )
+        ):
+            return 0, f"the personal value kept for {field} does not open its commitment (it was edited)"
+    erased = sum(1 for field, value in committed.items() if is_commitment(value) and field not in opened)
+    if tally is not None:
+        tally.checked += len(opened)
+        tally.erased += erased
+    return erased, None
+
+
+def _hex(text: str) -> bool:
+    try:
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _personal_part(event: AuditEvent) -> dict[str, Any]:
+    return {"end_user_id": event.end_user_id, "query_masked": event.query_masked, "details": event.details}
 
 
 def _slots(content: dict[str, Any]) -> list[tuple[str, Any, Any]]:

@@ -1,0 +1,159 @@
+"""The personal values kept beside the chain (`audit_personal`): written with their event, read back into
+what the log shows, carried with a signed export, checked by verification, and deleted by erasure.
+
+An event written from revision 0011 on holds salted commitments in its chained form (`personal`); its
+values are rows here, each tagged with a keyed digest of the end user (`AuditKeys.subject_digest`). Readers
+get the values back in place of the commitments, or `[erased]`; the signed export carries the event's
+chained text unchanged with the values as openings (`"personal": {field: {"salt", "value"}}` after its
+hashes), so an offline verifier can check each one against its commitment and still verify the chain after
+they are gone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+from typing import cast as typing_cast
+
+from sqlalchemy import Connection, Row, delete, distinct, func, insert, select
+
+from retrieval.audit.events import AuditEvent
+from retrieval.audit.personal import PREFIX, PersonalValue, openings, reveal, reveal_event
+from retrieval.audit.rows import EVENTS, PERSONAL
+
+ValuesByEvent = dict[int, list[PersonalValue]]
+
+
+def write(connection: Connection, event_id: int, kept: Sequence[PersonalValue], subject: str | None) -> None:
+    """Keep an event's values (in its append's transaction: an answer leaves only once both are durable)."""
+    if kept:
+        connection.execute(
+            insert(PERSONAL),
+            [
+                {"event_id": event_id, "field": v.field, "salt": v.salt, "value": v.value, "subject": subject}
+                for v in kept
+            ],
+        )
+
+
+def values_of(connection: Connection, ids: Iterable[int]) -> ValuesByEvent:
+    wanted = list(ids)
+    found: ValuesByEvent = defaultdict(list)
+    if not wanted:
+        return found
+    rows = connection.execute(
+        select(PERSONAL.c.event_id, PERSONAL.c.field, PERSONAL.c.salt, PERSONAL.c.value).where(
+            PERSONAL.c.event_id.in_(wanted)
+        )
+    )
+    for event_id, field, salt, value in rows:
+        found[event_id].append(PersonalValue(field, salt, value))
+    return found
+
+
+def values_between(connection: Connection, low: int, high: int) -> ValuesByEvent:
+    """The kept values of the events with ids in [low, high] (verification reads a batch by range)."""
+    found: ValuesByEvent = defaultdict(list)
+    rows = connection.execute(
+        select(PERSONAL.c.event_id, PERSONAL.c.field, PERSONAL.c.salt, PERSONAL.c.value).where(
+            PERSONAL.c.event_id.between(low, high)
+        )
+    )
+    for event_id, field, salt, value in rows:
+        found[event_id].append(PersonalValue(field, salt, value))
+    return found
+
+
+def reveal_events(connection: Connection, ids: Sequence[int], events: list[AuditEvent]) -> list[AuditEvent]:
+    """`events` (with their row ids) as the log shows them: kept values back, `[erased]` where gone."""
+    values = values_of(connection, ids)
+    return [reveal_event(e, values.get(event_id, ())) for event_id, e in zip(ids, events, strict=True)]
+
+
+def reveal_lines(connection: Connection, rows: Sequence[Row[Any]], lines: list[str]) -> list[str]:
+    """Export lines (`records.load_lines`, from rows selected as `STORED_COLUMNS`) with the values shown."""
+    committed = _committed(rows)
+    if not committed:
+        return lines
+    values = values_of(connection, committed.values())
+    shown = list(lines)
+    for index, event_id in committed.items():
+        if PREFIX not in lines[index]:
+            continue
+        record = json.loads(lines[index])
+        prev_hash, hash_ = record.pop("prev_hash"), record.pop("hash")
+        record = reveal(record, values.get(event_id, ())).content
+        shown[index] = _encode({**record, "prev_hash": prev_hash, "hash": hash_}, ("prev_hash", "hash"))
+    return shown
+
+
+def reveal_records(
+    connection: Connection, rows: Sequence[Row[Any]], records: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """As `reveal_lines`, for records (`records.load_stored_records`)."""
+    committed = _committed(rows)
+    if not committed:
+        return records
+    values = values_of(connection, committed.values())
+    shown = list(records)
+    for index, event_id in committed.items():
+        shown[index] = reveal(records[index], values.get(event_id, ())).content
+    return shown
+
+
+def sealed_lines(connection: Connection, rows: Sequence[Row[Any]], lines: list[str]) -> list[str]:
+    """A signed export's lines: each as the chain holds it, then `"personal"` with the values still kept."""
+    committed = _committed(rows)
+    if not committed:
+        return lines
+    values = values_of(connection, committed.values())
+    sealed = list(lines)
+    for index, event_id in committed.items():
+        kept = values.get(event_id)
+        if kept:
+            text = json.dumps(openings(kept), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+            sealed[index] = f'{lines[index][:-1]},"personal":{text}}}'
+    return sealed
+
+
+def erase(connection: Connection, subject: str, end_user_id: str) -> tuple[int, int, int]:
+    """Delete the kept values of one end user's events: (events, values) erased, and how many of the end
+    user's events hold their values in the chain itself (before revision 0011) and so stay as they are."""
+    events = int(
+        connection.execute(
+            select(func.count(distinct(PERSONAL.c.event_id))).where(PERSONAL.c.subject == subject)
+        ).scalar_one()
+    )
+    values = connection.execute(delete(PERSONAL).where(PERSONAL.c.subject == subject)).rowcount
+    legacy = int(
+        connection.execute(
+            select(func.count()).select_from(EVENTS).where(EVENTS.c.end_user_id == end_user_id)
+        ).scalar_one()
+    )
+    return events, int(values), legacy
+
+
+def delete_upto(connection: Connection, doomed: Any) -> None:
+    """Drop the kept values of pruned events (`doomed`: a subquery of their ids)."""
+    connection.execute(delete(PERSONAL).where(PERSONAL.c.event_id.in_(doomed)))
+
+
+def _committed(rows: Sequence[Row[Any]]) -> dict[int, int]:
+    """Index in the batch -> row id, of the rows (id, canonical text, …) whose text holds a commitment, and
+    of those without a kept text (their columns may: the text of an event is optional, see `records`)."""
+    stored = typing_cast(Sequence[tuple[int, str | None]], rows)
+    return {
+        index: event_id
+        for index, (event_id, text, *_) in enumerate(stored)
+        if text is None or PREFIX in text
+    }
+
+
+def _encode(record: dict[str, Any], last: tuple[str, ...]) -> str:
+    # The export's line shape: the canonical object (sorted keys), then the hashes at its end.
+    body = {k: v for k, v in record.items() if k not in last}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    tail = ",".join(f"{json.dumps(k)}:{json.dumps(record[k])}" for k in last)
+    return f"{text[:-1]},{tail}}}"
