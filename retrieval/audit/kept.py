@@ -145,9 +145,7 @@ def _committed(rows: Sequence[Row[Any]]) -> dict[int, int]:
     of those without a kept text (their columns may: the text of an event is optional, see `records`)."""
     stored = typing_cast(Sequence[tuple[int, str | None]], rows)
     return {
-        index: event_id
-        for index, (event_id, text, *_) in enumerate(stored)
-        if text is None or PREFIX in text
+        index: event_id for index, (event_id, text, *_) in enumerate(stored) if text is None or PREFIX in text
     }
 
 
