@@ -10,6 +10,7 @@ from govrag.governance import (
     GovernanceJobObserver,
     PolicyAdministration,
     PolicyWhatIf,
+    Privacy,
     Stewardship,
 )
 from govrag.roles import Role, check_role
@@ -62,6 +63,7 @@ class Runtime:
     policy_admin: PolicyAdministration
     answers: AnswerVerifier
     policy_whatif: PolicyWhatIf
+    privacy: Privacy
     role: Role = Role.all
 
     _closed: bool = field(default=False, init=False, repr=False)
@@ -182,6 +184,7 @@ def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
             settings=settings.answers,
         ),
         policy_whatif=PolicyWhatIf(policy, catalog, principals, end_users, audit),
+        privacy=Privacy(audit, policy),
         role=role,
     )
 

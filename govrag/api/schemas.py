@@ -470,6 +470,23 @@ class PruneRequest(Strict):
     )
 
 
+class ErasureRequest(Strict):
+    end_user_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="The end user's id as their signed tokens carry it (`sub`)."
+    )
+
+
+class ErasureOut(BaseModel):
+    events_erased: int = Field(description="The end user's events whose personal values were deleted.")
+    values_erased: int
+    legacy_events: int = Field(
+        description="The end user's events written before values were kept apart from the chain: their "
+        "values are part of the chain and were not erased."
+    )
+    request_id: str = Field(description="The `privacy.erasure` event that records this erasure.")
+    sequence: int
+
+
 class PruneOut(BaseModel):
     pruned: int
     anchor_sequence: int

@@ -1,0 +1,20 @@
+"""Privacy endpoints: erase an end user's personal values from the provenance log."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter
+
+from govrag.api.deps import CurrentPrincipal, RuntimeDep
+from govrag.api.schemas import ErasureOut, ErasureRequest, error_responses
+
+router = APIRouter(tags=["privacy"], responses=error_responses(400))
+
+
+@router.post("/privacy/erasure", response_model=ErasureOut)
+def erase(body: ErasureRequest, principal: CurrentPrincipal, runtime: RuntimeDep) -> ErasureOut:
+    """Delete an end user's personal values (their id, masked queries and answers, quotes, groups) from
+    every event of the log written since values were kept apart; the chain still verifies and the counts
+    are logged as a `privacy.erasure` event, without the id (admin). An unknown id erases nothing."""
+    return ErasureOut.model_validate(asdict(runtime.privacy.erase(principal, body.end_user_id)))
