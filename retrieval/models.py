@@ -289,21 +289,21 @@ class AuditSigningKeyRow(Base):
 
 
 class AuditPersonalRow(Base):
-    """A personal value of an event kept beside the chain (`retrieval.audit.personal`): the chained form holds
-    only its salted commitment, so deleting this row (erasure) leaves every hash as it was.
+    """The personal values of an event kept beside the chain (`retrieval.audit.personal`): the chained form
+    holds only their salted commitments, so deleting this row (erasure) leaves every hash as it was.
 
-    `subject`: a keyed digest of the end user the event was for (`AuditKeys.subject_digest`), on each of the
-    event's rows, so that erasure finds them without the plaintext id being kept anywhere; it goes with them.
+    `openings`: canonical JSON `{field: {"salt": hex, "value": JSON text}}`, what a signed export carries
+    after the event's hashes. One row an event, not one a field: an append writes one more row, not five.
+    `subject`: a keyed digest of the end user the event was for (`AuditKeys.subject_digest`), so that erasure
+    finds the rows without the plaintext id being kept anywhere; it goes with them.
     """
 
     __tablename__ = "audit_personal"
     __table_args__ = (Index("ix_audit_personal_subject", "subject", "event_id"),)
 
     event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id", ondelete="CASCADE"), primary_key=True)
-    field: Mapped[str] = mapped_column(String(200), primary_key=True)
-    salt: Mapped[str] = mapped_column(String(32))
-    value: Mapped[str] = mapped_column(Text)
     subject: Mapped[str | None] = mapped_column(String(64))
+    openings: Mapped[str] = mapped_column(Text)
 
 
 class DocumentSubjectRow(Base):

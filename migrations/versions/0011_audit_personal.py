@@ -28,17 +28,15 @@ def upgrade() -> None:
     op.create_table(
         "audit_personal",
         sa.Column("event_id", BigIntPK, nullable=False),
-        sa.Column("field", sa.String(length=200), nullable=False),
-        sa.Column("salt", sa.String(length=32), nullable=False),
-        sa.Column("value", sa.Text(), nullable=False),
         sa.Column("subject", sa.String(length=64), nullable=True),
+        sa.Column("openings", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["event_id"],
             ["audit_events.id"],
             name=op.f("fk_audit_personal_event_id_audit_events"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("event_id", "field", name=op.f("pk_audit_personal")),
+        sa.PrimaryKeyConstraint("event_id", name=op.f("pk_audit_personal")),
     )
     op.create_index("ix_audit_personal_subject", "audit_personal", ["subject", "event_id"])
     op.create_table(

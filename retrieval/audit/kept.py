@@ -2,7 +2,8 @@
 what the log shows, carried with a signed export, checked by verification, and deleted by erasure.
 
 An event written from revision 0011 on holds salted commitments in its chained form (`personal`); its
-values are rows here, each tagged with a keyed digest of the end user (`AuditKeys.subject_digest`). Readers
+values are one row here (its openings as canonical JSON), tagged with a keyed digest of the end user
+(`AuditKeys.subject_digest`). Readers
 get the values back in place of the commitments, or `[erased]`; the signed export carries the event's
 chained text unchanged with the values as openings (`"personal": {field: {"salt", "value"}}` after its
 hashes), so an offline verifier can check each one against its commitment and still verify the chain after
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from typing import cast as typing_cast
 
-from sqlalchemy import Connection, Row, delete, distinct, func, insert, select
+from sqlalchemy import Connection, Row, delete, func, insert, select
 
 from retrieval.audit.events import AuditEvent
 from retrieval.audit.personal import PREFIX, PersonalValue, openings, reveal, reveal_event
@@ -30,40 +31,48 @@ def write(connection: Connection, event_id: int, kept: Sequence[PersonalValue], 
     """Keep an event's values (in its append's transaction: an answer leaves only once both are durable)."""
     if kept:
         connection.execute(
-            insert(PERSONAL),
-            [
-                {"event_id": event_id, "field": v.field, "salt": v.salt, "value": v.value, "subject": subject}
-                for v in kept
-            ],
+            _INSERT, {"event_id": event_id, "subject": subject, "openings": _canonical(openings(kept))}
         )
 
 
 def values_of(connection: Connection, ids: Iterable[int]) -> ValuesByEvent:
     wanted = list(ids)
-    found: ValuesByEvent = defaultdict(list)
     if not wanted:
-        return found
-    rows = connection.execute(
-        select(PERSONAL.c.event_id, PERSONAL.c.field, PERSONAL.c.salt, PERSONAL.c.value).where(
-            PERSONAL.c.event_id.in_(wanted)
-        )
-    )
-    for event_id, field, salt, value in rows:
-        found[event_id].append(PersonalValue(field, salt, value))
-    return found
+        return {}
+    return _read(connection.execute(_SELECT.where(PERSONAL.c.event_id.in_(wanted))))
 
 
 def values_between(connection: Connection, low: int, high: int) -> ValuesByEvent:
     """The kept values of the events with ids in [low, high] (verification reads a batch by range)."""
+    return _read(connection.execute(_SELECT.where(PERSONAL.c.event_id.between(low, high))))
+
+
+def parse(text: str) -> list[PersonalValue]:
+    """A row's openings as values. A row that is not what `write` writes reads as one value of a field no
+    event has: readers see the event's values as erased, and verification reports the event."""
+    try:
+        opened = json.loads(text)
+    except ValueError:
+        opened = None
+    if not isinstance(opened, dict) or not all(isinstance(item, dict) for item in opened.values()):
+        return [PersonalValue(UNREADABLE, "", "")]
+    return [
+        PersonalValue(field, str(item.get("salt")), str(item.get("value"))) for field, item in opened.items()
+    ]
+
+
+UNREADABLE = "(unreadable)"
+
+
+def _read(rows: Iterable[Any]) -> ValuesByEvent:
     found: ValuesByEvent = defaultdict(list)
-    rows = connection.execute(
-        select(PERSONAL.c.event_id, PERSONAL.c.field, PERSONAL.c.salt, PERSONAL.c.value).where(
-            PERSONAL.c.event_id.between(low, high)
-        )
-    )
-    for event_id, field, salt, value in rows:
-        found[event_id].append(PersonalValue(field, salt, value))
+    for event_id, text in rows:
+        found[event_id] = parse(text)
     return found
+
+
+_INSERT = insert(PERSONAL)
+_SELECT = select(PERSONAL.c.event_id, PERSONAL.c.openings)
 
 
 def reveal_events(connection: Connection, ids: Sequence[int], events: list[AuditEvent]) -> list[AuditEvent]:
@@ -108,12 +117,12 @@ def sealed_lines(connection: Connection, rows: Sequence[Row[Any]], lines: list[s
     committed = _committed(rows)
     if not committed:
         return lines
-    values = values_of(connection, committed.values())
+    ids = list(committed.values())
+    stored = dict(connection.execute(_SELECT.where(PERSONAL.c.event_id.in_(ids))).all()) if ids else {}
     sealed = list(lines)
     for index, event_id in committed.items():
-        kept = values.get(event_id)
-        if kept:
-            text = json.dumps(openings(kept), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        text = stored.get(event_id)
+        if text is not None:  # as kept: the verifier checks each value against its commitment
             sealed[index] = f'{lines[index][:-1]},"personal":{text}}}'
     return sealed
 
@@ -121,18 +130,15 @@ def sealed_lines(connection: Connection, rows: Sequence[Row[Any]], lines: list[s
 def erase(connection: Connection, subject: str, end_user_id: str) -> tuple[int, int, int]:
     """Delete the kept values of one end user's events: (events, values) erased, and how many of the end
     user's events hold their values in the chain itself (before revision 0011) and so stay as they are."""
-    events = int(
-        connection.execute(
-            select(func.count(distinct(PERSONAL.c.event_id))).where(PERSONAL.c.subject == subject)
-        ).scalar_one()
-    )
-    values = connection.execute(delete(PERSONAL).where(PERSONAL.c.subject == subject)).rowcount
+    doomed = connection.execute(select(PERSONAL.c.openings).where(PERSONAL.c.subject == subject)).scalars()
+    values = sum(len(parse(text)) for text in doomed)
+    events = connection.execute(delete(PERSONAL).where(PERSONAL.c.subject == subject)).rowcount
     legacy = int(
         connection.execute(
             select(func.count()).select_from(EVENTS).where(EVENTS.c.end_user_id == end_user_id)
         ).scalar_one()
     )
-    return events, int(values), legacy
+    return int(events), values, legacy
 
 
 def delete_upto(connection: Connection, doomed: Any) -> None:
@@ -147,6 +153,10 @@ def _committed(rows: Sequence[Row[Any]]) -> dict[int, int]:
     return {
         index: event_id for index, (event_id, text, *_) in enumerate(stored) if text is None or PREFIX in text
     }
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def _encode(record: dict[str, Any], last: tuple[str, ...]) -> str:

@@ -14,7 +14,6 @@ back where they are still kept (checking each against its commitment) and `ERASE
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import hmac
 import json
@@ -79,7 +78,7 @@ def is_commitment(value: Any) -> bool:
 def commit(content: Mapping[str, Any]) -> tuple[dict[str, Any], list[PersonalValue]]:
     """The content with each present personal value (not None) replaced by a fresh commitment, and the
     values to keep. The input is not changed."""
-    committed = copy.deepcopy(dict(content))
+    committed = _copy(content)
     kept: list[PersonalValue] = []
     for field, parent, key in _slots(committed):
         value = parent[key]
@@ -98,7 +97,7 @@ def reveal(content: Mapping[str, Any], values: Iterable[PersonalValue]) -> Revea
     """The committed content with the kept values in place of their commitments and `ERASED` where the
     value is gone. A kept value that does not open its commitment is reported and shown as `ERASED`: the
     log never shows a value its hash does not vouch for."""
-    revealed = copy.deepcopy(dict(content))
+    revealed = _copy(content)
     by_field = {v.field: v for v in values}
     erased: list[str] = []
     mismatched: list[str] = []
@@ -183,6 +182,13 @@ def check_openings(
         tally.checked += len(opened)
         tally.erased += erased
     return erased, None
+
+
+def _copy(content: Mapping[str, Any]) -> dict[str, Any]:
+    # Content is JSON values: a round trip through the C encoder copies it several times faster than
+    # `copy.deepcopy`.
+    copied: dict[str, Any] = json.loads(json.dumps(content))
+    return copied
 
 
 def _hex(text: str) -> bool:

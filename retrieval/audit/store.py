@@ -48,6 +48,7 @@ from retrieval.audit.chain import (
     PERIODIC,
     Checkpoint,
     SignedHead,
+    normalized,
     sealed_text,
     verify_links,
 )
@@ -64,7 +65,7 @@ from retrieval.audit.events import (
     VerifyReport,
 )
 from retrieval.audit.keys import AuditKeys
-from retrieval.audit.personal import Tally, commit_event, reveal_event
+from retrieval.audit.personal import Tally, commit_event
 from retrieval.audit.records import (
     STORED_COLUMNS,
     load_lines,
@@ -187,7 +188,13 @@ class SqlAuditStore:
         if sealed.sequence % self._every == 0:
             self._checkpoint(connection, PERIODIC, sealed.sequence, sealed.hash)
         self._sign_head(connection, sealed.sequence, sealed.hash)
-        return reveal_event(sealed, values)
+        if not values:
+            return sealed
+        # As readers will see it: the values as given (normalized as the chain holds them), not re-opened.
+        shown = normalized(event)
+        return replace(
+            sealed, end_user_id=shown.end_user_id, query_masked=shown.query_masked, details=shown.details
+        )
 
     def _sign_head(self, connection: Connection, sequence: int, hash_: str) -> None:
         """Sign the new head in the append's transaction (under the chain lock: one writer at a time)."""

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, inspect, select, text
+from sqlalchemy import insert, inspect, select, text, update
 
 from retrieval.audit import AuditKeys, AuditQuery, SqlAuditStore, event_json, export, replay
 from retrieval.audit.chain import sealed_text
@@ -107,12 +107,12 @@ def test_the_chain_holds_commitments_and_readers_see_the_values(store: SqlAuditS
     assert recorded.end_user_id == JANE[0] and recorded.query_masked == f"{JANE[1]} #1"
     with db.engine.connect() as connection:
         row = connection.execute(select(EVENTS.c.end_user_id, EVENTS.c.canonical, EVENTS.c.details)).one()
-        kept = connection.execute(select(PERSONAL.c.field, PERSONAL.c.subject)).all()
+        kept = connection.execute(select(PERSONAL.c.openings, PERSONAL.c.subject)).one()
     chained = row.canonical + row.end_user_id + json.dumps(row.details)
     for value in JANE:
         assert value not in chained
     assert row.end_user_id.startswith(PREFIX)
-    assert sorted(field for field, _ in kept) == [
+    assert sorted(json.loads(kept.openings)) == [
         "details.answer_masked",
         "details.citations.0.quote_masked",
         "details.end_user.groups",
@@ -120,7 +120,7 @@ def test_the_chain_holds_commitments_and_readers_see_the_values(store: SqlAuditS
         "query_masked",
     ]
     # The end user is found by a keyed digest, not by their id.
-    assert {subject for _, subject in kept} == {KEYS.subject_digest(JANE[0])}
+    assert kept.subject == KEYS.subject_digest(JANE[0])
     shown = store.get(recorded.request_id)
     assert shown.end_user_id == JANE[0] and shown.details is not None
     assert shown.details["citations"][0]["quote_masked"] == JANE[3]
@@ -212,12 +212,15 @@ def test_events_written_before_commitments_are_counted_not_erased(store: SqlAudi
 def test_an_edited_kept_value_is_found_online_and_offline(store: SqlAuditStore, db: Database) -> None:
     fill(store)
     with db.engine.begin() as connection:
+        event_id = connection.execute(select(EVENTS.c.id).where(EVENTS.c.sequence == 4)).scalar_one()
+        kept = json.loads(
+            connection.execute(
+                select(PERSONAL.c.openings).where(PERSONAL.c.event_id == event_id)
+            ).scalar_one()
+        )
+        kept["query_masked"]["value"] = json.dumps("mallory's question")
         connection.execute(
-            text(
-                "UPDATE audit_personal SET value = :v WHERE field = 'query_masked' AND event_id = "
-                "(SELECT id FROM audit_events WHERE sequence = 4)"
-            ),
-            {"v": json.dumps("mallory's question")},
+            update(PERSONAL).where(PERSONAL.c.event_id == event_id).values(openings=json.dumps(kept))
         )
     report = store.verify()
     assert not report.ok and report.first_broken is not None
@@ -291,3 +294,16 @@ class _NoCatalog:
 
 class _NoPolicy:
     version = "now"
+
+
+def test_a_kept_row_that_is_not_openings_is_found_and_shows_nothing(
+    store: SqlAuditStore, db: Database
+) -> None:
+    fill(store)
+    with db.engine.begin() as connection:
+        event_id = connection.execute(select(EVENTS.c.id).where(EVENTS.c.sequence == 3)).scalar_one()
+        connection.execute(update(PERSONAL).where(PERSONAL.c.event_id == event_id).values(openings="[1]"))
+    report = store.verify()
+    assert not report.ok and report.first_broken is not None and report.first_broken.sequence == 3
+    shown = store.get(personal_event(3, JANE).request_id)
+    assert shown.end_user_id == ERASED and shown.query_masked == ERASED
