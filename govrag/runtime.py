@@ -37,6 +37,7 @@ from retrieval.protocols import VectorStore
 from retrieval.service import RetrievalService
 from retrieval.settings import Settings, configure_offline_runtime
 from retrieval.sparse import Bm25Encoder
+from retrieval.subjects import SubjectIndex
 from retrieval.vectorstore import create_vector_store
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,9 @@ def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
     start_helpers(settings.pii.workers)  # the PII helper processes build their analyzers while the rest loads
     sparse_encoder = Bm25Encoder()
     store = create_vector_store(settings)
-    audit = SqlAuditStore(db, load_keys(settings), checkpoint_every=settings.audit.checkpoint_every)
+    keys = load_keys(settings)
+    audit = SqlAuditStore(db, keys, checkpoint_every=settings.audit.checkpoint_every)
+    subject_index = SubjectIndex(db, keys.derived_key("govrag-document-subjects"))
     # Before anything is served: a policy whose version differs from the last one logged is a logged change.
     audit.record_policy_version(policy.version, policy.files)
     # …and so is every reload that changes it (the next answer's event carries the new version too).
@@ -133,6 +136,7 @@ def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
         sparse_encoder=sparse_encoder,
         optimize_after_job=settings.optimize_after_ingest,
     )
+    pipeline.subject_index = subject_index
     planner = AccessPlanner(policy, settings.policy.decision_cache_size)
     service = RetrievalService(
         catalog=catalog,
@@ -184,7 +188,7 @@ def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
             settings=settings.answers,
         ),
         policy_whatif=PolicyWhatIf(policy, catalog, principals, end_users, audit),
-        privacy=Privacy(audit, policy),
+        privacy=Privacy(audit, policy, subject_index),
         role=role,
     )
 

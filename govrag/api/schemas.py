@@ -487,6 +487,28 @@ class ErasureOut(BaseModel):
     sequence: int
 
 
+class LookupRequest(Strict):
+    name: Annotated[str | None, StringConstraints(min_length=1, max_length=300)] = Field(
+        default=None, description="A person's full name, as documents would write it."
+    )
+    email: Annotated[str | None, StringConstraints(min_length=3, max_length=320)] = Field(
+        default=None, description="An e-mail address."
+    )
+
+
+class SubjectDocumentOut(BaseModel):
+    corpus_id: str
+    corpus_name: str
+    document_id: str
+    source_uri: str = Field(description="The source path as readers see it (names in it masked).")
+    status: str = Field(description="The document's catalog status: ingested, removed, deleted …")
+    matched: list[str] = Field(description="What matched: name, email.")
+
+
+class LookupOut(BaseModel):
+    documents: list[SubjectDocumentOut]
+
+
 class PruneOut(BaseModel):
     pruned: int
     anchor_sequence: int

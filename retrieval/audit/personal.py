@@ -80,13 +80,16 @@ def commit(content: Mapping[str, Any]) -> tuple[dict[str, Any], list[PersonalVal
     values to keep. The input is not changed."""
     committed = _copy(content)
     kept: list[PersonalValue] = []
-    for field, parent, key in _slots(committed):
+    slots = _slots(committed)
+    # One read of the system's random source for every salt of the event.
+    salts = secrets.token_hex(16 * len(slots))
+    for index, (field, parent, key) in enumerate(slots):
         value = parent[key]
         # A value that merely looks like a commitment (a query typed that way) is committed like any other:
         # left as it is, it would stay in the chain for good.
         if value is None:
             continue
-        salt = secrets.token_hex(16)
+        salt = salts[32 * index : 32 * index + 32]
         text = _canonical_json(value)
         parent[key] = commitment(field, salt, text)
         kept.append(PersonalValue(field, salt, text))

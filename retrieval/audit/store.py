@@ -31,6 +31,7 @@ Every write error becomes `AuditUnavailable`; read errors are `BackendUnavailabl
 from __future__ import annotations
 
 import functools
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -48,7 +49,6 @@ from retrieval.audit.chain import (
     PERIODIC,
     Checkpoint,
     SignedHead,
-    normalized,
     sealed_text,
     verify_links,
 )
@@ -190,10 +190,10 @@ class SqlAuditStore:
         self._sign_head(connection, sealed.sequence, sealed.hash)
         if not values:
             return sealed
-        # As readers will see it: the values as given (normalized as the chain holds them), not re-opened.
-        shown = normalized(event)
+        # As readers will see it: the values as given (as JSON values, as they read back), not re-opened.
+        details = json.loads(json.dumps(event.details)) if event.details is not None else None
         return replace(
-            sealed, end_user_id=shown.end_user_id, query_masked=shown.query_masked, details=shown.details
+            sealed, end_user_id=event.end_user_id, query_masked=event.query_masked, details=details
         )
 
     def _sign_head(self, connection: Connection, sequence: int, hash_: str) -> None:

@@ -1,16 +1,19 @@
-"""`POST /privacy/erasure` over HTTP with the real models, qdrant-edge and the provenance log, on SQLite and
-PostgreSQL: a chat app's end user retrieves and answers, an admin erases them, and afterwards neither the
-events API, the exports, replay nor the console shows their id, queries or answers; the log verifies online
-and offline with only the public key; another end user's events are untouched; only admins may erase."""
+"""`POST /privacy/erasure` and `POST /privacy/lookup` over HTTP with the real models, qdrant-edge and the
+provenance log, on SQLite and PostgreSQL: a chat app's end user retrieves and answers, an admin erases them,
+and afterwards neither the events API, the exports, replay nor the console shows their id, queries or
+answers; the log verifies online and offline with only the public key; another end user's events are
+untouched; only admins may erase. Stewards find the ingested documents that name a person."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from govrag.api.app import create_app
 from govrag.runtime import Runtime, build_runtime
@@ -125,9 +128,9 @@ def test_an_admin_erases_an_end_user_from_every_surface(world: tuple[TestClient,
     assert report["events_erased"] == 3 and report["legacy_events"] == 0 and report["values_erased"] >= 9
 
     after = every_surface(http, alice_request)
-    for name, text in after.items():
+    for name, shown in after.items():
         for mark in ALICE_MARKS:
-            assert mark not in text, (name, mark)
+            assert mark not in shown, (name, mark)
     assert ERASED in after["events"] and ERASED in after["console event"]
     replayed = json.loads(after["replay"])
     assert replayed["chunks"] and all(c["allowed_now"] is None for c in replayed["chunks"])
@@ -150,3 +153,37 @@ def test_an_admin_erases_an_end_user_from_every_surface(world: tuple[TestClient,
     assert unknown.status_code == 200
     assert (unknown.json()["events_erased"], unknown.json()["values_erased"]) == (0, 0)
     assert runtime.audit.verify().ok
+
+
+def test_admins_and_stewards_find_the_documents_that_name_a_person(world: tuple[TestClient, Runtime]) -> None:
+    http, runtime = world
+
+    def lookup(who: str, **body: str) -> Any:
+        return http.post("/privacy/lookup", headers=auth(who), json=body)
+
+    # The handbook's leave page names its HR partner; the canteen page names no one.
+    for who, body in (
+        ("steward", {"name": "Hannah Schmidt"}),
+        ("admin", {"name": "  hannah   SCHMIDT's "}),
+        ("steward", {"email": "Hannah.Schmidt@EXAMPLE.eu"}),
+        ("steward", {"name": "Nobody Here", "email": "hannah.schmidt@example.eu"}),
+    ):
+        found = lookup(who, **body)
+        assert found.status_code == 200, found.text
+        documents = found.json()["documents"]
+        assert [d["source_uri"].rsplit("/", 1)[-1] for d in documents] == ["leave.md"], body
+        assert documents[0]["status"] == "ingested" and documents[0]["corpus_name"] == "handbook"
+    both = lookup("steward", name="Hannah Schmidt", email="hannah.schmidt@example.eu").json()["documents"]
+    assert both[0]["matched"] == ["email", "name"]
+    # Part of a name, another person, or the canteen's words: nothing.
+    for body in ({"name": "Schmidt"}, {"name": "Marta Kowalski"}, {"name": "vegetarian dishes"}):
+        assert lookup("steward", **body).json()["documents"] == [], body
+    for who in ("auditor", "reader", "chat"):
+        refused = lookup(who, name="Hannah Schmidt")
+        assert refused.status_code == 403 and refused.json()["type"] == "forbidden", who
+    assert lookup("steward").status_code == 400
+    assert lookup("steward", name="Hannah", extra="x").status_code == 422
+    # The catalog keeps digests, never the name or the address.
+    with runtime.db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT * FROM document_subjects")).all()
+    assert rows and "hannah" not in repr(rows).casefold()
