@@ -529,3 +529,21 @@ def test_erase_end_user_posts_the_id_and_reads_the_counts() -> None:
     assert json.loads(seen[0].content) == {"end_user_id": "alice/../x"}
     with pytest.raises(ProtocolError, match="events_erased"):
         client(answering(200, {**report, "events_erased": "3"})).erase_end_user("alice")
+
+
+def test_lookup_subject_sends_only_what_is_given_and_reads_the_documents() -> None:
+    document = {
+        "corpus_id": "c1",
+        "corpus_name": "handbook",
+        "document_id": "d1",
+        "source_uri": "file:///srv/handbook/leave.md",
+        "status": "ingested",
+        "matched": ["email", "name"],
+    }
+    seen, handler = recording({"documents": [document]})
+    found = client(handler).lookup_subject(email="hannah@example.eu")
+    assert [(d.document_id, d.matched) for d in found.documents] == [("d1", ("email", "name"))]
+    assert seen[0].url.path == "/privacy/lookup"
+    assert json.loads(seen[0].content) == {"email": "hannah@example.eu"}
+    with pytest.raises(ProtocolError, match="matched"):
+        client(answering(200, {"documents": [{**document, "matched": "name"}]})).lookup_subject(name="x")

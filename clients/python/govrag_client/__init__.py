@@ -51,6 +51,8 @@ from govrag_client._models import (
     PruneReport,
     Replay,
     RetrieveResult,
+    SubjectDocument,
+    SubjectLookup,
     VerifyReport,
 )
 
@@ -100,6 +102,8 @@ __all__ = [
     "RetrieveResult",
     "ServerError",
     "ServiceUnavailable",
+    "SubjectDocument",
+    "SubjectLookup",
     "TransportError",
     "Unauthenticated",
     "ValidationFailed",

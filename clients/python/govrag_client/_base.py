@@ -39,6 +39,7 @@ from govrag_client._models import (
     PruneReport,
     Replay,
     RetrieveResult,
+    SubjectLookup,
     VerifyReport,
 )
 
@@ -276,6 +277,10 @@ class BaseClient:
     def _erase(self, end_user_id: str) -> Call[ErasureReport]:
         body = {"end_user_id": end_user_id}
         return Call("POST", "/privacy/erasure", _one(ErasureReport.read, "privacy_erasure"), body=body)
+
+    def _lookup(self, name: str | None, email: str | None) -> Call[SubjectLookup]:
+        body = {k: v for k, v in (("name", name), ("email", email)) if v is not None}
+        return Call("POST", "/privacy/lookup", _one(SubjectLookup.read, "privacy_lookup"), body=body)
 
     def _export(self, filters: AuditFilter | None, format: ExportFormat) -> Call[None]:
         if format not in ("jsonl", "csv"):

@@ -45,6 +45,7 @@ from govrag_client._models import (
     PruneReport,
     Replay,
     RetrieveResult,
+    SubjectLookup,
     VerifyReport,
 )
 
@@ -230,6 +231,10 @@ class GovragClient(BaseClient):
         """Erase an end user's personal values from the log (admin); the log still verifies. An id the log
         never saw erases nothing (counts of 0)."""
         return self._send(self._erase(end_user_id))
+
+    def lookup_subject(self, name: str | None = None, email: str | None = None) -> SubjectLookup:
+        """The documents whose text names the person or the address (admin, steward)."""
+        return self._send(self._lookup(name, email))
 
     def export_audit(
         self, output: str | Path, filters: AuditFilter | None = None, *, format: ExportFormat = "jsonl"
@@ -441,6 +446,9 @@ class AsyncGovragClient(BaseClient):
 
     async def erase_end_user(self, end_user_id: str) -> ErasureReport:
         return await self._send(self._erase(end_user_id))
+
+    async def lookup_subject(self, name: str | None = None, email: str | None = None) -> SubjectLookup:
+        return await self._send(self._lookup(name, email))
 
     async def export_audit(
         self, output: str | Path, filters: AuditFilter | None = None, *, format: ExportFormat = "jsonl"

@@ -728,6 +728,41 @@ class ErasureReport:
 
 
 @dataclass(frozen=True)
+class SubjectDocument:
+    """A document whose text names the person or address looked up (`lookup_subject`)."""
+
+    corpus_id: str
+    corpus_name: str
+    document_id: str
+    source_uri: str  # names in it masked, as readers see it
+    status: str
+    matched: tuple[str, ...]  # name, email
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def read(cls, o: JsonObject) -> Self:
+        return cls(
+            corpus_id=o.text("corpus_id"),
+            corpus_name=o.text("corpus_name"),
+            document_id=o.text("document_id"),
+            source_uri=o.text("source_uri"),
+            status=o.text("status"),
+            matched=o.texts("matched"),
+            raw=o.raw,
+        )
+
+
+@dataclass(frozen=True)
+class SubjectLookup:
+    documents: tuple[SubjectDocument, ...]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def read(cls, o: JsonObject) -> Self:
+        return cls(documents=o.objects("documents", SubjectDocument.read), raw=o.raw)
+
+
+@dataclass(frozen=True)
 class ExportResult:
     """An export written to `path`: `bytes` of `format` (jsonl or csv)."""
 
