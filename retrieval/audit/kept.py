@@ -3,11 +3,10 @@ what the log shows, carried with a signed export, checked by verification, and d
 
 An event written from revision 0011 on holds salted commitments in its chained form (`personal`); its
 values are one row here (its openings as canonical JSON), tagged with a keyed digest of the end user
-(`AuditKeys.subject_digest`). Readers
-get the values back in place of the commitments, or `[erased]`; the signed export carries the event's
-chained text unchanged with the values as openings (`"personal": {field: {"salt", "value"}}` after its
-hashes), so an offline verifier can check each one against its commitment and still verify the chain after
-they are gone.
+(`AuditKeys.subject_digest`). Readers get the values back in place of the commitments, or `[erased]`; the
+signed export carries the event's chained text unchanged with the values as openings (`"personal": {field:
+{"salt", "value"}}` after its hashes), so an offline verifier can check each one against its commitment and
+still verify the chain after they are gone.
 """
 
 from __future__ import annotations

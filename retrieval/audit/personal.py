@@ -112,7 +112,7 @@ def reveal(content: Mapping[str, Any], values: Iterable[PersonalValue]) -> Revea
         if kept is None:
             erased.append(field)
             parent[key] = ERASED
-        elif commitment(field, kept.salt, kept.value) != committed:
+        elif not opens(field, kept.salt, kept.value, committed):
             mismatched.append(field)
             parent[key] = ERASED
         else:
@@ -174,10 +174,7 @@ def check_openings(
             isinstance(opening, dict)
             and isinstance(opening.get("salt"), str)
             and isinstance(opening.get("value"), str)
-            and _hex(opening["salt"])
-            and hmac.compare_digest(
-                commitment(field, opening["salt"], opening["value"]).encode(), str(held).encode()
-            )
+            and opens(field, opening["salt"], opening["value"], str(held))
         ):
             return 0, f"the personal value kept for {field} does not open its commitment (it was edited)"
     erased = sum(1 for field, value in committed.items() if is_commitment(value) and field not in opened)
@@ -194,12 +191,14 @@ def _copy(content: Mapping[str, Any]) -> dict[str, Any]:
     return copied
 
 
-def _hex(text: str) -> bool:
+def opens(field: str, salt: str, value_json: str, committed: str) -> bool:
+    """Whether the value under the salt is what the commitment at `field` commits to (a salt that is not
+    hex opens nothing)."""
     try:
-        bytes.fromhex(text)
+        expected = commitment(field, salt, value_json)
     except ValueError:
         return False
-    return True
+    return hmac.compare_digest(expected.encode(), committed.encode())
 
 
 def _personal_part(event: AuditEvent) -> dict[str, Any]:

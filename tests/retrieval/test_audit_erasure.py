@@ -307,3 +307,24 @@ def test_a_kept_row_that_is_not_openings_is_found_and_shows_nothing(
     assert not report.ok and report.first_broken is not None and report.first_broken.sequence == 3
     shown = store.get(personal_event(3, JANE).request_id)
     assert shown.end_user_id == ERASED and shown.query_masked == ERASED
+
+
+def test_a_kept_value_with_a_bad_salt_shows_nothing_and_is_found(store: SqlAuditStore, db: Database) -> None:
+    fill(store)
+    with db.engine.begin() as connection:
+        event_id = connection.execute(select(EVENTS.c.id).where(EVENTS.c.sequence == 2)).scalar_one()
+        kept = json.loads(
+            connection.execute(
+                select(PERSONAL.c.openings).where(PERSONAL.c.event_id == event_id)
+            ).scalar_one()
+        )
+        kept["end_user_id"]["salt"] = "not hex"
+        connection.execute(
+            update(PERSONAL).where(PERSONAL.c.event_id == event_id).values(openings=json.dumps(kept))
+        )
+    shown = store.get(personal_event(2, JOHN).request_id)
+    assert shown.end_user_id == ERASED and shown.query_masked == f"{JOHN[1]} #2"
+    report = store.verify()
+    assert not report.ok and report.first_broken is not None and report.first_broken.sequence == 2
+    lines = "".join(export(store, AuditQuery(), "signed")).splitlines()
+    assert not verify_export(lines, [load_public_pem(store.public_key_pem())]).ok
