@@ -62,7 +62,7 @@ def measure(url: str, events: int, committed: bool) -> dict[str, float]:
     db.dispose()
     out = {k: round(v, 3) for k, v in result.items()}
     for k, v in result.items():
-        out[k.replace("_s", "_us_per_event")] = round(v / events * 1e6, 1)
+        out[k.removesuffix("_s") + "_us_per_event"] = round(v / events * 1e6, 1)
     return out
 
 
