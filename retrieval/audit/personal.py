@@ -14,7 +14,6 @@ back where they are still kept (checking each against its commitment) and `ERASE
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import secrets
@@ -68,7 +67,9 @@ class Revealed:
 def commitment(field: str, salt: str, value_json: str) -> str:
     """The commitment to `value_json` (canonical JSON text) at `field` under `salt` (hex)."""
     message = f"{field}\n{value_json}".encode()
-    return PREFIX + hmac.new(bytes.fromhex(salt), message, hashlib.sha256).hexdigest()
+    # The one-shot `hmac.digest` (OpenSSL in C): several times faster than an `hmac.new` object, and this runs
+    # for every personal value an export line or a verification opens.
+    return PREFIX + hmac.digest(bytes.fromhex(salt), message, "sha256").hex()
 
 
 def is_commitment(value: Any) -> bool:
