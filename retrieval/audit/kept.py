@@ -94,25 +94,38 @@ def reveal_lines(connection: Connection, rows: Sequence[Row[Any]], lines: list[s
     committed = _committed(rows)
     if not committed:
         return lines
-    values = values_of(connection, committed.values())
+    ids = list(committed.values())
+    low, high = min(ids), max(ids)
+    # A dense batch (the whole log, a recent range) by its id range: one short statement, where an IN list
+    # of thousands of ids costs the driver milliseconds to parse; a sparse one (a filter) by its ids.
+    dense = high - low < 4 * len(ids)
+    near = PERSONAL.c.event_id.between(low, high) if dense else PERSONAL.c.event_id.in_(ids)
+    stored = dict(connection.execute(_SELECT.where(near)).all())
     shown = list(lines)
     for index, event_id in committed.items():
         if PREFIX in lines[index]:
-            shown[index] = reveal_text(lines[index], values.get(event_id, ()))
+            shown[index] = reveal_text(lines[index], stored.get(event_id))
     return shown
 
 
-def reveal_text(line: str, values: Iterable[PersonalValue]) -> str:
-    """An event's JSON text with each kept value in place of its commitment and `[erased]` in place of the
-    rest, spliced into the text rather than parsed and encoded again (the export's path: several times
-    faster). A commitment binds its field, salt and value, so the value goes where its commitment is; a
-    value is canonical JSON with ASCII escapes, so it stands in the text as it is."""
-    for value in values:
+def reveal_text(line: str, kept: str | None) -> str:
+    """An event's JSON text with each kept value (`kept`: the row's openings) in place of its commitment
+    and `[erased]` in place of the rest, spliced into the text rather than parsed and encoded again (the
+    export's path: several times faster). A commitment binds its field, salt and value, so the value goes
+    where its commitment is; a value is canonical JSON with ASCII escapes, so it stands in the text as is."""
+    try:
+        opened = json.loads(kept) if kept is not None else {}
+    except ValueError:
+        opened = {}
+    for field, item in opened.items() if isinstance(opened, dict) else ():
+        salt, value = (item.get("salt"), item.get("value")) if isinstance(item, dict) else (None, None)
+        if not isinstance(salt, str) or not isinstance(value, str):
+            continue
         try:
-            quoted = f'"{commitment(value.field, value.salt, value.value)}"'
+            quoted = f'"{commitment(field, salt, value)}"'
         except ValueError:  # a salt that is not hex opens nothing
             continue
-        line = line.replace(quoted, value.value, 1)
+        line = line.replace(quoted, value, 1)
     return _COMMITTED.sub(_ERASED, line)
 
 
