@@ -50,9 +50,10 @@ def values_of(connection: Connection, ids: Iterable[int]) -> ValuesByEvent:
     return _read(connection.execute(_SELECT.where(PERSONAL.c.event_id.in_(wanted))))
 
 
-def values_between(connection: Connection, low: int, high: int) -> ValuesByEvent:
-    """The kept values of the events with ids in [low, high] (verification reads a batch by range)."""
-    return _read(connection.execute(_SELECT.where(PERSONAL.c.event_id.between(low, high))))
+def openings_between(connection: Connection, low: int, high: int) -> dict[int, str]:
+    """The kept rows (their openings' JSON text) of the events with ids in [low, high]."""
+    rows = connection.execute(_SELECT.where(PERSONAL.c.event_id.between(low, high))).all()
+    return dict(typing_cast(Sequence[tuple[int, str]], rows))
 
 
 def parse(text: str) -> list[PersonalValue]:

@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, String, Text, cast, select, type_coerce
 
 from retrieval.audit.chain import Link, event_link, text_hash
-from retrieval.audit.kept import values_between
-from retrieval.audit.personal import PREFIX, Tally, check_openings, openings
+from retrieval.audit.kept import UNREADABLE, openings_between
+from retrieval.audit.personal import PREFIX, Tally, check_openings
 from retrieval.audit.records import record_json, side_rows
 from retrieval.audit.rows import EVENT_COLUMNS, EVENTS, load
 
@@ -66,17 +66,17 @@ def load_links(connection: Connection, rows: Sequence[Row[Any]], tally: Tally | 
     # sequences, are never looked up.
     low, high = min(row[0] for row in rows), max(row[0] for row in rows)
     chunks, regions = side_rows(connection, lambda event_id: event_id.between(low, high))
-    personal = values_between(connection, low, high)
+    personal = openings_between(connection, low, high)
     links: list[Link] = []
     for row in rows:
         link = _link(connection, row, chunks, regions)
         if link[4] is None and (row[0] in personal or row[_KEPT] is None or PREFIX in row[_KEPT]):
-            link = _check_personal(link, row, personal.get(row[0], []), tally)
+            link = _check_personal(link, row, personal.get(row[0]), tally)
         links.append(link)
     return links
 
 
-def _check_personal(link: Link, row: Row[Any], values: list[Any], tally: Tally | None) -> Link:
+def _check_personal(link: Link, row: Row[Any], kept: str | None, tally: Tally | None) -> Link:
     """The link, broken if a kept personal value does not open the commitment the event holds. Read from
     the columns: the link holds, so they say what the chained text says (or stand for it, before 0006)."""
     details = row[_DETAILS]
@@ -85,7 +85,13 @@ def _check_personal(link: Link, row: Row[Any], values: list[Any], tally: Tally |
         "query_masked": row[_QUERY],
         "details": None if details is None else _loads(details),
     }
-    _, problem = check_openings(content, openings(values), tally)
+    try:
+        opened = _loads(kept) if kept is not None else {}
+    except ValueError:
+        opened = None
+    if not isinstance(opened, dict):  # not what the store writes: reported as a value of no field
+        opened = {UNREADABLE: None}
+    _, problem = check_openings(content, opened, tally)
     return link if problem is None else (*link[:4], problem)
 
 
