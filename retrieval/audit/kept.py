@@ -118,16 +118,17 @@ def reveal_text(line: str, kept: str | None) -> str:
         opened = json.loads(kept) if kept is not None else {}
     except ValueError:
         opened = {}
+    shown: dict[str, str] = {}
     for field, item in opened.items() if isinstance(opened, dict) else ():
         salt, value = (item.get("salt"), item.get("value")) if isinstance(item, dict) else (None, None)
         if not isinstance(salt, str) or not isinstance(value, str):
             continue
         try:
-            quoted = f'"{commitment(field, salt, value)}"'
+            shown[f'"{commitment(field, salt, value)}"'] = value
         except ValueError:  # a salt that is not hex opens nothing
             continue
-        line = line.replace(quoted, value, 1)
-    return _COMMITTED.sub(_ERASED, line)
+    # One pass over the text: each commitment becomes its value, or `[erased]` when none opens it.
+    return _COMMITTED.sub(lambda found: shown.get(found[0], _ERASED), line)
 
 
 # A JSON string that is a whole commitment (its quotes included): what is left once the kept values are in.
