@@ -17,7 +17,7 @@ from sqlalchemy import insert, inspect, select, text, update
 from retrieval.audit import AuditKeys, AuditQuery, SqlAuditStore, event_json, export, replay
 from retrieval.audit.chain import sealed_text
 from retrieval.audit.events import PRIVACY_ERASURE, AuditEvent
-from retrieval.audit.offline import verify_export
+from retrieval.audit.offline import Resume, verify_export
 from retrieval.audit.personal import ERASED, PREFIX
 from retrieval.audit.rows import CHUNKS, EVENTS, PERSONAL, chunk_values, event_values
 from retrieval.audit.signing import SigningKey, load_public_pem
@@ -339,3 +339,24 @@ def test_the_export_shows_what_the_events_show(store: SqlAuditStore) -> None:
     assert [json.loads(line) for line in store.iter_json(AuditQuery(), batch_size=4)] == events
     assert list(store.iter_records(AuditQuery(), batch_size=4)) == events
     assert events[-1]["query_masked"] == 'quotes " and \\ and ünïcode'
+
+
+def test_an_auditor_resumes_verification_across_an_erasure(store: SqlAuditStore) -> None:
+    # Erasure changes no hash: the checkpoint an auditor verified before still holds, offline and online.
+    fill(store)
+    public = load_public_pem(store.public_key_pem())
+    before = verify_export("".join(export(store, AuditQuery(), "signed")).splitlines(), [public])
+    assert before.ok and before.last_signed_checkpoint == 6
+    store.erase(JOHN[0], principal_id="admin")
+    store.record(personal_event(9, JANE))
+    lines = "".join(export(store, AuditQuery(), "signed")).splitlines()
+    after = verify_export(lines, [public], Resume(6, _hash_at(store, 6)))
+    assert after.ok and after.events_checked == 4  # 7-10: the erasure event and Jane's new event among them
+    # John's three events, before the resume point, are erased: a full walk counts their 15 values.
+    full = verify_export(lines, [public])
+    assert full.ok and full.personal_erased == 15
+    assert store.verify(since_checkpoint=6).ok
+
+
+def _hash_at(store: SqlAuditStore, sequence: int) -> str:
+    return next(e.hash or "" for e in store.iter_events(AuditQuery()) if e.sequence == sequence)

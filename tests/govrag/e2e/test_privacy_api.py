@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from govrag.api.app import create_app
+from govrag.cli import app
 from govrag.runtime import Runtime, build_runtime
 from retrieval.audit.offline import verify_export
 from retrieval.audit.personal import ERASED
@@ -105,7 +107,9 @@ def every_surface(http: TestClient, request_id: str) -> dict[str, str]:
     return views
 
 
-def test_an_admin_erases_an_end_user_from_every_surface(world: tuple[TestClient, Runtime]) -> None:
+def test_an_admin_erases_an_end_user_from_every_surface(
+    world: tuple[TestClient, Runtime], tmp_path: Path
+) -> None:
     http, runtime = world
     alice_request = converse(http, ALICE, ALICE_QUERY, ALICE_ANSWER)
     converse(http, ALICE, "Is the canteen vegetarian?", None)
@@ -145,9 +149,23 @@ def test_an_admin_erases_an_end_user_from_every_surface(world: tuple[TestClient,
     # The log verifies online, and offline with the public key alone.
     verified = http.get("/audit/verify", headers=auth("admin")).json()
     assert verified["ok"] and verified["personal_erased"] == report["values_erased"]
-    public = load_public_pem(http.get("/audit/public-key", headers=auth("admin")).text)
-    offline = verify_export(after["signed"].splitlines(), [public])
+    pem = http.get("/audit/public-key", headers=auth("admin")).text
+    offline = verify_export(after["signed"].splitlines(), [load_public_pem(pem)])
     assert offline.ok and offline.personal_erased == report["values_erased"]
+    # The same with the command an auditor runs: the file and the key, nothing else.
+    (tmp_path / "log.jsonl").write_text(after["signed"])
+    (tmp_path / "key.pem").write_text(pem)
+    command = [
+        "audit",
+        "verify",
+        "--export",
+        str(tmp_path / "log.jsonl"),
+        "--public-key",
+        str(tmp_path / "key.pem"),
+    ]
+    verified_offline = CliRunner().invoke(app, command)
+    assert verified_offline.exit_code == 0, verified_offline.output
+    assert json.loads(verified_offline.output)["personal_erased"] == report["values_erased"]
     # An id the log never saw: nothing erased, not an error.
     unknown = http.post("/privacy/erasure", headers=auth("admin"), json={"end_user_id": "nobody"})
     assert unknown.status_code == 200
