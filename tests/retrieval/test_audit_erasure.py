@@ -6,6 +6,7 @@ values were kept apart are counted as not erased."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -360,3 +361,43 @@ def test_an_auditor_resumes_verification_across_an_erasure(store: SqlAuditStore)
 
 def _hash_at(store: SqlAuditStore, sequence: int) -> str:
     return next(e.hash or "" for e in store.iter_events(AuditQuery()) if e.sequence == sequence)
+
+
+def test_an_erasure_amid_concurrent_appends_leaves_nothing_before_it(store: SqlAuditStore) -> None:
+    # Appends and the erasure take the same chain lock: every event of hers sequenced before the erasure
+    # event is erased, every one after it is kept, and the chain verifies.
+    fill(store)
+    failures: list[BaseException] = []
+    appending = threading.Event()
+
+    def append(worker: int) -> None:
+        try:
+            for n in range(6):
+                store.record(personal_event(1000 + worker * 100 + n, JANE))
+                if n == 1:
+                    appending.set()
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+            appending.set()
+
+    threads = [threading.Thread(target=append, args=(worker,)) for worker in range(3)]
+    for thread in threads:
+        thread.start()
+    assert appending.wait(30)  # the erasure lands amid the appends, not before them
+    report = store.erase(JANE[0], principal_id="admin")
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    jane = [
+        e
+        for e in store.iter_events(AuditQuery())
+        if e.principal_id == "chat-app" and e.end_user_id != JOHN[0]
+    ]
+    assert len(jane) == 4 + 18
+    for event in jane:
+        assert event.sequence is not None
+        erased = event.end_user_id == ERASED
+        assert erased == (event.sequence < report.sequence), event.sequence
+        assert (event.query_masked == ERASED) == erased
+    assert report.events_erased == sum(e.end_user_id == ERASED for e in jane) >= 4 + 2
+    assert store.verify().ok
