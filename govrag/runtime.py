@@ -188,7 +188,7 @@ def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
             settings=settings.answers,
         ),
         policy_whatif=PolicyWhatIf(policy, catalog, principals, end_users, audit),
-        privacy=Privacy(audit, policy, subject_index),
+        privacy=Privacy(audit, policy, subject_index, catalog),
         role=role,
     )
 
