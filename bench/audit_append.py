@@ -1,12 +1,16 @@
-"""Benchmark of what signing the chain head costs an append: one store, appends with and without the head
-signature (and its row update) interleaved in small blocks, so both see the same load and the same log size.
+"""Benchmark of what signing the chain head, or committing the personal fields, costs an append: one store,
+appends with and without the step interleaved in small blocks, so both see the same load and log size.
 
     .venv/bin/python bench/audit_append.py --backend sqlite --appends 2000
     .venv/bin/python bench/audit_append.py --backend postgresql --appends 2000
+    .venv/bin/python bench/audit_append.py --backend postgresql --appends 2000 --compare commitments
 
-"Unsigned" is the store with its `_sign_head` step skipped: the append as it was before public-key signatures
-(the periodic checkpoint, now Ed25519, stays in both). Prints one JSON object: p50/p95/p99 in ms for each,
-the p95 difference, and the Ed25519 signature alone.
+`--compare signature` (default): "unsigned" is the store with its `_sign_head` step skipped, the append as it
+was before public-key signatures (the periodic checkpoint, now Ed25519, stays in both). `--compare
+commitments`: every event carries an end user, a masked query, a masked answer with two quotes and the end
+user's groups (5 personal values); "plain" appends them as before revision 0011 (values in the chain, no
+commitments, no `audit_personal` rows), "committed" as now (5 HMAC commitments in the chain, 5 rows beside
+it). Prints one JSON object: p50/p95/p99 in ms for each, the differences, and the Ed25519 signature alone.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from retrieval.audit import AuditChunk, AuditEvent, AuditKeys, PrincipalSnapshot, SqlAuditStore
+from retrieval.audit import store as store_module
 from retrieval.audit.signing import SigningKey, head_message
 from retrieval.db import Database, upgrade
 
@@ -36,7 +42,25 @@ KEYS = AuditKeys(b"q" * 32, b"c" * 32, SigningKey.derived(b"s" * 32))
 BLOCK = 20  # appends of one kind in a row, then the other kind
 
 
-def event(n: int) -> AuditEvent:
+def event(n: int, personal: bool = False) -> AuditEvent:
+    plain = _event(n)
+    if not personal:
+        return plain
+    return replace(
+        plain,
+        end_user_id=f"enduser-{n % 500}",
+        details={
+            "answer_masked": "Parental leave lasts sixteen weeks at full pay; ask <PERSON> in HR.",
+            "citations": [
+                {"chunk_id": f"chunk-{n}-1", "quote_masked": "sixteen weeks at full pay"},
+                {"chunk_id": f"chunk-{n}-2", "quote_masked": "at least eight weeks before"},
+            ],
+            "end_user": {"groups": ["hr", "mailto:someone@example.com"], "clearance": "internal"},
+        },
+    )
+
+
+def _event(n: int) -> AuditEvent:
     return AuditEvent(
         request_id=str(uuid.uuid4()),
         occurred_at=datetime.now(UTC),
@@ -68,7 +92,43 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def measure(url: str, appends: int) -> dict[str, Any]:
+def measure_commitments(url: str, appends: int) -> dict[str, Any]:
+    db = Database(url)
+    store = SqlAuditStore(db, KEYS, checkpoint_every=1000)
+    committing = store_module.commit_event
+    times: dict[str, list[float]] = {"committed": [], "plain": []}
+    cpu: dict[str, float] = {"committed": 0.0, "plain": 0.0}
+    try:
+        for n in range(200):
+            store.record(event(n, personal=True))
+        for block in range(appends // BLOCK):
+            kind = "committed" if block % 2 == 0 else "plain"
+            # "plain": the append before revision 0011, the personal values left in the chained form.
+            store_module.commit_event = committing if kind == "committed" else (lambda e: (e, []))
+            for n in range(BLOCK):
+                item = event(n, personal=True)
+                started, cpu_started = time.perf_counter(), time.thread_time()
+                store.record(item)
+                times[kind].append(time.perf_counter() - started)
+                cpu[kind] += time.thread_time() - cpu_started
+    finally:
+        store_module.commit_event = committing
+        db.dispose()
+    committed, plain = percentiles(times["committed"]), percentiles(times["plain"])
+    committed["cpu_ms_mean"] = round(cpu["committed"] / len(times["committed"]) * 1000, 3)
+    plain["cpu_ms_mean"] = round(cpu["plain"] / len(times["plain"]) * 1000, 3)
+    return {
+        "committed": committed,
+        "plain": plain,
+        "p95_difference_ms": round(committed["p95_ms"] - plain["p95_ms"], 3),
+        "p50_difference_ms": round(committed["p50_ms"] - plain["p50_ms"], 3),
+        "cpu_difference_ms": round(committed["cpu_ms_mean"] - plain["cpu_ms_mean"], 3),
+    }
+
+
+def measure(url: str, appends: int, compare: str = "signature") -> dict[str, Any]:
+    if compare == "commitments":
+        return measure_commitments(url, appends)
     db = Database(url)
     store = SqlAuditStore(db, KEYS, checkpoint_every=1000)
     signing = store._sign_head
@@ -114,6 +174,7 @@ def main() -> None:
     )
     parser.add_argument("--backend", choices=["postgresql", "sqlite"], default="sqlite")
     parser.add_argument("--appends", type=int, default=2000)
+    parser.add_argument("--compare", choices=["signature", "commitments"], default="signature")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     load_before = os.getloadavg()
@@ -125,7 +186,7 @@ def main() -> None:
         url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
         try:
             upgrade(url)
-            result = measure(url, args.appends)
+            result = measure(url, args.appends, args.compare)
         finally:
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -134,11 +195,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="govrag-bench-") as directory:
             url = f"sqlite:///{Path(directory) / 'audit.db'}"
             upgrade(url)
-            result = measure(url, args.appends)
+            result = measure(url, args.appends, args.compare)
     print(
         json.dumps(
             {
                 "backend": args.backend,
+                "compare": args.compare,
                 "appends": args.appends,
                 **result,
                 "load_average_before": load_before,

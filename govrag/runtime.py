@@ -11,6 +11,7 @@ from govrag.governance import (
     GovernanceJobObserver,
     PolicyAdministration,
     PolicyWhatIf,
+    Privacy,
     Stewardship,
 )
 from govrag.roles import Role, check_role
@@ -40,6 +41,7 @@ from retrieval.protocols import Embedder, VectorStore
 from retrieval.service import RetrievalService
 from retrieval.settings import Settings, configure_offline_runtime
 from retrieval.sparse import Bm25Encoder
+from retrieval.subjects import SubjectIndex
 from retrieval.vectorstore import create_vector_store
 
 logger = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ class Runtime:
     policy_admin: PolicyAdministration
     answers: AnswerVerifier
     policy_whatif: PolicyWhatIf
+    privacy: Privacy
     role: Role = Role.all
 
     _closed: bool = field(default=False, init=False, repr=False)
@@ -114,7 +117,9 @@ def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
     start_helpers(settings.pii.workers)  # the PII helper processes build their analyzers while the rest loads
     sparse_encoder = Bm25Encoder()
     store = create_vector_store(settings)
-    audit = SqlAuditStore(db, load_keys(settings), checkpoint_every=settings.audit.checkpoint_every)
+    keys = load_keys(settings)
+    audit = SqlAuditStore(db, keys, checkpoint_every=settings.audit.checkpoint_every)
+    subject_index = SubjectIndex(db, keys.derived_key("govrag-document-subjects"))
     # Before anything is served: a policy whose version differs from the last one logged is a logged change.
     audit.record_policy_version(policy.version, policy.files)
     # …and so is every reload that changes it (the next answer's event carries the new version too).
@@ -143,6 +148,7 @@ def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
         # goes to the client only), confined to the `s3://` entries of GOVRAG_SOURCE_ROOTS.
         object_source=partial(S3Source, allowed_roots=settings.object_source_roots, settings=settings.s3),
     )
+    pipeline.subject_index = subject_index
     planner = AccessPlanner(policy, settings.policy.decision_cache_size)
     service = RetrievalService(
         catalog=catalog,
@@ -194,6 +200,7 @@ def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
             settings=settings.answers,
         ),
         policy_whatif=PolicyWhatIf(policy, catalog, principals, end_users, audit),
+        privacy=Privacy(audit, policy, subject_index, catalog),
         role=role,
     )
 

@@ -34,6 +34,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ingest import subjects
 from ingest.acl import AclError, AclReader, Recipients
 from ingest.document_names import mask_object_uris, mask_source_uris, mask_title
 from ingest.executors import DocumentExecutor, LocalExecutor
@@ -57,6 +58,7 @@ from retrieval.models import DocumentRow
 from retrieval.pii.findings import PII_COUNTS, PII_DETECTOR, count_findings, detector_of
 from retrieval.protocols import Embedder, MaskedText, PiiMasker, SparseEncoder, VectorStore
 from retrieval.sparse import Bm25Encoder
+from retrieval.subjects import SubjectIndex
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +124,10 @@ def descriptor_sha256(descriptor: int) -> str:
 
 class IngestionPipeline:
     """The write side of the index; built once per process with the shared models and stores."""
+
+    # Where the names and addresses each document mentions are kept as digests (privacy lookups); set by
+    # the runtime after construction, None: not kept.
+    subject_index: SubjectIndex | None = None
 
     def __init__(
         self,
@@ -691,6 +697,7 @@ class IngestionPipeline:
                 for point, chunk in zip(points, result.chunks, strict=True)
             ],
         )
+        subjects.record(self.subject_index, item.document_id, result.chunks, result.masked)
 
     def _record_failure(
         self, corpus: CorpusRef, document_id: str, source_uri: str, reason: str, item: WorkItem | None

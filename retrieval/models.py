@@ -286,3 +286,33 @@ class AuditSigningKeyRow(Base):
     previous_key_id: Mapped[str | None] = mapped_column(String(32))
     previous_signature: Mapped[str | None] = mapped_column(String(128))
     new_signature: Mapped[str | None] = mapped_column(String(128))
+
+
+class AuditPersonalRow(Base):
+    """The personal values of an event kept beside the chain (`retrieval.audit.personal`): the chained form
+    holds only their salted commitments, so deleting this row (erasure) leaves every hash as it was.
+
+    `openings`: canonical JSON `{field: {"salt": hex, "value": JSON text}}`, what a signed export carries
+    after the event's hashes. One row an event, not one a field: an append writes one more row, not five.
+    `subject`: a keyed digest of the end user the event was for (`AuditKeys.subject_digest`), so that erasure
+    finds the rows without the plaintext id being kept anywhere; it goes with them.
+    """
+
+    __tablename__ = "audit_personal"
+    __table_args__ = (Index("ix_audit_personal_subject", "subject", "event_id"),)
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id", ondelete="CASCADE"), primary_key=True)
+    subject: Mapped[str | None] = mapped_column(String(64))
+    openings: Mapped[str] = mapped_column(Text)
+
+
+class DocumentSubjectRow(Base):
+    """Who a document's text mentions, as keyed digests of the normalized names and e-mail addresses masking
+    found in it (never the values), so that a privacy request can find the documents that name a person."""
+
+    __tablename__ = "document_subjects"
+    __table_args__ = (Index("ix_document_subjects_digest", "digest", "document_id"),)
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # name | email
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)

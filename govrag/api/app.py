@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from govrag.api import answers, audit, corpora, operations, policy, retrieve
+from govrag.api import answers, audit, corpora, operations, policy, privacy, retrieve
 from govrag.api.deps import CurrentPrincipal
 from govrag.api.errors import install_error_handlers
 from govrag.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -61,6 +61,7 @@ def create_app(
     app.include_router(corpora.router)
     app.include_router(audit.router)
     app.include_router(policy.router)
+    app.include_router(privacy.router)
     app.include_router(operations.router)
     mount_console(app)
 

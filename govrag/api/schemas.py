@@ -435,6 +435,8 @@ class VerifyOut(BaseModel):
     last_signed_checkpoint: int = Field(
         description="The newest signed checkpoint the walk passed: `since_checkpoint` of the next verify."
     )
+    personal_checked: int = Field(0, description="Kept personal values checked against their commitments.")
+    personal_erased: int = Field(0, description="Committed personal values that were erased.")
 
 
 class ChunkReplayOut(BaseModel):
@@ -466,6 +468,45 @@ class PruneRequest(Strict):
     before: datetime | None = Field(
         default=None, description="Delete events older than this; default: now minus the retention setting."
     )
+
+
+class ErasureRequest(Strict):
+    end_user_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="The end user's id as their signed tokens carry it (`sub`)."
+    )
+
+
+class ErasureOut(BaseModel):
+    events_erased: int = Field(description="The end user's events whose personal values were deleted.")
+    values_erased: int
+    legacy_events: int = Field(
+        description="The end user's events written before values were kept apart from the chain: their "
+        "values are part of the chain and were not erased."
+    )
+    request_id: str = Field(description="The `privacy.erasure` event that records this erasure.")
+    sequence: int
+
+
+class LookupRequest(Strict):
+    name: Annotated[str | None, StringConstraints(min_length=1, max_length=300)] = Field(
+        default=None, description="A person's full name, as documents would write it."
+    )
+    email: Annotated[str | None, StringConstraints(min_length=3, max_length=320)] = Field(
+        default=None, description="An e-mail address."
+    )
+
+
+class SubjectDocumentOut(BaseModel):
+    corpus_id: str
+    corpus_name: str
+    document_id: str
+    source_uri: str = Field(description="The source path as readers see it (names in it masked).")
+    status: str = Field(description="The document's catalog status: ingested, removed, deleted …")
+    matched: list[str] = Field(description="What matched: name, email.")
+
+
+class LookupOut(BaseModel):
+    documents: list[SubjectDocumentOut]
 
 
 class PruneOut(BaseModel):

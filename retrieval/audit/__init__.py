@@ -7,6 +7,7 @@
 - `store`: `SqlAuditStore` on SQLite and PostgreSQL, and how it serializes appends
 - `rows`: the tables, row values, the auditor's filters; `records`: the export's fast read paths
 - `keys`: the query-hash and checkpoint keys
+- `personal`, `kept`: personal fields committed in the chain, their values kept beside it and erased
 - `export`: JSON Lines and CSV streams
 - `replay`: an answer's chunks against today's catalog and policy
 """
@@ -24,6 +25,7 @@ from retrieval.audit.events import (
     JOB_FINISHED,
     JOB_STARTED,
     POLICY_CHANGE,
+    PRIVACY_ERASURE,
     RETRIEVE,
     AuditChunk,
     AuditEvent,
@@ -31,6 +33,7 @@ from retrieval.audit.events import (
     AuditQuery,
     AuditStore,
     BrokenLink,
+    ErasureReport,
     PolicyDecision,
     PrincipalSnapshot,
     PruneReport,
@@ -54,6 +57,7 @@ __all__ = [
     "JOB_FINISHED",
     "JOB_STARTED",
     "POLICY_CHANGE",
+    "PRIVACY_ERASURE",
     "RETRIEVE",
     "AuditChunk",
     "AuditEvent",
@@ -65,6 +69,7 @@ __all__ = [
     "Checkpoint",
     "ChunkReplay",
     "ChunkWhy",
+    "ErasureReport",
     "ExportFormat",
     "PolicyDecision",
     "PrincipalSnapshot",

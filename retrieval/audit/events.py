@@ -22,6 +22,8 @@ JOB_FINISHED = "job.finished"
 POLICY_CHANGE = "policy.change"
 AUDIT_PRUNE = "audit.prune"
 AUDIT_KEY_ROTATION = "audit.key_rotation"
+# An end user's personal values deleted from the log (`POST /privacy/erasure`); details: the counts only.
+PRIVACY_ERASURE = "privacy.erasure"
 # A chat app's answer to a `retrieve` request, verified (`POST /answers`, retrieval/answers.py): its chunks
 # are the retrieved chunks it cited; `details` holds the link to the request and every citation's checks.
 ANSWER = "answer"
@@ -40,6 +42,7 @@ ACTIONS = (
     POLICY_CHANGE,
     AUDIT_PRUNE,
     AUDIT_KEY_ROTATION,
+    PRIVACY_ERASURE,
 )
 
 
@@ -175,12 +178,29 @@ class VerifyReport:
     # The newest signed checkpoint the walk passed (or the anchor it started from): where the next
     # incremental verification may resume.
     last_signed_checkpoint: int = 0
+    # Personal values (from revision 0011): kept ones checked against their commitments, and commitments
+    # whose values were erased (sound: the chain covers only the commitment).
+    personal_checked: int = 0
+    personal_erased: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class PruneReport:
     pruned: int
     anchor_sequence: int  # the last pruned sequence; its hash is the signed anchor verify starts from
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureReport:
+    """What an erasure deleted: the end user's events whose kept values went, how many values, and how many
+    of the end user's events were written before values were kept apart (their values are in the chain and
+    stay). `request_id` and `sequence`: the `privacy.erasure` event that records it."""
+
+    events_erased: int
+    values_erased: int
+    legacy_events: int
+    request_id: str
+    sequence: int
 
 
 class AuditStore(Protocol):
@@ -209,6 +229,14 @@ class AuditStore(Protocol):
     def iter_json(self, query: AuditQuery, batch_size: int = 5000, upto: int | None = None) -> Iterator[str]:
         """As `iter_records`, each event as one compact JSON object (no spaces between tokens; the JSON Lines
         and CSV exports' path): its canonical text, then `prev_hash` and `hash`."""
+
+    def iter_sealed(self, upto: int, batch_size: int = 5000) -> Iterator[str]:
+        """Every event up to row id `upto` as a signed export's line (`offline`): the chained text, its
+        hashes, then the personal values still kept (`"personal"`), if any."""
+
+    def erase(self, end_user_id: str, principal_id: str) -> ErasureReport:
+        """Delete the personal values kept for an end user's events and log the counts (`privacy.erasure`)
+        in the same transaction; `AuditUnavailable` if that cannot commit (then nothing was erased)."""
 
     def verify(self, upto: int | None = None, since_checkpoint: int | None = None) -> VerifyReport:
         """Check the chain, the checkpoints' and the head's signatures; report the first broken link."""

@@ -82,7 +82,7 @@ def signed(store: AuditStore, query: AuditQuery) -> Iterator[str]:
 
 
 def _lines(store: AuditStore, upto: int) -> Iterator[str]:
-    for line in store.iter_json(AuditQuery(), upto=upto):
+    for line in store.iter_sealed(upto):
         yield line + "\n"
 
 

@@ -46,6 +46,16 @@ class AuditKeys:
     def query_hmac(self, query: str) -> str:
         return hmac.new(self.query_key, query.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
+    def derived_key(self, label: str) -> bytes:
+        """A key for another keyed digest, derived from the query key under `label` (one secret to share)."""
+        return hmac.new(self.query_key, label.encode(), hashlib.sha256).digest()
+
+    def subject_digest(self, end_user_id: str) -> str:
+        """The keyed digest under which an end user's personal values are found for erasure (a key derived
+        from the query key: a digest of an id cannot be tested against guesses without it)."""
+        key = self.derived_key("govrag-audit-subject")
+        return hmac.new(key, end_user_id.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
     def __repr__(self) -> str:
         return "AuditKeys(<secret>)"
 

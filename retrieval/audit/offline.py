@@ -13,6 +13,12 @@ The head is signed at each append, not at export: an export cut short and given 
 export still verifies as that earlier, shorter log. The head's `signed_at` says how old it is; an auditor
 who verified a later head (`Resume`) catches it, as it catches a rolled-back database.
 
+An event written from revision 0011 on holds its personal fields (end user, masked query and answer, the end
+user's groups and e-mail) as salted commitments (`personal`); the values still kept follow its hashes as
+`"personal":{"<field>":{"salt":"<hex>","value":"<JSON text>"},...}` (canonical JSON), and each must open its
+commitment: `"personal:v1:" + hex(HMAC-SHA256(key=bytes.fromhex(salt), msg=field + "\n" + value))`. A
+commitment without a value was erased; the chain still verifies, and the report counts it.
+
 Checkpoints signed before revision 0007 (HMAC) cannot be checked without the service's secret: they are
 skipped here (counted, not trusted).
 """
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -38,12 +44,14 @@ from retrieval.audit.chain import (
     verify_links,
 )
 from retrieval.audit.events import BrokenLink, VerifyReport
+from retrieval.audit.personal import PREFIX, Tally, check_openings
 from retrieval.audit.signing import PublishedKey, Trust, utc_text
 
 FORMAT = 1
 # An event line ends with its two hashes, in this shape: `,"prev_hash":"<64 hex>","hash":"<64 hex>"}`.
 _PREV, _HASH = ',"prev_hash":"', '","hash":"'
 _TAIL = len(_PREV) + 64 + len(_HASH) + 64 + 2
+_OPENINGS = ',"personal":'
 
 
 def header_line(
@@ -137,8 +145,10 @@ def verify_export(
         anchor = max((c.sequence for c in checkpoints if c.kind == ANCHOR and c.valid(trust)), default=0)
         # Pruned past the resume point: the walk starts at the anchor, as a full one does.
         start_after = (resume.sequence, resume.hash) if resume.sequence >= anchor else None
-    links = _links(iterator, start_after)
-    return verify_links(links, checkpoints, trust, head, require_head=True, start_after=start_after)
+    tally = Tally()
+    links = _links(iterator, start_after, tally)
+    report = verify_links(links, checkpoints, trust, head, require_head=True, start_after=start_after)
+    return replace(report, personal_checked=tally.checked, personal_erased=tally.erased)
 
 
 def _parse_header(header: dict[str, Any]) -> tuple[SignedHead | None, list[Checkpoint], list[PublishedKey]]:
@@ -179,12 +189,28 @@ def _parse_header(header: dict[str, Any]) -> tuple[SignedHead | None, list[Check
     return head, checkpoints, keys
 
 
-def _links(lines: Iterator[str], start_after: tuple[int, str] | None) -> Iterator[Link]:
+def _links(lines: Iterator[str], start_after: tuple[int, str] | None, tally: Tally) -> Iterator[Link]:
     skipping = start_after is not None
     for number, raw in enumerate(lines, start=2):
         line = raw.rstrip("\r\n")
         if not line:
             continue
+        opened: Any = None
+        if not line.endswith('"}'):
+            # The values still kept follow the hashes; no JSON string can hold the marker (its quotes would
+            # be escaped), so the last one is where they start.
+            at = line.rfind(_OPENINGS)
+            if at < 0:
+                yield (MALFORMED, "", "", None, f"line {number} is not an exported event")
+                return
+            try:
+                opened = json.loads(line[at + len(_OPENINGS) : -1])
+            except ValueError:
+                opened = None
+            if not isinstance(opened, dict):
+                yield (MALFORMED, "", "", None, f"line {number} carries unreadable personal values")
+                return
+            line = line[:at] + "}"
         tail = line[-_TAIL:]
         prev, hash_ = tail[len(_PREV) : len(_PREV) + 64], tail[-66:-2]
         if skipping and start_after is not None:
@@ -207,6 +233,8 @@ def _links(lines: Iterator[str], start_after: tuple[int, str] | None) -> Iterato
             yield (MALFORMED, "", "", None, f"line {number} is not an exported event")
             return
         problem = None if text_hash(text, prev) == hash_ else CONTENT_EDITED
+        if problem is None and (opened or PREFIX in text):
+            problem = check_openings(record, opened or {}, tally)[1]
         yield (record["sequence"], prev, hash_, record.get("request_id"), problem)
 
 

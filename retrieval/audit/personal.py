@@ -14,14 +14,14 @@ back where they are still kept (checking each against its commitment) and `ERASE
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import hmac
 import json
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from retrieval.audit.events import AuditEvent
 
 PREFIX = "personal:v1:"
 ERASED = "[erased]"
@@ -47,6 +47,14 @@ class PersonalValue:
     value: str
 
 
+@dataclass(slots=True)
+class Tally:
+    """What verification saw of the personal values: openings checked, commitments found erased."""
+
+    checked: int = 0
+    erased: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Revealed:
     """A content object with its personal values put back, and what could not be."""
@@ -59,7 +67,9 @@ class Revealed:
 def commitment(field: str, salt: str, value_json: str) -> str:
     """The commitment to `value_json` (canonical JSON text) at `field` under `salt` (hex)."""
     message = f"{field}\n{value_json}".encode()
-    return PREFIX + hmac.new(bytes.fromhex(salt), message, hashlib.sha256).hexdigest()
+    # The one-shot `hmac.digest` (OpenSSL in C): several times faster than an `hmac.new` object, and this runs
+    # for every personal value an export line or a verification opens.
+    return PREFIX + hmac.digest(bytes.fromhex(salt), message, "sha256").hex()
 
 
 def is_commitment(value: Any) -> bool:
@@ -69,13 +79,18 @@ def is_commitment(value: Any) -> bool:
 def commit(content: Mapping[str, Any]) -> tuple[dict[str, Any], list[PersonalValue]]:
     """The content with each present personal value (not None) replaced by a fresh commitment, and the
     values to keep. The input is not changed."""
-    committed = copy.deepcopy(dict(content))
+    committed = _copy(content)
     kept: list[PersonalValue] = []
-    for field, parent, key in _slots(committed):
+    slots = _slots(committed)
+    # One read of the system's random source for every salt of the event.
+    salts = secrets.token_hex(16 * len(slots))
+    for index, (field, parent, key) in enumerate(slots):
         value = parent[key]
-        if value is None or is_commitment(value):
+        # A value that merely looks like a commitment (a query typed that way) is committed like any other:
+        # left as it is, it would stay in the chain for good.
+        if value is None:
             continue
-        salt = secrets.token_hex(16)
+        salt = salts[32 * index : 32 * index + 32]
         text = _canonical_json(value)
         parent[key] = commitment(field, salt, text)
         kept.append(PersonalValue(field, salt, text))
@@ -86,7 +101,7 @@ def reveal(content: Mapping[str, Any], values: Iterable[PersonalValue]) -> Revea
     """The committed content with the kept values in place of their commitments and `ERASED` where the
     value is gone. A kept value that does not open its commitment is reported and shown as `ERASED`: the
     log never shows a value its hash does not vouch for."""
-    revealed = copy.deepcopy(dict(content))
+    revealed = _copy(content)
     by_field = {v.field: v for v in values}
     erased: list[str] = []
     mismatched: list[str] = []
@@ -98,12 +113,97 @@ def reveal(content: Mapping[str, Any], values: Iterable[PersonalValue]) -> Revea
         if kept is None:
             erased.append(field)
             parent[key] = ERASED
-        elif commitment(field, kept.salt, kept.value) != committed:
+        elif not opens(field, kept.salt, kept.value, committed):
             mismatched.append(field)
             parent[key] = ERASED
         else:
             parent[key] = json.loads(kept.value)
     return Revealed(revealed, tuple(erased), tuple(mismatched))
+
+
+def commit_event(event: AuditEvent) -> tuple[AuditEvent, list[PersonalValue]]:
+    """The event with its personal fields committed (what the chain and the columns hold), and the values to
+    keep beside it. Every personal path starts at `end_user_id`, `query_masked` or `details`."""
+    committed, kept = commit(_personal_part(event))
+    if not kept:
+        return event, kept
+    return (
+        replace(
+            event,
+            end_user_id=committed["end_user_id"],
+            query_masked=committed["query_masked"],
+            details=committed["details"],
+        ),
+        kept,
+    )
+
+
+def reveal_event(event: AuditEvent, values: Iterable[PersonalValue]) -> AuditEvent:
+    """The event as its readers see it: kept values in place of their commitments, `ERASED` where gone."""
+    if not has_commitment(event):
+        return event
+    shown = reveal(_personal_part(event), values).content
+    return replace(
+        event,
+        end_user_id=shown["end_user_id"],
+        query_masked=shown["query_masked"],
+        details=shown["details"],
+    )
+
+
+def has_commitment(event: AuditEvent) -> bool:
+    part = _personal_part(event)
+    return any(is_commitment(parent[key]) for _, parent, key in _slots(part))
+
+
+def openings(values: Iterable[PersonalValue]) -> dict[str, dict[str, str]]:
+    """The kept values as a signed export carries them beside an event: field -> salt and value text."""
+    return {v.field: {"salt": v.salt, "value": v.value} for v in values}
+
+
+def check_openings(
+    content: Mapping[str, Any], opened: Mapping[str, Any], tally: Tally | None = None
+) -> tuple[int, str | None]:
+    """How many of the content's commitments have no opening (erased), and what is wrong, if anything: an
+    opening that does not open its commitment, or one for a field that holds no commitment."""
+    committed = {field: parent[key] for field, parent, key in _slots(dict(content))}
+    for field, opening in opened.items():
+        held = committed.get(field)
+        if not is_commitment(held):
+            return 0, f"a personal value is kept for {field}, which holds no commitment"
+        if not (
+            isinstance(opening, dict)
+            and isinstance(opening.get("salt"), str)
+            and isinstance(opening.get("value"), str)
+            and opens(field, opening["salt"], opening["value"], str(held))
+        ):
+            return 0, f"the personal value kept for {field} does not open its commitment (it was edited)"
+    erased = sum(1 for field, value in committed.items() if is_commitment(value) and field not in opened)
+    if tally is not None:
+        tally.checked += len(opened)
+        tally.erased += erased
+    return erased, None
+
+
+def _copy(content: Mapping[str, Any]) -> dict[str, Any]:
+    # Content is JSON values: a round trip through the C encoder copies it several times faster than
+    # `copy.deepcopy`.
+    copied: dict[str, Any] = json.loads(json.dumps(content))
+    return copied
+
+
+def opens(field: str, salt: str, value_json: str, committed: str) -> bool:
+    """Whether the value under the salt is what the commitment at `field` commits to (a salt that is not
+    hex opens nothing)."""
+    try:
+        expected = commitment(field, salt, value_json)
+    except ValueError:
+        return False
+    return hmac.compare_digest(expected.encode(), committed.encode())
+
+
+def _personal_part(event: AuditEvent) -> dict[str, Any]:
+    return {"end_user_id": event.end_user_id, "query_masked": event.query_masked, "details": event.details}
 
 
 def _slots(content: dict[str, Any]) -> list[tuple[str, Any, Any]]:

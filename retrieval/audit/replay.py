@@ -10,7 +10,8 @@ the log knew it, see the chunk. A lookup would mix in a second change (the calle
 principal since removed) and would not work for callers the directory no longer holds. Events logged before
 attributes were kept cannot be replayed for access (`allowed_now` is None). An answer given to an app for an
 end user is replayed for that end user through that app (both logged), and a document's ACL counts as the
-catalog holds it today.
+catalog holds it today. Once the end user's personal values are erased (their id and groups among them),
+the answer cannot be replayed for access either: judged as the app alone it would answer another question.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from retrieval.audit.events import AuditEvent
+from retrieval.audit.personal import ERASED
 from retrieval.catalog import Catalog, to_ref
 from retrieval.domain import DocumentStatus, EndUser, Sensitivity
 from retrieval.errors import NotFound
@@ -64,8 +66,16 @@ def _end_user(event: AuditEvent) -> EndUser | None:
     )
 
 
+def _erased(event: AuditEvent) -> bool:
+    logged = (event.details or {}).get("end_user")
+    groups = logged.get("groups") if isinstance(logged, dict) else None
+    return event.end_user_id == ERASED or groups == ERASED
+
+
 def replay(event: AuditEvent, catalog: Catalog, policy: PolicyEngine) -> ReplayReport:
     principal = event.principal.to_principal(event.principal_id) if event.principal is not None else None
+    if _erased(event):
+        principal = None
     end_user = _end_user(event)
     corpora = {}
     for corpus_id in dict.fromkeys(c.corpus_id for c in event.chunks):

@@ -27,6 +27,7 @@ from retrieval.models import (
     AuditChunkRow,
     AuditEventRow,
     AuditHeadRow,
+    AuditPersonalRow,
     AuditRegionRow,
     AuditSigningKeyRow,
 )
@@ -37,6 +38,7 @@ REGIONS = typing_cast(Table, AuditRegionRow.__table__)
 CHECKPOINTS = typing_cast(Table, AuditCheckpointRow.__table__)
 HEAD = typing_cast(Table, AuditHeadRow.__table__)
 SIGNING_KEYS = typing_cast(Table, AuditSigningKeyRow.__table__)
+PERSONAL = typing_cast(Table, AuditPersonalRow.__table__)
 
 
 def event_values(event: AuditEvent) -> dict[str, Any]:
@@ -104,7 +106,7 @@ def _action_scope(action: str | None, actions: tuple[str, ...] = ()) -> tuple[bo
     return action in CHUNK_ACTIONS, action not in CHUNK_ACTIONS
 
 
-def filters(query: AuditQuery, dialect: str = "") -> list[ColumnElement[bool]]:
+def filters(query: AuditQuery, dialect: str = "", subject: str | None = None) -> list[ColumnElement[bool]]:
     """The query's filters as SQL conditions on `audit_events`, for pages ordered by id.
 
     Documents and corpora are `id IN (subquery)` semi-joins, which the planners drive from the side table's
@@ -114,6 +116,10 @@ def filters(query: AuditQuery, dialect: str = "") -> list[ColumnElement[bool]]:
     the region). On SQLite a time range makes the action and outcome terms unindexable (`+action`): with a
     million events its planner would otherwise walk the (action, id) index in id order past the whole range
     instead of taking the time index.
+
+    `subject`: the keyed digest of `query.end_user_id` (`AuditKeys.subject_digest`). Events that commit their
+    end user (from revision 0011) are found through their kept personal values, which erasure deletes; older
+    ones through the plain column.
     """
     e = EVENTS.c
     action: ColumnElement[str] = e.action
@@ -121,13 +127,16 @@ def filters(query: AuditQuery, dialect: str = "") -> list[ColumnElement[bool]]:
     if dialect == "sqlite" and (query.since is not None or query.until is not None):
         action, outcome = _unindexed(action), _unindexed(outcome)
     conditions: list[ColumnElement[bool]] = []
-    for column, value in (
-        (e.principal_id, query.principal_id),
-        (e.end_user_id, query.end_user_id),
-        (outcome, query.outcome),
-    ):
+    for column, value in ((e.principal_id, query.principal_id), (outcome, query.outcome)):
         if value is not None:
             conditions.append(column == value)
+    if query.end_user_id is not None:
+        if subject is None:
+            conditions.append(e.end_user_id == query.end_user_id)
+        else:
+            committed = select(PERSONAL.c.event_id).where(PERSONAL.c.subject == subject)
+            legacy = select(e.id).where(e.end_user_id == query.end_user_id)
+            conditions.append(e.id.in_(union_all(legacy, committed)))
     if query.action is not None and query.action != "*":
         if query.action.endswith(".*"):
             # The known actions with the prefix, not LIKE: that uses the index under any collation.

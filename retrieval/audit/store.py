@@ -30,15 +30,19 @@ Every write error becomes `AuditUnavailable`; read errors are `BackendUnavailabl
 
 from __future__ import annotations
 
+import functools
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Row, bindparam, delete, func, insert, select, text, update
 
 from retrieval import telemetry
+from retrieval.audit import kept
 from retrieval.audit.chain import (
     ANCHOR,
     GENESIS,
@@ -52,13 +56,16 @@ from retrieval.audit.events import (
     AUDIT_KEY_ROTATION,
     AUDIT_PRUNE,
     POLICY_CHANGE,
+    PRIVACY_ERASURE,
     AuditEvent,
     AuditPage,
     AuditQuery,
+    ErasureReport,
     PruneReport,
     VerifyReport,
 )
 from retrieval.audit.keys import AuditKeys
+from retrieval.audit.personal import Tally, commit_event
 from retrieval.audit.records import (
     STORED_COLUMNS,
     load_lines,
@@ -161,12 +168,17 @@ class SqlAuditStore:
             raise AuditUnavailable("the provenance log cannot record the policy version") from exc
 
     def _append(self, connection: Connection, event: AuditEvent) -> AuditEvent:
+        """Seal and insert the event (its personal fields committed, their values kept beside it); the
+        event is returned as readers see it, its values in place."""
         head_sequence, head_hash = _head(connection)
-        sealed, canonical = sealed_text(event, head_sequence + 1, head_hash)
+        committed, values = commit_event(event)
+        sealed, canonical = sealed_text(committed, head_sequence + 1, head_hash)
         assert sealed.sequence is not None and sealed.hash is not None
         event_id = connection.execute(
             insert(EVENTS).returning(EVENTS.c.id), {**event_values(sealed), "canonical": canonical}
         ).scalar_one()
+        subject = self._keys.subject_digest(event.end_user_id) if event.end_user_id is not None else None
+        kept.write(connection, event_id, values, subject)
         if sealed.chunks:
             connection.execute(
                 insert(CHUNKS), [{"event_id": event_id, **chunk_values(c)} for c in sealed.chunks]
@@ -176,7 +188,13 @@ class SqlAuditStore:
         if sealed.sequence % self._every == 0:
             self._checkpoint(connection, PERIODIC, sealed.sequence, sealed.hash)
         self._sign_head(connection, sealed.sequence, sealed.hash)
-        return sealed
+        if not values:
+            return sealed
+        # As readers will see it: the values as given (as JSON values, as they read back), not re-opened.
+        details = json.loads(json.dumps(event.details)) if event.details is not None else None
+        return replace(
+            sealed, end_user_id=event.end_user_id, query_masked=event.query_masked, details=details
+        )
 
     def _sign_head(self, connection: Connection, sequence: int, hash_: str) -> None:
         """Sign the new head in the append's transaction (under the chain lock: one writer at a time)."""
@@ -273,14 +291,14 @@ class SqlAuditStore:
             rows = connection.execute(select(*EVENT_COLUMNS).where(EVENTS.c.request_id == request_id)).all()
             if not rows:
                 raise NotFound(f"no audit event for request {request_id}")
-            return load(connection, rows)[0]
+            return _load_shown(connection, rows)[0]
 
     def query(self, query: AuditQuery) -> AuditPage:
         if not 1 <= query.limit <= 1000:
             raise InvalidRequest("limit must be between 1 and 1000")
         # Newest first by row id, which orders events as their sequence does (see the module docstring) and
         # lets the planner walk the side tables' (value, event_id) indexes in order. The cursor is an id.
-        stmt = select(*EVENT_COLUMNS).where(*filters(query, self._dialect))
+        stmt = select(*EVENT_COLUMNS).where(*self._filters(query))
         if query.cursor is not None:
             stmt = stmt.where(EVENTS.c.id < query.cursor)
         stmt = stmt.order_by(EVENTS.c.id.desc()).limit(query.limit + 1)
@@ -288,22 +306,32 @@ class SqlAuditStore:
             connection = session.connection()
             rows = connection.execute(stmt).all()
             more = len(rows) > query.limit
-            events = load(connection, rows[: query.limit])
+            events = _load_shown(connection, rows[: query.limit])
         return AuditPage(events=events, next_cursor=rows[query.limit - 1][0] if more else None)
 
-    def iter_events(self, query: AuditQuery, batch_size: int = 1000) -> Iterator[AuditEvent]:
-        return self._iter(query, batch_size, EVENTS.c.id, self._max(EVENTS.c.id), EVENT_COLUMNS, load)
+    def iter_events(
+        self, query: AuditQuery, batch_size: int = 1000, *, chained: bool = False
+    ) -> Iterator[AuditEvent]:
+        """`chained`: the events as the chain holds them (personal fields as their commitments), what their
+        hashes cover; otherwise as the log shows them."""
+        loader = load if chained else _load_shown
+        return self._iter(query, batch_size, EVENTS.c.id, self._max(EVENTS.c.id), EVENT_COLUMNS, loader)
 
     def iter_records(self, query: AuditQuery, batch_size: int = 2000) -> Iterator[dict[str, Any]]:
         # One parse of the kept canonical text per event (see `records`), not a decode column by column.
         upto = self._max(EVENTS.c.id)
-        return self._iter(query, batch_size, EVENTS.c.id, upto, STORED_COLUMNS, load_stored_records)
+        return self._iter(query, batch_size, EVENTS.c.id, upto, STORED_COLUMNS, _records_shown)
 
     def iter_json(self, query: AuditQuery, batch_size: int = 5000, upto: int | None = None) -> Iterator[str]:
         """As `iter_records`, each event as its JSON text (the JSONL export): the kept canonical text with
         the two hashes spliced in, neither parsed nor encoded again. `upto`: the last row id to read."""
         upto = self._max(EVENTS.c.id) if upto is None else upto
-        return self._iter(query, batch_size, EVENTS.c.id, upto, STORED_COLUMNS, load_lines)
+        return self._iter(query, batch_size, EVENTS.c.id, upto, STORED_COLUMNS, _lines_shown)
+
+    def iter_sealed(self, upto: int, batch_size: int = 5000) -> Iterator[str]:
+        """Every event up to row id `upto` as a signed export's line: the chained text as hashed, with the
+        personal values still kept as openings (`kept.sealed_lines`)."""
+        return self._iter(AuditQuery(), batch_size, EVENTS.c.id, upto, STORED_COLUMNS, _lines_sealed)
 
     def head_sequence(self) -> int:
         return self._max(EVENTS.c.sequence)
@@ -326,7 +354,7 @@ class SqlAuditStore:
         # read: no transaction or connection is held while the consumer (a slow HTTP client, say) takes its
         # time, and `upto` fixes the end, so the result is one consistent prefix of the log even while events
         # are appended.
-        where = filters(query, self._dialect)
+        where = self._filters(query)
         position = 0 if key is EVENTS.c.id else 1  # the key's place in both column lists
         last = after
         while True:
@@ -339,6 +367,10 @@ class SqlAuditStore:
             if len(rows) < batch_size:
                 return
             last = rows[-1][position]
+
+    def _filters(self, query: AuditQuery) -> list[ColumnElement[bool]]:
+        subject = self._keys.subject_digest(query.end_user_id) if query.end_user_id is not None else None
+        return filters(query, self._dialect, subject)
 
     def checkpoints(self) -> list[Checkpoint]:
         with self._db.session() as session:
@@ -400,6 +432,7 @@ class SqlAuditStore:
             checkpoints = [c for c in checkpoints if c.sequence <= upto]
             links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, upto, VERIFY_COLUMNS, load_links)
             return verify_links(links, checkpoints, trust)
+        tally = Tally()
         # The last sequence before the head: each append commits its event and the head together, so an
         # honest head read after it is at or beyond it; the walk goes to whichever is further.
         last = self.head_sequence()
@@ -415,8 +448,10 @@ class SqlAuditStore:
             # Pruned past the resume point: the walk starts at the anchor, as a full one does.
             resume = (found[0].sequence, found[0].hash) if found[0].sequence >= anchor else None
         after = resume[0] if resume is not None else 0
-        links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, end, VERIFY_COLUMNS, load_links, after)
-        return verify_links(links, checkpoints, trust, head, require_head=True, start_after=resume)
+        loader = functools.partial(load_links, tally=tally)
+        links = self._iter(AuditQuery(), 2000, EVENTS.c.sequence, end, VERIFY_COLUMNS, loader, after)
+        report = verify_links(links, checkpoints, trust, head, require_head=True, start_after=resume)
+        return replace(report, personal_checked=tally.checked, personal_erased=tally.erased)
 
     def prune(self, before: datetime, principal_id: str = "system") -> PruneReport:
         """Delete the events older than `before`; the last one pruned becomes a signed anchor.
@@ -454,6 +489,7 @@ class SqlAuditStore:
                 doomed = select(EVENTS.c.id).where(EVENTS.c.sequence <= cut).scalar_subquery()
                 connection.execute(delete(CHUNKS).where(CHUNKS.c.event_id.in_(doomed)))
                 connection.execute(delete(REGIONS).where(REGIONS.c.event_id.in_(doomed)))
+                kept.delete_upto(connection, doomed)
                 pruned = connection.execute(delete(EVENTS).where(EVENTS.c.sequence <= cut)).rowcount
                 self._append(
                     connection,
@@ -475,6 +511,44 @@ class SqlAuditStore:
             raise AuditUnavailable("the provenance log cannot be pruned now") from exc
         return PruneReport(pruned=pruned, anchor_sequence=cut)
 
+    # -- erasing -------------------------------------------------------------------------------------------
+    def erase(self, end_user_id: str, principal_id: str) -> ErasureReport:
+        """Delete the personal values kept for `end_user_id`'s events and log an `erasure` event with the
+        counts (not the identity), in one transaction under the chain lock: both happen or neither does.
+        The chain is untouched: it holds only commitments, which reveal nothing once the values and their
+        salts are gone. Events from before revision 0011 hold their values in the chain; they are counted
+        (`legacy_events`), not changed."""
+        subject = self._keys.subject_digest(end_user_id)
+        try:
+            with self._db.session() as session:
+                connection = session.connection()
+                _lock_chain(connection)
+                events, values, legacy = kept.erase(connection, subject, end_user_id)
+                event = self._append(
+                    connection,
+                    AuditEvent(
+                        request_id=str(uuid.uuid4()),
+                        occurred_at=datetime.now(UTC),
+                        action=PRIVACY_ERASURE,
+                        principal_id=principal_id,
+                        policy_version="",
+                        outcome="succeeded",
+                        details={"events_erased": events, "values_erased": values, "legacy_events": legacy},
+                    ),
+                )
+        except BackendUnavailable as exc:
+            raise AuditUnavailable(
+                "the provenance log cannot record the erasure; nothing was erased"
+            ) from exc
+        assert event.sequence is not None
+        return ErasureReport(
+            events_erased=events,
+            values_erased=values,
+            legacy_events=legacy,
+            request_id=event.request_id,
+            sequence=event.sequence,
+        )
+
     def _anchor(self) -> int:
         anchors = [c.sequence for c in self.checkpoints() if c.kind == ANCHOR]
         return max(anchors, default=0)
@@ -489,6 +563,22 @@ _HEAD_UPDATE = (
     .where(HEAD.c.id == 1)
     .values({name: bindparam(name) for name in ("sequence", "hash", "signed_at", "key_id", "signature")})
 )
+
+
+def _load_shown(connection: Connection, rows: Sequence[Row[Any]]) -> list[AuditEvent]:
+    return kept.reveal_events(connection, [row[0] for row in rows], load(connection, rows))
+
+
+def _lines_shown(connection: Connection, rows: Sequence[Row[Any]]) -> list[str]:
+    return kept.reveal_lines(connection, rows, load_lines(connection, rows))
+
+
+def _records_shown(connection: Connection, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    return kept.reveal_records(connection, rows, load_stored_records(connection, rows))
+
+
+def _lines_sealed(connection: Connection, rows: Sequence[Row[Any]]) -> list[str]:
+    return kept.sealed_lines(connection, rows, load_lines(connection, rows))
 
 
 def _lock_chain(connection: Connection) -> None:

@@ -507,3 +507,43 @@ def test_a_document_listing_without_its_page_shape_is_a_protocol_error() -> None
     _, handler = recording([document(1)])
     with pytest.raises(ProtocolError):
         client(handler).documents("c1")
+
+
+def test_erase_end_user_posts_the_id_and_reads_the_counts() -> None:
+    report = {
+        "events_erased": 3,
+        "values_erased": 14,
+        "legacy_events": 1,
+        "request_id": "5b0c7a52-8f2a-4bd5-9d3f-0a4f5c1d2e3f",
+        "sequence": 42,
+    }
+    seen, handler = recording(report)
+    erased = client(handler).erase_end_user("alice/../x")
+    assert (erased.events_erased, erased.values_erased, erased.legacy_events, erased.sequence) == (
+        3,
+        14,
+        1,
+        42,
+    )
+    assert seen[0].method == "POST" and seen[0].url.path == "/privacy/erasure"
+    assert json.loads(seen[0].content) == {"end_user_id": "alice/../x"}
+    with pytest.raises(ProtocolError, match="events_erased"):
+        client(answering(200, {**report, "events_erased": "3"})).erase_end_user("alice")
+
+
+def test_lookup_subject_sends_only_what_is_given_and_reads_the_documents() -> None:
+    document = {
+        "corpus_id": "c1",
+        "corpus_name": "handbook",
+        "document_id": "d1",
+        "source_uri": "file:///srv/handbook/leave.md",
+        "status": "ingested",
+        "matched": ["email", "name"],
+    }
+    seen, handler = recording({"documents": [document]})
+    found = client(handler).lookup_subject(email="hannah@example.eu")
+    assert [(d.document_id, d.matched) for d in found.documents] == [("d1", ("email", "name"))]
+    assert seen[0].url.path == "/privacy/lookup"
+    assert json.loads(seen[0].content) == {"email": "hannah@example.eu"}
+    with pytest.raises(ProtocolError, match="matched"):
+        client(answering(200, {"documents": [{**document, "matched": "name"}]})).lookup_subject(name="x")

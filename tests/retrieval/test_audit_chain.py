@@ -146,7 +146,7 @@ def forge_checkpoint(db: Database, store: SqlAuditStore) -> None:
 def rewrite_tail(db: Database, store: SqlAuditStore) -> None:
     # Someone without the checkpoint key edits event 6 and recomputes every hash (and kept text) after it:
     # each link holds, but event 8 no longer has the hash its signed checkpoint holds.
-    events = list(store.iter_events(AuditQuery()))
+    events = list(store.iter_events(AuditQuery(), chained=True))
     prev = events[4].hash or ""
     with db.engine.begin() as connection:
         for event in events[5:]:
@@ -215,7 +215,7 @@ def test_tampering_is_found_and_located(
 def test_each_event_keeps_the_canonical_text_its_hash_covers(store: SqlAuditStore, db: Database) -> None:
     with db.engine.connect() as connection:
         kept = dict(connection.execute(text("SELECT sequence, canonical FROM audit_events")).all())
-    assert kept == {e.sequence: canonical(e) for e in store.iter_events(AuditQuery())}
+    assert kept == {e.sequence: canonical(e) for e in store.iter_events(AuditQuery(), chained=True)}
 
 
 def test_events_without_a_kept_text_verify_and_export_from_their_columns(

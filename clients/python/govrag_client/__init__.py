@@ -37,6 +37,7 @@ from govrag_client._models import (
     DocumentPii,
     DocumentUsage,
     DocumentUse,
+    ErasureReport,
     ExportResult,
     Job,
     JobAccepted,
@@ -50,6 +51,8 @@ from govrag_client._models import (
     PruneReport,
     Replay,
     RetrieveResult,
+    SubjectDocument,
+    SubjectLookup,
     VerifyReport,
 )
 
@@ -77,6 +80,7 @@ __all__ = [
     "DocumentPii",
     "DocumentUsage",
     "DocumentUse",
+    "ErasureReport",
     "ExportResult",
     "Forbidden",
     "GovragClient",
@@ -98,6 +102,8 @@ __all__ = [
     "RetrieveResult",
     "ServerError",
     "ServiceUnavailable",
+    "SubjectDocument",
+    "SubjectLookup",
     "TransportError",
     "Unauthenticated",
     "ValidationFailed",

@@ -29,6 +29,7 @@ from govrag_client._models import (
     Document,
     DocumentPage,
     DocumentUsage,
+    ErasureReport,
     Job,
     JobAccepted,
     PiiReport,
@@ -38,6 +39,7 @@ from govrag_client._models import (
     PruneReport,
     Replay,
     RetrieveResult,
+    SubjectLookup,
     VerifyReport,
 )
 
@@ -271,6 +273,14 @@ class BaseClient:
     def _prune(self, before: datetime | str | None) -> Call[PruneReport]:
         body = {"before": _time(before)} if before is not None else None
         return Call("POST", "/audit/prune", _one(PruneReport.read, "audit_prune"), body=body)
+
+    def _erase(self, end_user_id: str) -> Call[ErasureReport]:
+        body = {"end_user_id": end_user_id}
+        return Call("POST", "/privacy/erasure", _one(ErasureReport.read, "privacy_erasure"), body=body)
+
+    def _lookup(self, name: str | None, email: str | None) -> Call[SubjectLookup]:
+        body = {k: v for k, v in (("name", name), ("email", email)) if v is not None}
+        return Call("POST", "/privacy/lookup", _one(SubjectLookup.read, "privacy_lookup"), body=body)
 
     def _export(self, filters: AuditFilter | None, format: ExportFormat) -> Call[None]:
         if format not in ("jsonl", "csv"):

@@ -34,6 +34,7 @@ from govrag_client._models import (
     Document,
     DocumentPage,
     DocumentUsage,
+    ErasureReport,
     ExportResult,
     Job,
     JobAccepted,
@@ -44,6 +45,7 @@ from govrag_client._models import (
     PruneReport,
     Replay,
     RetrieveResult,
+    SubjectLookup,
     VerifyReport,
 )
 
@@ -225,6 +227,15 @@ class GovragClient(BaseClient):
     def prune_audit(self, before: datetime | str | None = None) -> PruneReport:
         """Delete events older than `before` (default: the service's retention), leaving a signed anchor."""
         return self._send(self._prune(before))
+
+    def erase_end_user(self, end_user_id: str) -> ErasureReport:
+        """Erase an end user's personal values from the log (admin); the log still verifies. An id the log
+        never saw erases nothing (counts of 0)."""
+        return self._send(self._erase(end_user_id))
+
+    def lookup_subject(self, name: str | None = None, email: str | None = None) -> SubjectLookup:
+        """The documents whose text names the person or the address (admin, steward)."""
+        return self._send(self._lookup(name, email))
 
     def export_audit(
         self, output: str | Path, filters: AuditFilter | None = None, *, format: ExportFormat = "jsonl"
@@ -433,6 +444,12 @@ class AsyncGovragClient(BaseClient):
 
     async def prune_audit(self, before: datetime | str | None = None) -> PruneReport:
         return await self._send(self._prune(before))
+
+    async def erase_end_user(self, end_user_id: str) -> ErasureReport:
+        return await self._send(self._erase(end_user_id))
+
+    async def lookup_subject(self, name: str | None = None, email: str | None = None) -> SubjectLookup:
+        return await self._send(self._lookup(name, email))
 
     async def export_audit(
         self, output: str | Path, filters: AuditFilter | None = None, *, format: ExportFormat = "jsonl"

@@ -613,6 +613,8 @@ class VerifyReport:
     last_verified_sequence: int
     checkpoints_checked: int
     raw: dict[str, Any] = field(repr=False, compare=False)
+    personal_checked: int = 0  # kept personal values checked against their commitments
+    personal_erased: int = 0  # committed personal values that were erased
 
     @classmethod
     def read(cls, o: JsonObject) -> Self:
@@ -624,6 +626,9 @@ class VerifyReport:
             last_verified_sequence=o.integer("last_verified_sequence"),
             checkpoints_checked=o.integer("checkpoints_checked"),
             raw=o.raw,
+            # Services before erasure existed do not send them.
+            personal_checked=o.opt_integer("personal_checked") or 0,
+            personal_erased=o.opt_integer("personal_erased") or 0,
         )
 
 
@@ -696,6 +701,65 @@ class PruneReport:
     @classmethod
     def read(cls, o: JsonObject) -> Self:
         return cls(pruned=o.integer("pruned"), anchor_sequence=o.integer("anchor_sequence"), raw=o.raw)
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    """What `erase_end_user` deleted: the end user's events whose personal values went, how many values, and
+    how many of their events predate values kept apart from the chain (those keep their values)."""
+
+    events_erased: int
+    values_erased: int
+    legacy_events: int
+    request_id: str  # the `privacy.erasure` event that records it
+    sequence: int
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def read(cls, o: JsonObject) -> Self:
+        return cls(
+            events_erased=o.integer("events_erased"),
+            values_erased=o.integer("values_erased"),
+            legacy_events=o.integer("legacy_events"),
+            request_id=o.text("request_id"),
+            sequence=o.integer("sequence"),
+            raw=o.raw,
+        )
+
+
+@dataclass(frozen=True)
+class SubjectDocument:
+    """A document whose text names the person or address looked up (`lookup_subject`)."""
+
+    corpus_id: str
+    corpus_name: str
+    document_id: str
+    source_uri: str  # names in it masked, as readers see it
+    status: str
+    matched: tuple[str, ...]  # name, email
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def read(cls, o: JsonObject) -> Self:
+        return cls(
+            corpus_id=o.text("corpus_id"),
+            corpus_name=o.text("corpus_name"),
+            document_id=o.text("document_id"),
+            source_uri=o.text("source_uri"),
+            status=o.text("status"),
+            matched=o.texts("matched"),
+            raw=o.raw,
+        )
+
+
+@dataclass(frozen=True)
+class SubjectLookup:
+    documents: tuple[SubjectDocument, ...]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def read(cls, o: JsonObject) -> Self:
+        return cls(documents=o.objects("documents", SubjectDocument.read), raw=o.raw)
 
 
 @dataclass(frozen=True)

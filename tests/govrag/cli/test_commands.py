@@ -34,7 +34,14 @@ ALL_COMMANDS = list(_commands(typer.main.get_command(app)))
 
 
 def test_the_tree_has_every_audience() -> None:
-    for command in (("corpus", "register"), ("job", "show"), ("audit", "export"), ("store", "optimize")):
+    for command in (
+        ("corpus", "register"),
+        ("job", "show"),
+        ("audit", "export"),
+        ("store", "optimize"),
+        ("privacy", "erase"),
+        ("privacy", "lookup"),
+    ):
         assert command in ALL_COMMANDS
     assert ("reindex",) in ALL_COMMANDS and ("eval", "retrieval") in ALL_COMMANDS
 

@@ -182,6 +182,9 @@ def test_the_audit_trail_over_http(client: tuple[TestClient, dict[str, Path]]) -
         "last_verified_sequence": len(everything),
         "checkpoints_checked": len(everything) // 5,
         "last_signed_checkpoint": len(everything) // 5 * 5,
+        # The masked query of the answer and of the denial, each committed and opened.
+        "personal_checked": 2,
+        "personal_erased": 0,
     }
 
     # -- replay: today's catalog and policy against the answer -----------------------------------------------
