@@ -175,6 +175,8 @@ PHONE: list[Case] = [
     ("Phone: 12 34", []),  # too few digits
     ("Invoice 2024-05-17, total 1 234 567 EUR.", []),
     ("Call back at (752) 555-5109 today.", ["(752) 555-5109"]),
+    ("No SMS reached my registered mobile 668 5702; text me on 0612 34 56.", ["668 5702", "0612 34 56"]),
+    ("Dial 9472 7916 from the lobby; we registered 120 delegates.", ["9472 7916"]),
     ("Fax 212.555.0147 or 212-555-0147.", ["212.555.0147", "212-555-0147"]),
     ("SSN 123-45-6789, ISBN 978-3-16-148410-0, part 123-456-7890-1", []),
 ]
