@@ -141,6 +141,8 @@ POSTAL_CODE: list[Case] = [
     ("Ship to 12 Elm St, Boulder, CO 80302 by Friday.", ["80302"]),
     ("Unit 4410 Box 7\nFPO AP 96522-0123", ["96522-0123"]),
     ("Springfield, IL  62704", ["62704"]),
+    ("Mail to Toronto, ON M5V 3L9 or H2X 1Y4.", ["M5V 3L9", "H2X 1Y4"]),
+    ("Part A1B2C3, model D1E 2F3 and Q1A 1A1 are not codes.", []),
     ("Ticket ID 12345, batch XQ 55555 and co 80302 stay.", []),
     ("Invoice CA 123456 and TX 8030 are not codes.", []),
 ]
