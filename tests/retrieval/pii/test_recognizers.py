@@ -153,6 +153,7 @@ AGE: list[Case] = [
     ("My father retired at the age of 61", ["61"]),
     ("Patients aged 30 to 40, Age: 52.", ["30", "52"]),
     ("He just turned 50. She turns 30 this year.", ["50", "30"]),
+    ("A 6-month-old boy and his 3 weeks old sister; a 2-week delay, 12 months of data.", ["6", "3"]),
     ("He turned 180 degrees and turned 3 pages.", []),
     ("The policy is 5 years old in spirit? 300 years old building.", ["5"]),
     ("We have 10 years of experience.", []),
