@@ -1,5 +1,5 @@
 """Finds ages (AGE): "a 79 year old", "79-year-old", "42 yo", "42 y.o.", "42 years of age",
-"at the age of 61", "aged 45", "He just turned 50".
+"at the age of 61", "aged 45", "He just turned 50", and an infant's "a 6-month-old", "3 weeks old".
 
 A number is an age only in an age phrase, so the phrase is part of the pattern (lookbehind or lookahead),
 and the span is the number alone. "turned" is followed by a number in other senses too ("turned 180
@@ -20,7 +20,8 @@ class AgeRecognizer(PatternRecognizer):
     PATTERNS = [
         Pattern(
             "N years old",
-            r"\b\d{1,3}(?=[ -]?(?i:years?|yrs?)[ -](?i:old)\b|[ ]?(?i:y/o|yo)\b|[ ]?(?i:y\.o\.)|"
+            r"\b\d{1,3}(?=[ -]?(?i:years?|yrs?|months?|weeks?)[ -](?i:old)\b|"
+            r"[ ]?(?i:y/o|yo)\b|[ ]?(?i:y\.o\.)|"
             r"[ ](?i:years?|yrs?)[ ](?i:of[ ]age)\b)",
             0.85,
         ),

@@ -6,7 +6,8 @@ of regions and finds US-style numbers well; numbers written the European way ("0
 groups alone are too common (dates, amounts, ids), so a number here needs either
 
 - a leading "+" and a country code, which is a phone number whatever follows, or
-- a phone cue right before it (lookbehind: "Phone:", "Mobile:", "call me on", "Fax", "tel."), or a
+- a phone cue right before it (lookbehind: "Phone:", "Mobile:", "call me on", "Fax", "tel.", "dial",
+  "text me on", "my registered"), or a
   "-Office"/"-Fax" label right after it, as in contact blocks;
 
 or the North American shape ("(212) 555-0147", "212-555-0147", "212.555.0147"), which nothing else has;
@@ -28,7 +29,10 @@ _GROUPS = (
 _CUE = (
     r"(?:phone|telephone|tel|mobile|mob|cell|cellphone|fax|desk|landline|whatsapp|"
     r"call[ ]me(?:[ ](?:on|at))?|call[ ]us(?:[ ](?:on|at))?|reach[ ]me(?:[ ](?:on|at))?|"
-    r"(?:answering|available)[ ]at|phone[ ]number(?:[ ]is)?|number[ ]to[ ]call)"
+    r"(?:answering|available)[ ]at|phone[ ]number(?:[ ]is)?|number[ ]to[ ]call|"
+    # Chat and form wording for a number given without the word "phone" ("text me on", "dial", "my
+    # registered 0699 868 88 55", "SMS").
+    r"text[ ]me(?:[ ](?:on|at))?|dial|sms|registered(?:[ ](?:mobile|number|no))?|contact[ ](?:number|no))"
 )
 _EXTENSION = regex.compile(r"(?i:x|ext)")
 

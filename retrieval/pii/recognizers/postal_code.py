@@ -7,8 +7,9 @@ letters ("7412 SL"). UK postcodes ("SW1A 1AA") have a shape of their own and are
 lower score. A US ZIP code is taken without a cue after a state's two-letter USPS code in capitals (", CO
 80202", "DPO AE 09498"), the way every US address ends it; a capitalised pair before five digits is rare
 elsewhere, and the closed list of USPS codes (states, territories, military) keeps "ID 12345" or "NO 12345"
-out only where they are not states, so those two are left out. A postal code inside a full address is the
-address recognizer's.
+out only where they are not states, so those two are left out. Canadian codes ("M5V 3L9": letter, digit,
+letter, space, digit, letter, digit, from Canada Post's letters) are a shape nothing else has and are taken
+without a cue. A postal code inside a full address is the address recognizer's.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ _UK = (
     r"(?:GIR[ ]?0AA|[A-PR-UWYZ][0-9][A-HJKPSTUW0-9]?[ ]?[0-9][ABD-HJLNP-UW-Z]{2}|"
     r"[A-PR-UWYZ][A-HK-Y][0-9][ABEHMNPRVWXY0-9]?[ ]?[0-9][ABD-HJLNP-UW-Z]{2})"
 )
+# Canada Post: no D, F, I, O, Q, U anywhere, no W or Z first; the space is required, so that an id of six
+# alternating characters ("A1B2C3") stays.
+_CANADA = r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ ]\d[ABCEGHJ-NPRSTV-Z]\d"
 
 # USPS state, territory and military codes, less ID and NO-like words that label numbers ("ID 12345").
 _US_STATE = (
@@ -35,7 +39,7 @@ _US_STATE = (
 
 
 class PostalCodeRecognizer(PatternRecognizer):
-    """POSTAL_CODE after a word that names it, UK postcodes, and US ZIP codes after a state code."""
+    """POSTAL_CODE after a word that names it, UK and Canadian postcodes, US ZIP codes after a state code."""
 
     PATTERNS = [
         Pattern(
@@ -50,6 +54,7 @@ class PostalCodeRecognizer(PatternRecognizer):
             rf"(?=\d)(?<=(?:^|[,\s])(?-i:{_US_STATE})[ ]{{1,2}})\d{{5}}(?:-\d{{4}})?(?![\d-])",
             0.65,
         ),
+        Pattern("Canadian postal code", rf"(?<![\w-]){_CANADA}(?![\w-])", 0.65),
     ]
     CONTEXT: list[str] = []
 

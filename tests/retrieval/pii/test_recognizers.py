@@ -141,6 +141,8 @@ POSTAL_CODE: list[Case] = [
     ("Ship to 12 Elm St, Boulder, CO 80302 by Friday.", ["80302"]),
     ("Unit 4410 Box 7\nFPO AP 96522-0123", ["96522-0123"]),
     ("Springfield, IL  62704", ["62704"]),
+    ("Mail to Toronto, ON M5V 3L9 or H2X 1Y4.", ["M5V 3L9", "H2X 1Y4"]),
+    ("Part A1B2C3, model D1E 2F3 and Q1A 1A1 are not codes.", []),
     ("Ticket ID 12345, batch XQ 55555 and co 80302 stay.", []),
     ("Invoice CA 123456 and TX 8030 are not codes.", []),
 ]
@@ -151,6 +153,7 @@ AGE: list[Case] = [
     ("My father retired at the age of 61", ["61"]),
     ("Patients aged 30 to 40, Age: 52.", ["30", "52"]),
     ("He just turned 50. She turns 30 this year.", ["50", "30"]),
+    ("A 6-month-old boy and his 3 weeks old sister; a 2-week delay, 12 months of data.", ["6", "3"]),
     ("He turned 180 degrees and turned 3 pages.", []),
     ("The policy is 5 years old in spirit? 300 years old building.", ["5"]),
     ("We have 10 years of experience.", []),
@@ -175,6 +178,8 @@ PHONE: list[Case] = [
     ("Phone: 12 34", []),  # too few digits
     ("Invoice 2024-05-17, total 1 234 567 EUR.", []),
     ("Call back at (752) 555-5109 today.", ["(752) 555-5109"]),
+    ("No SMS reached my registered mobile 668 5702; text me on 0612 34 56.", ["668 5702", "0612 34 56"]),
+    ("Dial 9472 7916 from the lobby; we registered 120 delegates.", ["9472 7916"]),
     ("Fax 212.555.0147 or 212-555-0147.", ["212.555.0147", "212-555-0147"]),
     ("SSN 123-45-6789, ISBN 978-3-16-148410-0, part 123-456-7890-1", []),
 ]
