@@ -7,8 +7,8 @@ Each configuration runs in its own process pinned to its CPUs (`sched_setaffinit
 processes inherit, so "1 CPU" is one core for everything: the job's owner, the Ray workers, the parser and PII
 helper processes). It builds the service's runtime on a fresh data directory with the real models and PII
 masking on, ingests a 48-document warm-up corpus (model loading in every worker process and Ray's start are
-not timed), then the corpus, timing the job from request to end. Configurations run in the order local-1, ray-1, ray-2, local-2,
-so that a noisy neighbour on a shared machine is spread over both sides of each ratio.
+not timed), then the corpus, timing the job from request to end. Configurations run in the order local-1,
+ray-1, ray-2, local-2, so that a noisy neighbour on a shared machine is spread over both sides of each ratio.
 
 Per stage, the figures are busy seconds per chunk: for Ray, the workers' time inside each stage (one task
 runs on one core, so busy time is CPU time); for local, the stage threads' busy time, which overlaps on more
