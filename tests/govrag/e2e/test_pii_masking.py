@@ -3,6 +3,7 @@ person with the chunk about that person, the audit log holds only the masked que
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,13 +125,20 @@ def test_a_pseudonymized_corpus_answers_questions_that_name_a_person(
     engine = create_engine(settings.resolved_database_url)
     try:
         with engine.connect() as connection:
+            # The chained column holds a commitment (retrieval/audit/personal.py); the masked query itself is
+            # kept beside it, in the event's openings.
             rows = connection.execute(
-                text("SELECT query_masked, query_hmac FROM audit_events WHERE action = 'retrieve'")
+                text(
+                    "SELECT e.query_masked AS committed, p.openings, e.query_hmac FROM audit_events e "
+                    "JOIN audit_personal p ON p.event_id = e.id WHERE e.action = 'retrieve'"
+                )
             ).all()
     finally:
         engine.dispose()
     assert len(rows) == 7
-    masked = [row.query_masked for row in rows]
+    assert all(row.committed.startswith("personal:v1:") for row in rows)
+    rows = [(json.loads(json.loads(row.openings)["query_masked"]["value"]), row.query_hmac) for row in rows]
+    masked = [query_masked for query_masked, _ in rows]
     assert "What did <PERSON> sign?" in masked and "Who is <PERSON>?" in masked
     for query_masked, query_hmac in rows:
         assert not any(part in query_masked for person in SIGNED for part in person.split()), query_masked
