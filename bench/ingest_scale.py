@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -60,6 +59,7 @@ def one(executor: str, cpus: int, workdir: Path) -> dict[str, Any]:
 
     configure_offline_runtime()
     from harness import process_tree_cpu_s  # bench/, the script's own directory
+    from ingest_throughput import StatsRecorder
 
     from govrag.runtime import build_runtime
     from retrieval.catalog import CorpusSpec
@@ -89,7 +89,7 @@ def one(executor: str, cpus: int, workdir: Path) -> dict[str, Any]:
             write_seconds[0] += time.perf_counter() - started
 
     pipeline._write = timed_write  # type: ignore[method-assign]
-    recorder = _StatsRecorder.install()
+    recorder = StatsRecorder.install()
     try:
         steward = runtime.principals.authenticate(f"Bearer {STEWARD_KEY}")
 
@@ -134,27 +134,6 @@ def one(executor: str, cpus: int, workdir: Path) -> dict[str, Any]:
         "cpu_seconds_per_chunk": round(cpu / chunks, 4),
         "busy_seconds_per_chunk": {stage: round(value / chunks, 4) for stage, value in stages.items()},
     }
-
-
-class _StatsRecorder(logging.Handler):
-    """Keeps the `ProcessingStats` the local executor logs at the end of each run."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.runs: list[dict[str, float]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        stats = getattr(record, "processing_stats", None)
-        if stats is not None:
-            self.runs.append({"parse": stats.parse, "mask": stats.mask, "embed": stats.embed})
-
-    @classmethod
-    def install(cls) -> _StatsRecorder:
-        recorder = cls()
-        processing = logging.getLogger("ingest.processing")
-        processing.setLevel(logging.DEBUG)
-        processing.addHandler(recorder)
-        return recorder
 
 
 def sizing(ray_1: dict[str, Any]) -> dict[str, Any]:
