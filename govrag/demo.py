@@ -111,6 +111,7 @@ def run_demo(*, host: str, port: int, serve: bool) -> None:
             import uvicorn
 
             from govrag.api.app import create_app
+            from govrag.api.middleware import server_options
 
             typer.echo(f"Serving on {base} (Ctrl-C stops)")
             uvicorn.run(
@@ -118,6 +119,7 @@ def run_demo(*, host: str, port: int, serve: bool) -> None:
                 host=host,
                 port=port,
                 log_level="warning",
+                **server_options(),
             )
     finally:
         runtime.close()

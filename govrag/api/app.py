@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from govrag.api import answers, audit, corpora, operations, policy, privacy, retrieve
 from govrag.api.deps import CurrentPrincipal
 from govrag.api.errors import install_error_handlers
-from govrag.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from govrag.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, UrlLengthLimitMiddleware
 from govrag.api.schemas import Health
 from govrag.console import mount_console
 from govrag.runtime import Runtime, build_runtime
@@ -53,8 +53,9 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(operations.RequestTimer)
-    # Added last, runs first: the request id is set before the size check, so a 413 carries it too.
+    # Added last, runs first: the request id is set before the size checks, so a 413 or 414 carries it too.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=limits.max_request_bytes)
+    app.add_middleware(UrlLengthLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(retrieve.router)
     app.include_router(answers.router)

@@ -1,4 +1,4 @@
-"""ASGI middleware: a request id on every request (logs and `X-Request-ID`), one access line, body limits."""
+"""ASGI middleware: a request id on every request (logs and `X-Request-ID`), one access line, size limits."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -106,6 +107,38 @@ class BodySizeLimitMiddleware:
 
     def _detail(self) -> str:
         return f"the request body is larger than the limit of {self.max_bytes} bytes"
+
+
+# The longest target (path and query string, as sent) the service reads: a cursor of 4,096 characters fits
+# even with every character percent-encoded (three bytes each); nothing the API takes needs more.
+MAX_URL_BYTES = 16 * 1024
+# What the HTTP parser buffers for one request head (request line and headers) before it gives up. Well
+# above MAX_URL_BYTES, so an over-long URL is read in full and answered 414 in JSON; only a head over this
+# meets the parser's own refusal (a bare 400 and a closed connection, possibly reset before it is read).
+MAX_REQUEST_HEAD_BYTES = 256 * 1024
+
+
+def server_options() -> dict[str, Any]:
+    """uvicorn options every server of the app uses (`govrag serve`, the demo, the tests' live servers)."""
+    # access_log=False: the app logs one JSON access line per request, with its id and no query string.
+    return {"access_log": False, "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES}
+
+
+class UrlLengthLimitMiddleware:
+    """Refuse a request whose target (path and query string) is over `max_bytes`: 414, `{type, detail}`."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_URL_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+            if len(raw_path) + len(scope.get("query_string", b"")) > self.max_bytes:
+                detail = f"the request URL is longer than the limit of {self.max_bytes} bytes"
+                await _send_error(send, 414, "uri_too_long", detail)
+                return
+        await self.app(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

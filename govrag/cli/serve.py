@@ -25,6 +25,7 @@ def serve(
     import uvicorn
 
     from govrag.api.app import create_app
+    from govrag.api.middleware import server_options
     from govrag.logs import configure_logging
     from retrieval.errors import ConfigurationError
     from retrieval.settings import get_settings
@@ -44,14 +45,8 @@ def serve(
         "serving on http://%s:%s (console: http://%s:%s/console/)", host, port, host, port
     )
     try:
-        # access_log=False: the app logs one JSON access line per request, with its id and no query string.
-        uvicorn.run(
-            app_for_role(settings, runtime, create_app),
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-        )
+        app = app_for_role(settings, runtime, create_app)
+        uvicorn.run(app, host=host, port=port, log_config=None, **server_options())
     finally:
         runtime.close()
 

@@ -14,6 +14,7 @@ import httpx
 import uvicorn
 
 from govrag.api.app import create_app
+from govrag.api.middleware import server_options
 from govrag.runtime import Runtime, build_runtime
 from retrieval.settings import Settings
 from tests.govrag.e2e.corpus_fixture import auth
@@ -33,7 +34,7 @@ def live_server(settings: Settings, runtime: Runtime | None = None) -> Iterator[
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, runtime), host="127.0.0.1", port=port, log_config=None, access_log=False
+            create_app(settings, runtime), host="127.0.0.1", port=port, log_config=None, **server_options()
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
