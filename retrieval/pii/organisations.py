@@ -12,7 +12,13 @@ is dropped, a contact block's "Overture Technologies" line included; a name afte
   while they continue the list;
 - the sentence says what it is: "<name> is a design agency", "<name> is an investment bank based in ...",
   where the noun phrase after "is a/an" (up to four words, no preposition) ends in a word for a business;
-  "is a bank clerk" goes on with a noun, "is a nurse at a firm" leaves the phrase: both are a person's.
+  "is a bank clerk" goes on with a noun, "is a nurse at a firm" leaves the phrase: both are a person's;
+- or what only a body is said to be: "<name> was founded in 2015", "<name> is headquartered in Oslo",
+  "<name> is the brainchild of ..." (a person founds, but is not founded).
+
+A place is rarely someone's employer: a LOCATION finding right after "work(ed) for", "employed by" or
+"employer:" is a firm the model took for a place ("I used to work for Transparagov"), and is dropped too.
+A person can be an employer, so PERSON findings there are kept.
 
 No lists of names: only the closed vocabulary of how firms are named and described.
 """
@@ -51,7 +57,8 @@ _LIST_TAIL = regex.compile(r"(?:[ ]*,[ ]*(?:(?:and|&)[ ]+)?|[ ]+(?:and|&)[ ]+)\p
 _BUSINESS = (
     r"(?:company|companies|agency|firm|bank|business|corporation|conglomerate|startup|start-up|"
     r"manufacturer|retailer|brand|consultancy|organi[sz]ation|charity|nonprofit|non-profit|publisher|"
-    r"insurer|airline|supplier|provider|chain|studio|label|group|partnership|cooperative)"
+    r"insurer|airline|supplier|provider|chain|studio|label|group|partnership|cooperative|subsidiary|"
+    r"division|franchise|venture)"
 )
 # Words that leave the noun phrase: "a nurse at a firm" is not a firm.
 _FUNCTION = r"(?i:at|of|in|for|with|the|an?|from|to|by|on|who|whose|and|or|but|like)"
@@ -62,14 +69,32 @@ _DESCRIBED = regex.compile(
     r"(?=[ ]*(?:[.,;:!?)]|$)|[ ]+(?:based|in|that|which|with|and|founded|headquartered|of|from|for|"
     r"whose|since|specialising|specializing|serving|offering|operating)\b)"
 )
+# What only a body is said to be: founded, established, incorporated, headquartered somewhere, or someone's
+# brainchild ("Verdafero is the brainchild of ...", "Kivo, a Berlin start-up, was founded in 2015"). People
+# found and establish things; they are not founded ("established as the favourite", "incorporated into the
+# squad" can be said of a person, so not those). An aside between commas may come first.
+_INSTITUTED = regex.compile(
+    r"(?:[ ]*,[^,.;\n]{1,60},)?[ ]+(?:is|was|were|has[ ]+been|had[ ]+been)[ ]+"
+    r"(?:(?:first|originally|officially|formally|later)[ ]+)?"
+    r"(?:founded|established(?![ ]+as\b)|incorporated(?![ ]+into\b)|headquartered|the[ ]+brainchild[ ]+of)\b"
+)
+# The words before an employer: "work for", "worked for", "employed by", "employer:".
+_EMPLOYER_CUE = regex.compile(
+    r"(?i:\b(?:work|works|worked|working)[ ]+for|\bemployed[ ]+by|\bemployer[ ]*:)[ ]*$"
+)
 # A name after an honorific is a person's, whatever follows ("Mr. Jan Bank").
 _CUED = frozenset({"TitledNameRecognizer"})
 
 
 def drop_organisations(text: str, results: Sequence[RecognizerResult]) -> list[RecognizerResult]:
-    """`results` less the PERSON findings that name an organisation (see the module docstring)."""
+    """`results` less the PERSON findings that name an organisation, and the LOCATION findings that name
+    an employer (see the module docstring)."""
     kept = []
     for result in results:
+        if result.entity_type == "LOCATION" and _EMPLOYER_CUE.search(
+            text, max(0, result.start - 30), result.start
+        ):
+            continue
         if (
             result.entity_type == "PERSON"
             and not _cued(result)
@@ -98,4 +123,7 @@ def _names_a_firm(text: str, start: int, end: int) -> bool:
         if tail is None:
             break
         end = tail.end()
-    return _DESCRIBED.match(text, end, min(len(text), end + 120)) is not None
+    return (
+        _DESCRIBED.match(text, end, min(len(text), end + 120)) is not None
+        or _INSTITUTED.match(text, end, min(len(text), end + 120)) is not None
+    )

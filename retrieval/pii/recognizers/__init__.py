@@ -22,6 +22,7 @@ from retrieval.pii.recognizers.name_shape import NameShapeRecognizer
 from retrieval.pii.recognizers.national_phone import NationalPhoneRecognizer
 from retrieval.pii.recognizers.phone import InternationalPhoneRecognizer
 from retrieval.pii.recognizers.place_cue import PlaceCueRecognizer
+from retrieval.pii.recognizers.place_postcode import PlacePostcodeRecognizer
 from retrieval.pii.recognizers.postal_code import PostalCodeRecognizer
 from retrieval.pii.recognizers.street_address import StreetAddressRecognizer
 from retrieval.pii.recognizers.titled_name import TitledNameRecognizer
@@ -36,6 +37,7 @@ __all__ = [
     "NameShapeRecognizer",
     "NationalPhoneRecognizer",
     "PlaceCueRecognizer",
+    "PlacePostcodeRecognizer",
     "PostalCodeRecognizer",
     "StreetAddressRecognizer",
     "TitledNameRecognizer",
@@ -56,6 +58,7 @@ def custom_recognizers(language: str = "en") -> list[EntityRecognizer]:
         NameCueRecognizer(supported_language=language),
         NameShapeRecognizer(supported_language=language),
         PlaceCueRecognizer(supported_language=language),
+        PlacePostcodeRecognizer(supported_language=language),
         PostalCodeRecognizer(supported_language=language),
         StreetAddressRecognizer(supported_language=language),
         TitledNameRecognizer(supported_language=language),

@@ -39,6 +39,7 @@ PARTICLE = (
 NOT_A_NAME = (
     r"(?:I|The|This|That|These|Those|There|Then|Than|Thanks?|Thank|What|When|Where|Who|Why|How|Which|Is|Are|Was|"
     r"Were|Be|Been|It|Its|He|She|We|They|You|Your|Our|My|His|Her|Their|Me|Him|Us|Them|A|An|And|Or|But|If|So|"
+    r"Everyone|Everybody|Someone|Somebody|Anyone|Anybody|Nobody|Everything|Something|Nothing|Anything|"
     r"Not|No|Yes|In|On|At|To|From|For|Of|With|By|As|All|Any|Some|Every|Each|Please|Dear|Hi|Hello|Hey|Mr|Mrs|"
     r"Ms|Dr|Sir|Madam|Just|Also|Here|Now|Today|Tomorrow|Yesterday|Monday|Tuesday|Wednesday|Thursday|Friday|"
     r"Saturday|Sunday|January|February|March|April|May|June|July|August|September|October|November|December|"

@@ -9,9 +9,9 @@ and a leak of it is still a leak. So after a card cue (lookbehind: "card", "cc",
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
-from retrieval.pii.recognizers._fragments import FLAGS
+from retrieval.pii.recognizers._base import FlaggedPatternRecognizer
 
 _CUE = (
     r"(?:(?:credit|debit|payment|bank|visa|mastercard|amex)?[ ]?card|cc|pan)"
@@ -19,9 +19,10 @@ _CUE = (
 )
 
 
-class CardNumberRecognizer(PatternRecognizer):
+class CardNumberRecognizer(FlaggedPatternRecognizer):
     """CREDIT_CARD: 12 to 19 digits after a card cue."""
 
+    ENTITY = "CREDIT_CARD"
     PATTERNS = [
         Pattern(
             "card number after cue",
@@ -29,13 +30,3 @@ class CardNumberRecognizer(PatternRecognizer):
             0.9,
         ),
     ]
-    CONTEXT: list[str] = []
-
-    def __init__(self, supported_language: str = "en", supported_entity: str = "CREDIT_CARD") -> None:
-        super().__init__(
-            supported_entity=supported_entity,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            global_regex_flags=FLAGS,
-        )

@@ -8,9 +8,9 @@ itself may be numeric (day, month and year in any order with `/`, `.` or `-`; IS
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
-from retrieval.pii.recognizers._fragments import FLAGS
+from retrieval.pii.recognizers._base import FlaggedPatternRecognizer
 
 _MONTH = (
     r"(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
@@ -28,22 +28,13 @@ _CUE = (
 )
 
 
-class DateOfBirthRecognizer(PatternRecognizer):
+class DateOfBirthRecognizer(FlaggedPatternRecognizer):
     """DATE_OF_BIRTH: a date after a birth cue."""
 
+    ENTITY = "DATE_OF_BIRTH"
     PATTERNS = [
         # The cue is matched and then dropped from the span (`\K`): a lookbehind for it was tried at every
         # letter and digit of the text, the most expensive pattern of all on text dense with personal data.
         Pattern("date after birth cue", rf"\b(?i:{_CUE})[ ]*[:\-]?[ ]*\K{_DATE}\b", 0.85),
         Pattern("year after born in", r"(?=\d)(?<=\b(?i:born[ ]in)[ ]+)(?:19|20)\d{2}\b", 0.65),
     ]
-    CONTEXT: list[str] = []
-
-    def __init__(self, supported_language: str = "en", supported_entity: str = "DATE_OF_BIRTH") -> None:
-        super().__init__(
-            supported_entity=supported_entity,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            global_regex_flags=FLAGS,
-        )

@@ -7,8 +7,10 @@ language. Three strengths, each a lookbehind (or lookahead) so that the span is 
   lower-case name ("my name is vitoria"), as typed in chats and queries;
 - address and kinship ("Dear", "Hello", "my son", "my colleague"): a capitalised name only;
 - speech verbs and verbs whose subject is a person ("said Maslin", "Enrico shouted at", "Jacob lives on",
-  "add Irenke Sörös as a beneficiary"): capitalised, and the words that start sentences ("The", "This",
-  ...) are never names (`_fragments.NOT_A_NAME`);
+  "add Irenke Sörös as a beneficiary"), a sentence that calls the name a person ("Scott is a very
+  sympathetic person"), and a chat reply that is only a name, to a question about a name ("Bot: What's
+  the name on the account? User: Maja S Hermansen"): capitalised, and the words that start sentences
+  ("The", "This", ...) are never names (`_fragments.NOT_A_NAME`);
 - layout: a line of two to four capitalised words heading a contact block (a "Phone:"/"E-mail:"/"Address"
   line, a house-number line or a country line within the next five lines), and the speakers of a dialogue
   ("Ubul: What a day.\nNicole: ..."; two consecutive speaker lines, each followed by a sentence).
@@ -21,12 +23,12 @@ cheaper error.
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
+from retrieval.pii.recognizers._base import FlaggedPatternRecognizer
 from retrieval.pii.recognizers._fragments import (
     CAP_WORD,
     CAP_WORD_BEHIND,
-    FLAGS,
     LOWER_NAME,
     NAME,
     NAME_BEHIND,
@@ -56,13 +58,19 @@ _PERSON_VERB = (
     r"thinks|thought|believes|feels|felt|wants|wanted|loves|loved|hates|joined|retired|resigned|graduated|"
     r"smiled|laughed|cried|(?:had|has)[ ]given|gave|will[ ]be[ ](?:talking|speaking|presenting|joining))"
 )
+# Nouns for people: "<name> is a very sympathetic person", "... was a kind man".
+_PERSON_NOUN = (
+    r"(?:person|man|woman|girl|boy|guy|lady|gentleman|child|kid|friend|neighbou?r|colleague|human[ ]being|"
+    r"individual|soul|listener|leader|mother|father|husband|wife|son|daughter|brother|sister)"
+)
 # Field labels that open the lines of a contact block or a signature.
 _CONTACT_FIELD = r"(?i:phone|mobile|tel|telephone|e-?mail|address|fax|website|personal[ ]info)"
 
 
-class NameCueRecognizer(PatternRecognizer):
+class NameCueRecognizer(FlaggedPatternRecognizer):
     """PERSON announced by an introduction, a form of address or a speech verb."""
 
+    ENTITY = "PERSON"
     PATTERNS = [
         Pattern("name after introduction", rf"(?=\p{{Lu}})(?<=\b(?i:{_INTRODUCTION})[ \t]*){NAME}", 0.85),
         Pattern(
@@ -92,6 +100,20 @@ class NameCueRecognizer(PatternRecognizer):
             0.65,
         ),
         Pattern(
+            "name described as a person",
+            rf"(?=\p{{Lu}}){NAME_START}{NAME}(?=[ ]+(?:is|was|seems|remains)[ ]+(?:a|an)[ ]+"
+            rf"(?:[\p{{Ll}}-]+[ ]+){{0,3}}{_PERSON_NOUN}\b)",
+            0.65,
+        ),
+        # "Bot: What's the name on the account? User: Maja S Hermansen": a reply that is only a name, to a
+        # question about a name.
+        Pattern(
+            "name given in reply to a question about a name",
+            rf"(?=\p{{Lu}})(?<=\b(?i:name)\b[^\n?]{{0,60}}\?[ \t]*\n?[ \t]*{CAP_WORD_BEHIND}:[ \t]*)"
+            rf"{NAME}(?=[ \t]*[.!]?[ \t]*$)",
+            0.7,
+        ),
+        Pattern(
             "name added as a party",
             rf"(?=\p{{Lu}})(?<=\b(?i:add)[ ]+){NAME}(?=[ ]+as[ ]+(?:a|an|the|my|our)?\b)",
             0.7,
@@ -115,13 +137,3 @@ class NameCueRecognizer(PatternRecognizer):
             0.65,
         ),
     ]
-    CONTEXT: list[str] = []
-
-    def __init__(self, supported_language: str = "en", supported_entity: str = "PERSON") -> None:
-        super().__init__(
-            supported_entity=supported_entity,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            global_regex_flags=FLAGS,
-        )

@@ -11,9 +11,9 @@ no region accepts (a reference, an amount) is dropped, as presidio's recognizer 
 from __future__ import annotations
 
 import phonenumbers
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
-from retrieval.pii.recognizers._fragments import FLAGS
+from retrieval.pii.recognizers._base import FlaggedPatternRecognizer
 
 __all__ = ["NATIONAL_REGIONS", "NationalPhoneRecognizer"]
 
@@ -21,9 +21,10 @@ __all__ = ["NATIONAL_REGIONS", "NationalPhoneRecognizer"]
 NATIONAL_REGIONS = ("GB", "FR", "DE", "NL", "BE", "IT", "AT", "CH", "IE", "ES", "PT", "SE", "DK", "FI", "PL")
 
 
-class NationalPhoneRecognizer(PatternRecognizer):
+class NationalPhoneRecognizer(FlaggedPatternRecognizer):
     """PHONE_NUMBER in a national format, confirmed by `phonenumbers` for one of the regions we serve."""
 
+    ENTITY = "PHONE_NUMBER"
     PATTERNS = [
         Pattern(
             "trunk zero and groups",
@@ -32,16 +33,6 @@ class NationalPhoneRecognizer(PatternRecognizer):
         ),
         Pattern("US groups with spaces", r"(?<![\w+(.,/-])[2-9]\d{2}[ ]\d{3}[ ]\d{4}(?![\w-]|[.,]\d)", 0.7),
     ]
-    CONTEXT: list[str] = []
-
-    def __init__(self, supported_language: str = "en", supported_entity: str = "PHONE_NUMBER") -> None:
-        super().__init__(
-            supported_entity=supported_entity,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            global_regex_flags=FLAGS,
-        )
 
     def validate_result(self, pattern_text: str) -> bool | None:
         """None (keep the pattern's score) for a valid number, False (drop it) otherwise."""

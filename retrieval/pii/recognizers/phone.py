@@ -6,25 +6,32 @@ of regions and finds US-style numbers well; numbers written the European way ("0
 groups alone are too common (dates, amounts, ids), so a number here needs either
 
 - a leading "+" and a country code, which is a phone number whatever follows, or
+- the international prefix "00" and a country code ("00 44 20 7946 0958"), where the number is a valid
+  one once "00" is read as "+" (`phonenumbers`), or
 - a phone cue right before it (lookbehind: "Phone:", "Mobile:", "call me on", "Fax", "tel.", "dial",
   "text me on", "my registered"), or a
   "-Office"/"-Fax" label right after it, as in contact blocks;
 
-or the North American shape ("(212) 555-0147", "212-555-0147", "212.555.0147"), which nothing else has;
+or the North American shape ("(212) 555-0147", "212-555-0147", "212.555.0147", with the long-distance
+"1-" too: "1-800-555-0199"), which nothing else has;
 and in all cases 6 to 15 digits in groups of 1 to 5, as the ITU allows (E.164), with an optional
-extension ("x769", "ext. 12"). Groups are separated by a space, dot or dash, once each.
+extension ("x769", "ext. 12", ", extension 42"), which is part of the span. Groups are separated by a
+space, dot or dash, once each.
 """
 
 from __future__ import annotations
 
+import phonenumbers
 import regex
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
-from retrieval.pii.recognizers._fragments import FLAGS
+from retrieval.pii.recognizers._base import FlaggedPatternRecognizer
 
+# An extension after the number: "x769", "ext. 12", ", extension 42".
+_EXTENSION_PART = r"(?:,?[ ]?(?i:x|ext\.?|extension)[ ]?\d{1,5})"
 _GROUPS = (
     r"(?:\(\d{1,5}\)|\d{1,5})(?:[ .-]?(?:\(0\)|\(\d{1,5}\)))?(?:[ .-]?\d{1,5}){1,6}"
-    r"(?:[ ]?(?i:x|ext\.?)[ ]?\d{1,5})?"
+    rf"{_EXTENSION_PART}?"
 )
 _CUE = (
     r"(?:phone|telephone|tel|mobile|mob|cell|cellphone|fax|desk|landline|whatsapp|"
@@ -37,11 +44,17 @@ _CUE = (
 _EXTENSION = regex.compile(r"(?i:x|ext)")
 
 
-class InternationalPhoneRecognizer(PatternRecognizer):
+class InternationalPhoneRecognizer(FlaggedPatternRecognizer):
     """PHONE_NUMBER with a country code, or after a phone cue."""
 
+    ENTITY = "PHONE_NUMBER"
     PATTERNS = [
         Pattern("country code", rf"(?<![\w+])\+\d{{1,3}}[ .-]?{_GROUPS}(?!\d)", 0.7),
+        # "00 44 20 7946 0958", "0049 30 1234567": the international prefix dialled outside North America
+        # instead of "+"; checked for a possible number once the "00" is read as "+" (`invalidate_result`).
+        Pattern(
+            "international prefix 00", rf"(?<![\w+.,/-])00[ ]?[1-9]\d{{0,2}}[ .-]?{_GROUPS}(?![\d-])", 0.7
+        ),
         Pattern(
             "after phone cue",
             rf"(?=[\d+(])(?<=\b(?i:{_CUE})\.?[ ]*[:#]?[ \t]*\n?[ \t]*)\+?{_GROUPS}(?![\d-])",
@@ -51,7 +64,8 @@ class InternationalPhoneRecognizer(PatternRecognizer):
         # "212.555.0147". presidio's recognizer finds them only when the area code is assigned.
         Pattern(
             "North American shape",
-            r"(?<![\w+(.-])(?:\(\d{3}\)[ ]?\d{3}-|\d{3}-\d{3}-|\d{3}\.\d{3}\.)\d{4}(?![\w-])",
+            r"(?<![\w+(.-])(?:1[ .-])?(?:\(\d{3}\)[ ]?\d{3}-|\d{3}-\d{3}-|\d{3}\.\d{3}\.)\d{4}"
+            rf"{_EXTENSION_PART}?(?![\w-])",
             0.7,
         ),
         # The label is looked for first (a cheap scan) and the number before it then; a lookahead after the
@@ -63,17 +77,19 @@ class InternationalPhoneRecognizer(PatternRecognizer):
             0.75,
         ),
     ]
-    CONTEXT: list[str] = []
-
-    def __init__(self, supported_language: str = "en", supported_entity: str = "PHONE_NUMBER") -> None:
-        super().__init__(
-            supported_entity=supported_entity,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            global_regex_flags=FLAGS,
-        )
 
     def invalidate_result(self, pattern_text: str) -> bool:
         main = _EXTENSION.split(pattern_text)[0]
-        return not 6 <= sum(ch.isdigit() for ch in main) <= 15
+        digits = "".join(ch for ch in main if ch.isdigit())
+        if pattern_text.startswith("00"):
+            return not _valid_international(digits[2:])
+        return not 6 <= len(digits) <= 15
+
+
+def _valid_international(digits: str) -> bool:
+    """Whether a number dialled with "00" is a valid number once read as "+" and its digits."""
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_valid_number(number))

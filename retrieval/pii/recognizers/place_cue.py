@@ -8,16 +8,18 @@ that the next proper name is a place. Why the regex is shaped so:
   never a bare preposition, because "in"/"to"/"at" precede organisations, dates and people too;
 - the place is one to four capitalised or upper-case words, with the particles of place names
   ("Reguengos de Monsaraz", "Turkovice u Prelouce", "København K"), on one line;
-- months, weekdays and sentence words are never places (`_fragments.NOT_A_NAME`).
+- months, weekdays and sentence words are never places (`_fragments.NOT_A_NAME`), and letters followed by
+  digits are a postcode's, not the place's ("Leeds LS1 4AP").
 
 Scored above the spaCy recognizer, so that this reading wins where the model calls the place a person.
 """
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
-from retrieval.pii.recognizers._fragments import CAP_WORD, FLAGS, NOT_A_NAME, PARTICLE
+from retrieval.pii.recognizers._base import FlaggedPatternRecognizer
+from retrieval.pii.recognizers._fragments import CAP_WORD, NOT_A_NAME, PARTICLE
 
 _CUE = (
     r"(?:(?:flew|fly|flying|flies|travel(?:l)?ed|travel(?:l)?ing|travels|drove|moved|moving|relocated|"
@@ -32,21 +34,12 @@ _CUE = (
 )
 _PLACE = (
     rf"(?!{NOT_A_NAME}\b){CAP_WORD}"
-    rf"(?:[ ]+(?:(?:{PARTICLE}|sur|sous|am|an|im|op|aan|upon)[ ]+)?{CAP_WORD}){{0,3}}"
+    rf"(?:[ ]+(?:(?:{PARTICLE}|sur|sous|am|an|im|op|aan|upon)[ ]+)?{CAP_WORD}(?!\d)){{0,3}}"
 )
 
 
-class PlaceCueRecognizer(PatternRecognizer):
+class PlaceCueRecognizer(FlaggedPatternRecognizer):
     """LOCATION after a verb of travel or residence, or a place label."""
 
+    ENTITY = "LOCATION"
     PATTERNS = [Pattern("place after locative cue", rf"(?=\p{{Lu}})(?<=\b(?i:{_CUE})[ \t]*){_PLACE}", 0.9)]
-    CONTEXT: list[str] = []
-
-    def __init__(self, supported_language: str = "en", supported_entity: str = "LOCATION") -> None:
-        super().__init__(
-            supported_entity=supported_entity,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            global_regex_flags=FLAGS,
-        )

@@ -14,9 +14,9 @@ without a cue. A postal code inside a full address is the address recognizer's.
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
-from retrieval.pii.recognizers._fragments import FLAGS
+from retrieval.pii.recognizers._base import FlaggedPatternRecognizer
 
 _CUE = (
     r"(?:zip|zip[ ]?code|zipcode|postal[ ]?code|postcode|post[ ]?code|plz|postleitzahl|cap|code[ ]postal|"
@@ -38,9 +38,10 @@ _US_STATE = (
 )
 
 
-class PostalCodeRecognizer(PatternRecognizer):
+class PostalCodeRecognizer(FlaggedPatternRecognizer):
     """POSTAL_CODE after a word that names it, UK and Canadian postcodes, US ZIP codes after a state code."""
 
+    ENTITY = "POSTAL_CODE"
     PATTERNS = [
         Pattern(
             "postal code after its name",
@@ -56,13 +57,3 @@ class PostalCodeRecognizer(PatternRecognizer):
         ),
         Pattern("Canadian postal code", rf"(?<![\w-]){_CANADA}(?![\w-])", 0.65),
     ]
-    CONTEXT: list[str] = []
-
-    def __init__(self, supported_language: str = "en", supported_entity: str = "POSTAL_CODE") -> None:
-        super().__init__(
-            supported_entity=supported_entity,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            global_regex_flags=FLAGS,
-        )

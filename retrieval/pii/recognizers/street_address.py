@@ -33,9 +33,10 @@ found inside it; overlapping pieces of one address are resolved by the masker (`
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
-from retrieval.pii.recognizers._fragments import CAP_WORD, FLAGS, PARTICLE
+from retrieval.pii.recognizers._base import FlaggedPatternRecognizer
+from retrieval.pii.recognizers._fragments import CAP_WORD, PARTICLE
 from retrieval.pii.recognizers.country import country_alternation
 
 _NUM = r"\d{1,5}[A-Za-z]?"
@@ -81,9 +82,10 @@ _TOWN = (
 _UNIT = r"(?:Apt\.?|APT\.?|apt\.|Apartment|Suite|SUITE|suite(?=[ ]\d+\n)|Ste\.)[ ]*\#?[ ]*\d{1,5}[A-Za-z]?\b"
 
 
-class StreetAddressRecognizer(PatternRecognizer):
+class StreetAddressRecognizer(FlaggedPatternRecognizer):
     """STREET_ADDRESS in its European and US shapes; see the module docstring for each pattern."""
 
+    ENTITY = "STREET_ADDRESS"
     PATTERNS = [
         Pattern(
             "number, name, English street type",
@@ -187,13 +189,3 @@ class StreetAddressRecognizer(PatternRecognizer):
             0.85,
         ),
     ]
-    CONTEXT: list[str] = []
-
-    def __init__(self, supported_language: str = "en", supported_entity: str = "STREET_ADDRESS") -> None:
-        super().__init__(
-            supported_entity=supported_entity,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            global_regex_flags=FLAGS,
-        )

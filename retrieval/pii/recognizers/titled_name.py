@@ -16,9 +16,10 @@ calls the name a place. The price of a cue-only rule: "Dr. Pepper" is a name her
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
-from retrieval.pii.recognizers._fragments import COMMON_WORDS, FLAGS, LOWER_WORD, NAME, PARTICLE
+from retrieval.pii.recognizers._base import FlaggedPatternRecognizer
+from retrieval.pii.recognizers._fragments import COMMON_WORDS, LOWER_WORD, NAME, PARTICLE
 
 # English, German, French, Spanish, Italian and Dutch forms of address used before a surname.
 HONORIFIC = (
@@ -27,9 +28,10 @@ HONORIFIC = (
 )
 
 
-class TitledNameRecognizer(PatternRecognizer):
+class TitledNameRecognizer(FlaggedPatternRecognizer):
     """PERSON after an honorific."""
 
+    ENTITY = "PERSON"
     PATTERNS = [
         Pattern(
             "name after honorific",
@@ -43,13 +45,3 @@ class TitledNameRecognizer(PatternRecognizer):
             0.65,
         ),
     ]
-    CONTEXT: list[str] = []
-
-    def __init__(self, supported_language: str = "en", supported_entity: str = "PERSON") -> None:
-        super().__init__(
-            supported_entity=supported_entity,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            global_regex_flags=FLAGS,
-        )

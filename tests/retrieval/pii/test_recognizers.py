@@ -15,6 +15,7 @@ from retrieval.pii.recognizers import (
     NameCueRecognizer,
     NationalPhoneRecognizer,
     PlaceCueRecognizer,
+    PlacePostcodeRecognizer,
     PostalCodeRecognizer,
     StreetAddressRecognizer,
     TitledNameRecognizer,
@@ -57,6 +58,10 @@ TITLED_NAME: list[Case] = [
 ]
 
 NAME_CUE: list[Case] = [
+    ("Scott is a very sympathetic person.", ["Scott"]),
+    ("Everyone is a good person.", []),
+    ("Bot: What's the name on the account? User: Maja S Hermansen", ["Maja S Hermansen"]),
+    ("Bot: What is your question? User: Opening Hours", []),
     ("My name is Siiri Rebane and I am new here.", ["Siiri Rebane"]),
     ("my name is vitoria", ["vitoria"]),
     ("sometimes people call me višeslav", ["višeslav"]),
@@ -148,6 +153,23 @@ POSTAL_CODE: list[Case] = [
 ]
 
 AGE: list[Case] = [
+    ("My age is 42.", ["42"]),
+    ("John Smith, 42, of Leeds, was arrested.", ["42"]),
+    ("Maria Lopez, 35, a nurse from Madrid", ["35"]),
+    ("Chapter, 12, of the book", []),  # one capitalised word is not a full name
+    ("Rooms 4, 12, and 15 are free.", []),
+    ("She is a forty-two year old teacher.", ["forty-two"]),
+    ("A thirty-five-year-old man was arrested.", ["thirty-five"]),
+    ("My grandmother, aged ninety-one, lives alone.", ["ninety-one"]),
+    ("He died at the age of Sixty three.", ["Sixty three"]),
+    ("He just turned thirty.", ["thirty"]),
+    ("I'm 42.", ["42"]),
+    ("she is 42 years old", ["42"]),
+    ("She is in her sixties.", []),  # not an exact age
+    ("It took forty years to build.", []),
+    ("I am 5 minutes away.", []),
+    ("I am ten years older than him.", []),
+    ("He has two kids and five dogs.", []),
     ("This 79 year old female complained of pain.", ["79"]),
     ("A 45-year-old engineer and a 7 yo child.", ["45", "7"]),
     ("My father retired at the age of 61", ["61"]),
@@ -169,6 +191,14 @@ DATE_OF_BIRTH: list[Case] = [
 ]
 
 PHONE: list[Case] = [
+    ("Reach her on 00 44 20 7946 0958.", ["00 44 20 7946 0958"]),
+    ("Dial 001 212 555 0147", ["001 212 555 0147"]),
+    ("Call 1-800-555-0199 now.", ["1-800-555-0199"]),
+    ("my number is (212) 555-0147 extension 42", ["(212) 555-0147 extension 42"]),
+    ("Call me at +1 (415) 555-0132 ext. 123 today.", ["+1 (415) 555-0132 ext. 123"]),
+    ("Office: +44 (0)20 7946 0958.", ["+44 (0)20 7946 0958"]),
+    ("Order 0012345678 shipped.", []),  # not a valid number once "00" is read as "+"
+    ("ref 0044 1234", []),
     ("Can someone call me on 9472 7916? Thanks", ["9472 7916"]),
     ("Phone:\n51 516 33 75\n\nE-mail:", ["51 516 33 75"]),
     ("Desk: +1-903-140-4508x769\nFax: 259.735.7502x459", ["+1-903-140-4508x769", "259.735.7502x459"]),
@@ -196,6 +226,25 @@ NATIONAL_PHONE: list[Case] = [
     ("In 2023 555 1234 people came", []),
 ]
 
+PLACE_POSTCODE: list[Case] = [
+    ("Our office is in Boulder, Colorado 80302 and we love it.", ["80302"]),
+    ("Moved from Austin, Texas 78701-1234 to Denver", ["78701-1234"]),
+    ("She moved to Leeds LS1 4AP last spring.", ["LS1 4AP"]),
+    ("Oslo 0150, Norway", ["0150"]),
+    ("ASKER 1386", ["1386"]),
+    ("Meet me at 75008 Paris.", ["75008"]),
+    ("The depot: 1010 Wien, Austria.", ["1010"]),
+    ("Totals for Boulder, Colorado 2019", []),  # a year
+    ("Orders: Texas 20000 units, Ohio 15000 units.", []),  # the number does not end the clause
+    ("Population: Paris, France 2140526", []),  # seven digits
+    ("Room 1234", []),
+    ("Call Anna, Room 20304 tomorrow.", []),
+    ("Version 10115 Build", []),
+    ("We sold it to 25000 Customers.", []),  # a count of things
+    ("Please return to 6639 Canónigo Valiño 70 soon.", []),  # a house number before a street
+    ("Revenue rose 3.5% in Austin, Texas 12,500 times.", []),
+]
+
 CARD_NUMBER: list[Case] = [
     ("What is the limit for card 4454794511390933?", ["4454794511390933"]),
     ("my credit card number is 675984103431", ["675984103431"]),
@@ -211,6 +260,7 @@ TABLES = [
     (CountryRecognizer, COUNTRY),
     (StreetAddressRecognizer, STREET_ADDRESS),
     (PostalCodeRecognizer, POSTAL_CODE),
+    (PlacePostcodeRecognizer, PLACE_POSTCODE),
     (AgeRecognizer, AGE),
     (DateOfBirthRecognizer, DATE_OF_BIRTH),
     (InternationalPhoneRecognizer, PHONE),
