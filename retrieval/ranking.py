@@ -15,9 +15,10 @@ __all__ = ["cap_per_document", "maximal_marginal_relevance", "merge_partitions"]
 def merge_partitions(results: Iterable[Sequence[VectorHit]]) -> list[VectorHit]:
     """One ranking from per-partition rankings of the same mode: by score, then chunk id (deterministic).
 
-    Dense scores are cosine similarities of one model and compare directly. Hybrid scores are reciprocal-rank
-    sums, so merging by them interleaves the partitions rank by rank. Sparse scores are BM25 with each
-    partition's own IDF, comparable only roughly.
+    Dense scores are cosine similarities of one model and compare directly. Hybrid scores are sums of each
+    ranking's scores normalised by that partition's own distribution of them (dbsf), so they compare as
+    places within each partition's spread, or reciprocal-rank sums (rrf), which interleave the partitions
+    rank by rank. Sparse scores are BM25 with each partition's own IDF, comparable only roughly.
     """
     merged = [hit for hits in results for hit in hits]
     merged.sort(key=lambda hit: (-hit.score, hit.chunk_id))

@@ -67,6 +67,9 @@ class EvaluationRequest:
     split: str = "all"  # "tune", "holdout" or "all" (all queries, reported also per side)
     split_seed: int = DEFAULT_SPLIT_SEED
     holdout_fraction: float = DEFAULT_HOLDOUT_FRACTION
+    # Also report each ranking, per query (the BEIR document ids, best first): for scoring other subsets of
+    # the queries (bench/fusion_tuning.py) without running them again.
+    keep_rankings: bool = False
 
 
 def _stderr(message: str) -> None:
@@ -191,6 +194,7 @@ def _run(
             for uri, beir_id in ids_by_uri.items()
         }
         pipeline: dict[str, Any] = {}
+        kept: dict[str, dict[str, list[str]]] = {}
         for mode in request.modes:
             rankings: dict[str, list[str]] = {}
             latencies: list[float] = []
@@ -203,6 +207,7 @@ def _run(
                 **_score(rankings, qrels, request),
                 "median_query_ms": round(statistics.median(latencies) * 1000, 1),
             }
+            kept[mode.value] = rankings
             progress(f"mode {mode.value}: {pipeline[mode.value]}")
         encode = _bare_encoder() if request.baselines else None
     finally:
@@ -234,6 +239,7 @@ def _run(
             "top_k": TOP_K,
             "max_chunks_per_document": 1,
             "hybrid_candidates": settings.retrieval.hybrid_candidates,
+            "fusion": settings.retrieval.fusion,
         },
         "pipeline": pipeline,
     }
@@ -243,15 +249,20 @@ def _run(
         )
     if encode is not None:
         progress("bare model: embedding whole documents for exact search")
-        bare = {
-            "dense_exact": _score(baselines.dense_exact(encode, documents, queries, TOP_K), qrels, request),
-            "bm25_exact": _score(baselines.bm25_exact(documents, queries, TOP_K), qrels, request),
+        exact = {
+            "dense_exact": baselines.dense_exact(encode, documents, queries, TOP_K),
+            "bm25_exact": baselines.bm25_exact(documents, queries, TOP_K),
         }
+        bare = {name: _score(rankings, qrels, request) for name, rankings in exact.items()}
         report["bare"] = bare
-        if "dense" in pipeline:
-            report["dense_over_bare_ndcg@10"] = round(
-                pipeline["dense"]["ndcg@10"] / bare["dense_exact"]["ndcg@10"], 4
-            )
+        kept.update({f"bare_{name}": rankings for name, rankings in exact.items()})
+        for name in ("dense", "hybrid"):
+            if name in pipeline:
+                report[f"{name}_over_bare_ndcg@10"] = round(
+                    pipeline[name]["ndcg@10"] / bare["dense_exact"]["ndcg@10"], 4
+                )
+    if request.keep_rankings:
+        report["rankings"] = kept
     return report
 
 

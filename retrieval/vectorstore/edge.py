@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -49,7 +50,6 @@ from qdrant_edge import (
     EdgeVectorParams,
     FieldCondition,
     Filter,
-    Fusion,
     IsEmptyCondition,
     MatchAny,
     MatchValue,
@@ -64,9 +64,10 @@ from qdrant_edge import (
     SearchParams,
     UpdateOperation,
 )
+from qdrant_edge import Fusion as EdgeFusion
 from qdrant_edge import SparseVector as EdgeSparseVector
 
-from retrieval.domain import ChunkPoint, SearchMode, SparseVector, VectorHit
+from retrieval.domain import ChunkPoint, Fusion, SearchMode, SparseVector, VectorHit
 from retrieval.errors import BackendUnavailable
 from retrieval.vectorstore.common import (
     ACL_FIELD,
@@ -163,7 +164,9 @@ class _EdgeQuery:
     def _query(self, stage: Stage) -> Any:
         if stage.ranking is Ranking.rrf:
             assert stage.rrf_k is not None
-            return Fusion.Rrf(k=stage.rrf_k)
+            return EdgeFusion.Rrf(k=stage.rrf_k)
+        if stage.ranking is Ranking.dbsf:
+            return EdgeFusion.Dbsf()
         if stage.ranking is Ranking.sparse:
             assert self._plan.sparse is not None
             return Query.Nearest(_edge_sparse(self._plan.sparse), using=SPARSE_VECTOR)
@@ -345,6 +348,7 @@ class EdgeVectorStore:
         candidates: int | None = None,
         with_vectors: bool = False,
         explain: bool = False,
+        fusion: Fusion = Fusion.dbsf,
     ) -> list[VectorHit]:
         request = search_request(
             partition,
@@ -359,6 +363,7 @@ class EdgeVectorStore:
             with_vectors=with_vectors,
             split_max_corpora=self._split_max_corpora,
             explain=explain,
+            fusion=fusion,
         )
         if not request.corpus_ids:
             return []
@@ -368,7 +373,7 @@ class EdgeVectorStore:
         plan = plan_search(request, lambda: self._sparse.get(partition, False))
         if plan is None:
             return []
-        query = _EdgeQuery(plan, self._params, self._corpus_params)
+        plan_query = _EdgeQuery(plan, self._params, self._corpus_params)
 
         def hit(point: Any, score: float) -> VectorHit:
             return VectorHit(
@@ -379,25 +384,24 @@ class EdgeVectorStore:
                 vector=_dense_of(point.vector) if with_vectors else None,
             )
 
-        def run(stages: Sequence[Stage], full: bool) -> list[list[VectorHit]]:
-            requests = [query.request(stage, full) for stage in stages]
+        def query(stages: Sequence[Stage], full: bool) -> list[Any]:
+            requests = [plan_query.request(stage, full) for stage in stages]
             try:
                 if len(requests) == 1:
-                    answers = [shard.query(requests[0])]
-                else:
-                    answers = shard.query_batch(QueryBatchRequest(requests))
+                    return [shard.query(requests[0])]
+                return list(shard.query_batch(QueryBatchRequest(requests)))
             except ValueError:
                 raise
             except Exception as exc:
                 self._fail(f"cannot search partition {partition!r}", exc)
-            if not full:
-                # An explained fusion's rankings: up to `candidates` points each, only ids and scores read,
-                # so no payload copy or vector per point (on /retrieve's path for every answer: issue #17).
-                return [
-                    [VectorHit(str(p.id), float(p.score), {}, partition) for p in scored]
-                    for scored in answers
-                ]
-            return [[hit(p, float(p.score)) for p in scored] for scored in answers]
+
+        def run(stages: Sequence[Stage]) -> list[list[VectorHit]]:
+            return [[hit(p, float(p.score)) for p in scored] for scored in query(stages, True)]
+
+        def rank(stages: Sequence[Stage]) -> list[list[tuple[Any, float]]]:
+            # An explained fusion's rankings: up to `candidates` points each, only ids and scores read (on
+            # /retrieve's path for every answer: issue #17). Keyed by the UUID's integer (`RankStages`).
+            return [[(p.id.int, float(p.score)) for p in scored] for scored in query(stages, False)]
 
         def fetch(chunk_ids: Sequence[str]) -> list[VectorHit]:
             vectors = [DENSE_VECTOR] if with_vectors else False
@@ -409,7 +413,7 @@ class EdgeVectorStore:
                 self._fail(f"cannot read points of partition {partition!r}", exc)
             return [hit(record, 0.0) for record in records]
 
-        return run_plan(plan, run, fetch)
+        return run_plan(plan, run, rank, fetch, _uuid_string)
 
     def scroll(
         self, partition: str, *, corpus_id: str, document_id: str | None = None, page_size: int = 256
@@ -556,6 +560,10 @@ def _vectors(point: ChunkPoint, *, with_sparse: bool) -> dict[str, Any]:
         # An empty sparse vector (a chunk of stop words) is left out: it could never match a keyword.
         vectors[SPARSE_VECTOR] = _edge_sparse(point.sparse)
     return vectors
+
+
+def _uuid_string(key: int) -> str:
+    return str(uuid.UUID(int=key))
 
 
 def _dense_of(vectors: Any) -> tuple[float, ...] | None:

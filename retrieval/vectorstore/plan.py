@@ -10,7 +10,7 @@ may rank the candidates of stages under it (its `prefetches`) instead of the who
 
     dense           Nearest(dense)                  over each corpus alone when the grant is split
     sparse          Nearest(bm25)
-    hybrid          Rrf(k) over [Nearest(dense) (split as above), Nearest(bm25)]
+    hybrid          Dbsf or Rrf(k) over [Nearest(dense) (split as above), Nearest(bm25)]
 
 A plan runs as one query of its top stage (`run_plan`), unless the search must explain its hits: then each
 ranking of a fusion runs as a query of its own and the fusion is done here, because an engine's fused
@@ -20,10 +20,14 @@ answer does not say where each point stood in each ranking.
 from __future__ import annotations
 
 import enum
+import itertools
+import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
-from retrieval.domain import HitRanks, SearchMode, SparseVector, VectorHit
+from retrieval.domain import Fusion, HitRanks, SearchMode, SparseVector, VectorHit
 from retrieval.vectorstore.common import (
     RRF_K,
     acl_groups,
@@ -37,11 +41,14 @@ from retrieval.vectorstore.common import (
 __all__ = [
     "FetchPoints",
     "Filters",
+    "RankStages",
     "Ranking",
     "RunStages",
     "SearchPlan",
     "SearchRequest",
     "Stage",
+    "fuse",
+    "fuse_dbsf",
     "fuse_rrf",
     "plan_search",
     "run_plan",
@@ -55,6 +62,11 @@ class Ranking(enum.StrEnum):
     dense = "dense"  # cosine similarity to the query's embedding
     sparse = "sparse"  # BM25: the query's keywords against each point's, with IDF over the partition
     rrf = "rrf"  # reciprocal rank fusion of the stages under it
+    dbsf = "dbsf"  # distribution-based score fusion of the stages under it
+
+
+# The rankings that fuse the stages under them, by the fusion a search asks for.
+_FUSION_RANKING: dict[Fusion, Ranking] = {Fusion.rrf: Ranking.rrf, Fusion.dbsf: Ranking.dbsf}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +110,7 @@ class SearchRequest:
     with_vectors: bool
     split_max_corpora: int
     explain: bool = False
+    fusion: Fusion = Fusion.dbsf
 
 
 def search_request(
@@ -114,9 +127,11 @@ def search_request(
     with_vectors: bool,
     split_max_corpora: int,
     explain: bool = False,
+    fusion: Fusion = Fusion.dbsf,
 ) -> SearchRequest:
     """The checked arguments of `VectorStore.search`; raises `ValueError`/`TypeError` as that documents."""
     mode = check_search(mode, sparse, candidates)
+    fusion = Fusion(fusion)  # a string names one too; anything else is a ValueError
     allowed = search_scope(corpus_ids, limit)
     readable = acl_groups(groups)
     return SearchRequest(
@@ -132,6 +147,7 @@ def search_request(
         with_vectors=with_vectors,
         split_max_corpora=split_max_corpora,
         explain=explain,
+        fusion=fusion,
     )
 
 
@@ -201,34 +217,51 @@ def plan_search(request: SearchRequest, has_sparse: Callable[[], bool]) -> Searc
     legs = [Stage(Ranking.dense, stage, grant, per_corpus(stage))]
     if request.sparse.indices:
         legs.append(Stage(Ranking.sparse, stage, grant))
-    return SearchPlan(request, mode, Stage(Ranking.rrf, request.limit, grant, tuple(legs), rrf_k=RRF_K))
+    ranking = _FUSION_RANKING[request.fusion]
+    k = RRF_K if ranking is Ranking.rrf else None
+    return SearchPlan(request, mode, Stage(ranking, request.limit, grant, tuple(legs), rrf_k=k))
 
 
-# Runs each given stage as a query of its own, in one call to the engine; with `full`, each hit's payload
-# (and dense vector, where the search asks for it), else its id and score only.
-RunStages = Callable[[Sequence[Stage], bool], list[list[VectorHit]]]
+# Runs each given stage as a query of its own, in one call to the engine: each hit with its payload (and
+# dense vector, where the search asks for it).
+RunStages = Callable[[Sequence[Stage]], list[list[VectorHit]]]
+# Runs each given stage as a query of its own, in one call to the engine: each point's key and score only,
+# best first. A key is what the store finds cheapest to hash and compare, and `run_plan` is told how to turn
+# one into a chunk id (qdrant-edge: a UUID's integer, which orders as its canonical lower-case string does;
+# a Qdrant server: the string itself). Converting up to `candidates` ids per ranking into strings, or hashing
+# `uuid.UUID`s (a Python-level `__hash__`), cost more than the fusion itself.
+RankStages = Callable[[Sequence[Stage]], list[list[tuple[Any, float]]]]
 # The given points' payloads (and dense vectors, where the search asks for them), in any order.
 FetchPoints = Callable[[Sequence[str]], list[VectorHit]]
 
 
-def run_plan(plan: SearchPlan, run: RunStages, fetch: FetchPoints) -> list[VectorHit]:
+def run_plan(
+    plan: SearchPlan,
+    run: RunStages,
+    rank: RankStages,
+    fetch: FetchPoints,
+    chunk_id: Callable[[Any], str] = str,
+) -> list[VectorHit]:
     """The plan's hits.
 
     Not explained: the top stage, one query. Explained: a single ranking's hits carry their positions in it;
     a fusion's rankings are run (one call, ids and scores only: each ranking holds up to `candidates`
-    points), fused by `fuse_rrf` as the engine would, and only the fused best fetched with their payloads.
+    points), fused by `fuse` as the engine would, and only the fused best fetched with their payloads.
     """
     top = plan.top
-    if plan.request.explain and top.ranking is Ranking.rrf:
-        fused = fuse_rrf(top, run(top.prefetches, False))
-        points = {point.chunk_id: point for point in fetch([hit.chunk_id for hit in fused])}
-        # A point deleted between the two calls is not answered.
-        return [
-            replace(hit, payload=points[hit.chunk_id].payload, vector=points[hit.chunk_id].vector)
-            for hit in fused
-            if hit.chunk_id in points
-        ]
-    [hits] = run([top], True)
+    if plan.request.explain and top.ranking in _FUSE:
+        fused = fuse(top, rank(top.prefetches))
+        ids = [chunk_id(key) for key, _, _ in fused]
+        points = {point.chunk_id: point for point in fetch(ids)}
+        hits: list[VectorHit] = []
+        for point_id, (_, score, ranks) in zip(ids, fused, strict=True):
+            point = points.get(point_id)
+            if point is not None:  # a point deleted between the two calls is not answered
+                hits.append(
+                    VectorHit(point.chunk_id, score, point.payload, point.partition, point.vector, ranks)
+                )
+        return hits
+    [hits] = run([top])
     if not plan.request.explain:
         return hits
     return [
@@ -237,34 +270,118 @@ def run_plan(plan: SearchPlan, run: RunStages, fetch: FetchPoints) -> list[Vecto
     ]
 
 
-def fuse_rrf(stage: Stage, legs: Sequence[Sequence[VectorHit]]) -> list[VectorHit]:
-    """The best `stage.limit` of `legs` (the hits of `stage.prefetches`, each best first) by reciprocal rank
-    fusion, each with its rank and score in every leg that found it and its fused rank.
+def fuse(stage: Stage, legs: Sequence[Sequence[tuple[Any, float]]]) -> list[tuple[Any, float, HitRanks]]:
+    """The best `stage.limit` points of `legs` (the (key, score) answers of `stage.prefetches`, each best
+    first; see `RankStages`) fused as the stage's ranking says (`fuse_rrf`, `fuse_dbsf`): each point's key,
+    fused score and ranks (its rank and score in every leg that found it, its fused rank). Raises
+    `ValueError` for a stage that fuses nothing."""
+    fusing = _FUSE.get(stage.ranking)
+    if fusing is None:
+        raise ValueError(f"a {stage.ranking} stage is no fusion")
+    return fusing(stage, legs)
 
-    The score is Qdrant's: the sum over the legs of 1 / (k + rank), ranks counted from 0. Equal scores are
-    ordered by chunk id, in each leg and in the fusion (`_ranked`).
-    """
+
+def fuse_rrf(stage: Stage, legs: Sequence[Sequence[tuple[Any, float]]]) -> list[tuple[Any, float, HitRanks]]:
+    """`fuse` by reciprocal rank: a point's score is Qdrant's, the sum over the legs of 1 / (k + rank),
+    ranks counted from 0."""
     if stage.ranking is not Ranking.rrf or stage.rrf_k is None:
-        raise ValueError("only a reciprocal rank fusion stage is fused")
+        raise ValueError("only a reciprocal rank fusion stage is fused by rank")
     k = stage.rrf_k
-    scores: dict[str, float] = {}
-    found: dict[str, VectorHit] = {}
-    positions: dict[str, dict[Ranking, tuple[int, float]]] = {}
-    for leg, hits in zip(stage.prefetches, legs, strict=True):
-        for position, hit in enumerate(_ranked(hits)):
-            scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + 1.0 / (k + position)
-            found.setdefault(hit.chunk_id, hit)
-            positions.setdefault(hit.chunk_id, {})[leg.ranking] = (position + 1, hit.score)
-    fusion = f"rrf(k={k})"
-    best = sorted(scores, key=lambda chunk_id: (-scores[chunk_id], chunk_id))[: stage.limit]
-    return [
-        replace(
-            found[chunk_id],
-            score=scores[chunk_id],
-            ranks=_ranks(positions[chunk_id], fused_rank=rank, fusion=fusion),
-        )
-        for rank, chunk_id in enumerate(best, start=1)
-    ]
+
+    def by_rank(scores: list[float]) -> list[float]:
+        return [1.0 / (k + position) for position in range(len(scores))]
+
+    return _fuse(stage, legs, by_rank, f"rrf(k={k})")
+
+
+def fuse_dbsf(stage: Stage, legs: Sequence[Sequence[tuple[Any, float]]]) -> list[tuple[Any, float, HitRanks]]:
+    """`fuse` by distribution: a point's score is the sum over the legs of its score there, normalised as
+    Qdrant normalises it (qdrant-edge and a server; qdrant-client's local mode too, but for its plain sums):
+    mapped linearly from [mean - 3 std, mean + 3 std] of that leg's scores onto [0, 1], with the sample
+    standard deviation (n - 1), and not clipped (a score beyond 3 std lands outside [0, 1]). A leg of one
+    point, or of equal scores only, gives each of its points 0.5; an empty leg adds nothing."""
+    if stage.ranking is not Ranking.dbsf:
+        raise ValueError("only a distribution-based score fusion stage is fused by distribution")
+    return _fuse(stage, legs, _distribution_normalised, "dbsf")
+
+
+def _distribution_normalised(scores: list[float]) -> list[float]:
+    count = len(scores)
+    if count < 2:
+        return [0.5] * count
+    # Welford's one-pass mean and variance, as Qdrant computes them: equal scores give exactly their value
+    # and 0 (a plain sum of three 0.4s divided by 3 is not 0.4, and would spread them apart).
+    mean = aggregate = 0.0
+    for seen, score in enumerate(scores, start=1):
+        before = score - mean
+        mean += before / seen
+        aggregate += before * (score - mean)
+    deviation = math.sqrt(aggregate / (count - 1))
+    low, high = mean - 3 * deviation, mean + 3 * deviation
+    if low == high:
+        return [0.5] * count
+    return [(score - low) / (high - low) for score in scores]
+
+
+def _fuse(
+    stage: Stage,
+    legs: Sequence[Sequence[tuple[Any, float]]],
+    contributions: Callable[[list[float]], list[float]],
+    fusion: str,
+) -> list[tuple[Any, float, HitRanks]]:
+    """The fusion of `fuse`, given what each point of a leg adds to its fused score (from the leg's scores,
+    best first). Equal scores are ordered by key, in each leg and in the fusion, as `_ranked` orders hits by
+    id. This runs for every explained hybrid answer (the default), so only plain tuples, lists and dicts are
+    touched per candidate; the ranks are built for the fused best alone."""
+    scores: dict[Any, float] = {}
+    positions: list[dict[Any, tuple[int, float]]] = []
+    for hits in legs:
+        ordered = _ties_by_id(hits)
+        at: dict[Any, tuple[int, float]] = {}
+        leg_scores = [score for _, score in ordered]
+        for position, ((point_id, score), added) in enumerate(
+            zip(ordered, contributions(leg_scores), strict=True)
+        ):
+            scores[point_id] = scores.get(point_id, 0.0) + added
+            at[point_id] = (position + 1, score)
+        positions.append(at)
+    best = _best_first(list(scores.items()))[: stage.limit]
+    fused = []
+    for rank, (point_id, score) in enumerate(best, start=1):
+        found = {
+            leg.ranking: at[point_id]
+            for leg, at in zip(stage.prefetches, positions, strict=True)
+            if point_id in at
+        }
+        fused.append((point_id, score, _ranks(found, fused_rank=rank, fusion=fusion)))
+    return fused
+
+
+Fuse = Callable[[Stage, Sequence[Sequence[tuple[Any, float]]]], list[tuple[Any, float, HitRanks]]]
+_FUSE: dict[Ranking, Fuse] = {
+    Ranking.rrf: fuse_rrf,
+    Ranking.dbsf: fuse_dbsf,
+}
+
+
+def _ties_by_id(hits: Sequence[tuple[Any, float]]) -> Sequence[tuple[Any, float]]:
+    """(key, score) pairs best first, equal scores by key (see `_ranked`); an engine's answer is already best
+    first, so it is sorted again only where two neighbours tie (BM25 scores often do)."""
+    for before, after in itertools.pairwise(hits):
+        if before[1] == after[1]:
+            return _best_first(list(hits))
+    return hits
+
+
+def _best_first(pairs: list[tuple[Any, float]]) -> list[tuple[Any, float]]:
+    """(key, score) pairs by score descending, equal scores by key ascending: sorted by key, then by score
+    alone (a stable sort, in reverse too, keeps the key order among equals); both sorts compare in C."""
+    pairs.sort()
+    pairs.sort(key=_score, reverse=True)
+    return pairs
+
+
+_score = operator.itemgetter(1)
 
 
 def _ranked(hits: Sequence[VectorHit]) -> list[VectorHit]:

@@ -18,7 +18,7 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.common.client_exceptions import QdrantException
 from qdrant_client.http.exceptions import ApiException, UnexpectedResponse
 
-from retrieval.domain import ChunkPoint, SearchMode, SparseVector, VectorHit
+from retrieval.domain import ChunkPoint, Fusion, SearchMode, SparseVector, VectorHit
 from retrieval.errors import BackendUnavailable
 from retrieval.vectorstore.common import (
     ACL_FIELD,
@@ -110,6 +110,8 @@ def _query(plan: SearchPlan, stage: Stage) -> dict[str, Any]:
     if stage.ranking is Ranking.rrf:
         assert stage.rrf_k is not None
         arguments["query"] = models.RrfQuery(rrf=models.Rrf(k=stage.rrf_k))
+    elif stage.ranking is Ranking.dbsf:
+        arguments["query"] = models.FusionQuery(fusion=models.Fusion.DBSF)
     elif stage.ranking is Ranking.sparse:
         assert plan.sparse is not None
         keywords = models.SparseVector(indices=list(plan.sparse.indices), values=list(plan.sparse.values))
@@ -259,6 +261,7 @@ class QdrantServerVectorStore:
         candidates: int | None = None,
         with_vectors: bool = False,
         explain: bool = False,
+        fusion: Fusion = Fusion.dbsf,
     ) -> list[VectorHit]:
         request = search_request(
             partition,
@@ -273,6 +276,7 @@ class QdrantServerVectorStore:
             with_vectors=with_vectors,
             split_max_corpora=self._split_max_corpora,
             explain=explain,
+            fusion=fusion,
         )
         if not request.corpus_ids:
             return []
@@ -298,7 +302,7 @@ class QdrantServerVectorStore:
                     for p in points
                 ]
 
-            def queries(stages: Sequence[Stage], full: bool) -> list[list[VectorHit]]:
+            def queries(stages: Sequence[Stage], full: bool) -> list[list[Any]]:
                 if len(stages) == 1:
                     [stage] = stages
                     response = self._client.query_points(
@@ -309,7 +313,7 @@ class QdrantServerVectorStore:
                         with_vectors=vectors if full else False,
                         **_query(plan, stage),
                     )
-                    return [hits(response.points)]
+                    return [response.points]
                 # The rankings of an explained fusion: one request for all of them.
                 batch = [
                     models.QueryRequest(
@@ -321,14 +325,21 @@ class QdrantServerVectorStore:
                     )
                     for stage in stages
                 ]
-                return [hits(response.points) for response in self._client.query_batch_points(name, batch)]
+                return [response.points for response in self._client.query_batch_points(name, batch)]
+
+            def run_stages(stages: Sequence[Stage]) -> list[list[VectorHit]]:
+                return [hits(points) for points in queries(stages, True)]
+
+            def rank(stages: Sequence[Stage]) -> list[list[tuple[Any, float]]]:
+                # Ids as strings: a UUID point's id comes back as its canonical string.
+                return [[(str(p.id), float(p.score)) for p in points] for points in queries(stages, False)]
 
             def fetch(chunk_ids: Sequence[str]) -> list[VectorHit]:
                 return hits(
                     self._client.retrieve(name, list(chunk_ids), with_payload=True, with_vectors=vectors)
                 )
 
-            return run_plan(plan, queries, fetch)
+            return run_plan(plan, run_stages, rank, fetch)
 
         return self._unless_missing(name, f"search {name!r}", run, list)
 

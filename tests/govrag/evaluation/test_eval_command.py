@@ -9,31 +9,38 @@ import pytest
 from typer.testing import CliRunner
 
 from govrag.cli import app
+from retrieval.settings import get_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.shared_data]
 
 METRICS = {"ndcg@10", "recall@10", "recall@100", "mrr@10"}
 
 
-def test_eval_retrieval_on_a_scifact_slice(shared_data: Path, tmp_path: Path) -> None:
+def _slice(scifact: Path, work: Path, *options: str) -> list[str]:
+    return [
+        "eval",
+        "retrieval",
+        "--corpus",
+        str(scifact),
+        "--queries",
+        str(scifact / "queries.jsonl"),
+        "--qrels",
+        str(scifact / "qrels" / "train.tsv"),
+        "--limit-docs",
+        "30",
+        "--work-dir",
+        str(work),
+        *options,
+    ]
+
+
+def test_eval_retrieval_on_a_scifact_slice(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     scifact = shared_data / "scifact"
-    result = CliRunner().invoke(
-        app,
-        [
-            "eval",
-            "retrieval",
-            "--corpus",
-            str(scifact),
-            "--queries",
-            str(scifact / "queries.jsonl"),
-            "--qrels",
-            str(scifact / "qrels" / "train.tsv"),
-            "--limit-docs",
-            "30",
-            "--work-dir",
-            str(tmp_path / "work"),
-        ],
-    )
+    monkeypatch.delenv("GOVRAG_RETRIEVAL__FUSION", raising=False)
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, _slice(scifact, tmp_path / "work"))
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
 
@@ -51,6 +58,12 @@ def test_eval_retrieval_on_a_scifact_slice(shared_data: Path, tmp_path: Path) ->
     # Chunking, masking and the index lose little against the bare model on the same documents; the slice
     # is easy (its distractors are few), so these are sanity bounds, not the SciFact targets.
     assert report["dense_over_bare_ndcg@10"] >= 0.95
+    # Hybrid is fused as configured (the default here) and set beside the bare model too.
+    assert report["settings"]["fusion"] == "dbsf"
+    assert report["hybrid_over_bare_ndcg@10"] == pytest.approx(
+        report["pipeline"]["hybrid"]["ndcg@10"] / report["bare"]["dense_exact"]["ndcg@10"], abs=1e-4
+    )
+    assert "rankings" not in report
     assert report["pipeline"]["hybrid"]["ndcg@10"] >= 0.8
     assert report["pipeline"]["sparse"]["ndcg@10"] >= 0.7
     # Every query is run, and scored also on each side of the fixed tune/holdout split of query ids.
@@ -60,6 +73,22 @@ def test_eval_retrieval_on_a_scifact_slice(shared_data: Path, tmp_path: Path) ->
         assert set(sides) == {"tune", "holdout"}
         assert sides["tune"]["queries"] + sides["holdout"]["queries"] == report["dataset"]["queries"]
         assert all(0.0 <= sides[side][m] <= 1.0 for side in sides for m in METRICS)
+
+    # The other fusion, by its setting, on the data already ingested.
+    monkeypatch.setenv("GOVRAG_RETRIEVAL__FUSION", "rrf")
+    get_settings.cache_clear()
+    try:
+        again = CliRunner().invoke(
+            app, _slice(scifact, tmp_path / "work", "--mode", "hybrid", "--no-baselines")
+        )
+    finally:
+        get_settings.cache_clear()
+    assert again.exit_code == 0, again.output
+    rrf = json.loads(again.stdout)
+    assert rrf["settings"]["fusion"] == "rrf"
+    assert rrf["ingestion"]["documents_skipped"] == 30
+    assert set(rrf["pipeline"]) == {"hybrid"} and "bare" not in rrf
+    assert rrf["pipeline"]["hybrid"]["ndcg@10"] >= 0.8
 
 
 def test_eval_retrieval_refuses_an_unknown_mode(shared_data: Path) -> None:

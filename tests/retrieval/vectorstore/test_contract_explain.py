@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.domain import HitRanks, SearchMode, SparseVector, VectorHit
+from retrieval.domain import Fusion, HitRanks, SearchMode, SparseVector, VectorHit
 from retrieval.protocols import VectorStore
 from retrieval.vectorstore.common import RRF_K
 from tests.retrieval.vectorstore.contract_fixture import (
@@ -24,7 +24,7 @@ from tests.retrieval.vectorstore.contract_fixture import (
     point,
     unit,
 )
-from tests.retrieval.vectorstore.test_contract_hybrid import sv, with_sparse
+from tests.retrieval.vectorstore.test_contract_hybrid import fused_scores, sv, with_sparse
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,8 @@ def _search(store: VectorStore, mode: SearchMode, explain: bool, **options: obje
 
 def _same_hits(explained: list[VectorHit], plain: list[VectorHit]) -> None:
     """The same scores, best first, and the same hits but for those tied with the last one: reciprocal rank
-    sums tie often (ranks 1 and 2 score as 2 and 1), and the engine leaves the order of ties open."""
+    sums tie often (ranks 1 and 2 score as 2 and 1), and the engine leaves the order of ties open. The
+    engines sum in float32, the explained fusion in float64: the scores agree to about 1e-6."""
     assert [h.score for h in explained] == pytest.approx([h.score for h in plain], rel=1e-5, abs=1e-6)
     by_id = {h.chunk_id: h for h in plain}
     for hit in explained:
@@ -84,13 +85,19 @@ class ExplainContract:
             HitRanks(sparse_rank=rank, sparse_score=h.score) for rank, h in enumerate(hits, start=1)
         ]
 
-    def test_hybrid_hits_carry_both_rankings_and_the_fused_rank(self, store: VectorStore) -> None:
+    @pytest.mark.parametrize("fusion", list(Fusion))
+    def test_hybrid_hits_carry_both_rankings_and_the_fused_rank(
+        self, store: VectorStore, fusion: Fusion
+    ) -> None:
         chunk = _world(store)
-        hits = _search(store, SearchMode.hybrid, explain=True)
-        _same_hits(hits, _search(store, SearchMode.hybrid, explain=False))
+        hits = _search(store, SearchMode.hybrid, explain=True, fusion=fusion)
+        _same_hits(hits, _search(store, SearchMode.hybrid, explain=False, fusion=fusion))
         sparse = {h.chunk_id: h.score for h in _search(store, SearchMode.sparse, explain=False)}
         dense = {h.chunk_id: h.score for h in _search(store, SearchMode.dense, explain=False)}
         expected_ranks = {"a": (1, None), "b": (2, 3), "c": (3, 2), "d": (4, 1)}
+        legs = [sorted(ranking.items(), key=lambda pair: -pair[1]) for ranking in (dense, sparse)]
+        expected_scores = fused_scores(fusion, legs)
+        label = "dbsf" if fusion is Fusion.dbsf else f"rrf(k={RRF_K})"
         for fused_rank, hit in enumerate(hits, start=1):
             name = next(n for n, cid in chunk.items() if cid == hit.chunk_id)
             dense_rank, sparse_rank = expected_ranks[name]
@@ -100,9 +107,8 @@ class ExplainContract:
             assert hit.ranks.sparse_score == (
                 None if sparse_rank is None else pytest.approx(sparse[hit.chunk_id], abs=1e-6)
             )
-            assert (hit.ranks.fused_rank, hit.ranks.fusion) == (fused_rank, f"rrf(k={RRF_K})")
-            ranks = [r for r in (dense_rank, sparse_rank) if r is not None]
-            assert hit.score == pytest.approx(sum(1 / (RRF_K + r - 1) for r in ranks))
+            assert (hit.ranks.fused_rank, hit.ranks.fusion) == (fused_rank, label)
+            assert hit.score == pytest.approx(expected_scores[hit.chunk_id], abs=1e-6)
 
     def test_a_hybrid_hit_found_by_one_ranking_has_no_rank_in_the_other(self, store: VectorStore) -> None:
         chunk = _world(store)
@@ -115,7 +121,10 @@ class ExplainContract:
             assert hit.ranks is not None
             assert (hit.ranks.dense_rank, hit.ranks.sparse_rank) == expected[hit.chunk_id]
 
-    def test_explained_hybrid_over_a_split_grant_with_vectors(self, store: VectorStore) -> None:
+    @pytest.mark.parametrize("fusion", list(Fusion))
+    def test_explained_hybrid_over_a_split_grant_with_vectors(
+        self, store: VectorStore, fusion: Fusion
+    ) -> None:
         corpora = fresh_corpora(3)
         store.ensure_partition(PART, DIM)
         rng = np.random.default_rng(7)
@@ -126,7 +135,13 @@ class ExplainContract:
                 for i in range(1, 13)
             ],
         )
-        options = {"corpus_ids": corpora[:2], "limit": 5, "candidates": 8, "with_vectors": True}
+        options = {
+            "corpus_ids": corpora[:2],
+            "limit": 5,
+            "candidates": 8,
+            "with_vectors": True,
+            "fusion": fusion,
+        }
         explained = _search(store, SearchMode.hybrid, True, **options)
         _same_hits(explained, _search(store, SearchMode.hybrid, False, **options))
         assert all(h.vector is not None and h.ranks is not None for h in explained)
@@ -154,6 +169,7 @@ class ExplainContract:
         candidates=st.integers(min_value=1, max_value=12),
         granted=st.integers(min_value=1, max_value=3),
         mode=st.sampled_from(list(SearchMode)),
+        fusion=st.sampled_from(list(Fusion)),
     )
     def test_explaining_never_changes_the_answer(
         self,
@@ -164,6 +180,7 @@ class ExplainContract:
         candidates: int,
         granted: int,
         mode: SearchMode,
+        fusion: Fusion,
     ) -> None:
         rng = np.random.default_rng(seed)
         corpora = fresh_corpora(3)
@@ -182,6 +199,7 @@ class ExplainContract:
             "candidates": candidates,
             "mode": mode,
             "sparse": sv(t1=1.0, t2=0.5),
+            "fusion": fusion,
         }
         explained = store.search(PART, query, explain=True, **options)  # type: ignore[arg-type]
         plain = store.search(PART, query, **options)  # type: ignore[arg-type]
@@ -190,6 +208,7 @@ class ExplainContract:
             assert hit.ranks is not None
             if mode is SearchMode.hybrid:
                 assert hit.ranks.fused_rank == rank
+                assert hit.ranks.fusion == ("dbsf" if fusion is Fusion.dbsf else f"rrf(k={RRF_K})")
                 assert hit.ranks.dense_rank is not None or hit.ranks.sparse_rank is not None
             else:
                 assert hit.ranks.fused_rank is None

@@ -1,5 +1,6 @@
-"""The vector-store contract for keyword and hybrid search: BM25 sparse vectors with IDF, reciprocal rank
-fusion, the grant filter on every ranking, and partitions made before sparse vectors existed.
+"""The vector-store contract for keyword and hybrid search: BM25 sparse vectors with IDF, both fusions
+(distribution-based score fusion, reciprocal rank fusion), the grant filter on every ranking, and partitions
+made before sparse vectors existed.
 
 The mixin `HybridContract` runs on every store (bound in test_stores.py). Sparse vectors are
 written by hand here, so every expected score can be computed from the BM25 formula; the encoder that makes
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.domain import ChunkPoint, SearchMode, SparseVector, VectorHit
+from retrieval.domain import ChunkPoint, Fusion, SearchMode, SparseVector, VectorHit
 from retrieval.protocols import VectorStore
 from retrieval.vectorstore.common import RRF_K
 from tests.retrieval.vectorstore.contract_fixture import (
@@ -72,6 +73,28 @@ def hybrid(store: VectorStore, *args: object, **kwargs: object) -> list[VectorHi
     return store.search(*args, mode=SearchMode.hybrid, **kwargs)  # type: ignore[arg-type]
 
 
+def fused_scores(fusion: Fusion, legs: Sequence[Sequence[tuple[str, float]]]) -> dict[str, float]:
+    """What each point of `legs` (rankings of (id, score), best first) scores fused, as the engines fuse:
+    rrf, the sum of 1 / (k + rank), ranks from 0; dbsf, the sum of its scores, each mapped linearly from
+    [mean - 3 std, mean + 3 std] of its leg's scores (sample std) onto [0, 1]; a leg of one point, or of
+    equal scores, gives 0.5."""
+    fused: dict[str, float] = {}
+    for leg in legs:
+        if fusion is Fusion.rrf:
+            added = [1 / (RRF_K + rank) for rank in range(len(leg))]
+        else:
+            values = np.array([score for _, score in leg], dtype=float)
+            spread = values.std(ddof=1) if len(values) > 1 else 0.0
+            if spread == 0:
+                added = [0.5] * len(leg)
+            else:
+                low, high = values.mean() - 3 * spread, values.mean() + 3 * spread
+                added = ((values - low) / (high - low)).tolist()
+        for (point_id, _), value in zip(leg, added, strict=True):
+            fused[point_id] = fused.get(point_id, 0.0) + value
+    return fused
+
+
 # -- sparse --------------------------------------------------------------------------------------------------
 
 
@@ -102,6 +125,7 @@ def _check_every_mode(
     limit: int,
     candidates: int,
     mode: SearchMode,
+    fusion: Fusion,
 ) -> None:
     rng = np.random.default_rng(seed)
     corpora = fresh_corpora(n_corpora)
@@ -127,6 +151,7 @@ def _check_every_mode(
         mode=mode,
         sparse=query,
         candidates=candidates,
+        fusion=fusion,
     )
 
     granted = [p for p in points if p.payload["corpus_id"] in allowed]
@@ -152,10 +177,8 @@ def _check_every_mode(
         expected = sparse
     else:
         stage = max(limit, candidates)
-        expected = {}
-        for ranking in (_ranking(dense)[:stage], _ranking(sparse)[:stage]):
-            for rank, cid in enumerate(ranking):
-                expected[cid] = expected.get(cid, 0.0) + 1 / (RRF_K + rank)
+        legs = [[(cid, scores[cid]) for cid in _ranking(scores)[:stage]] for scores in (dense, sparse)]
+        expected = fused_scores(fusion, legs)
 
     assert len(hits) == min(limit, len(expected))
     scores = [h.score for h in hits]
@@ -242,10 +265,13 @@ class HybridContract:
         empty = SparseVector((), ())
 
         assert store.search(PART, unit(0), corpus_ids=["c1"], limit=5, mode="sparse", sparse=empty) == []
-        # Hybrid then fuses the dense ranking alone.
-        fused = hybrid(store, PART, unit(0), corpus_ids=["c1"], limit=5, sparse=empty)
-        assert [h.chunk_id for h in fused] == [near.chunk_id, far.chunk_id]
-        assert [h.score for h in fused] == pytest.approx([1 / RRF_K, 1 / (RRF_K + 1)])
+        # Hybrid then fuses the dense ranking alone (cosines 1 and 0).
+        dense = [(near.chunk_id, 1.0), (far.chunk_id, 0.0)]
+        for fusion in Fusion:
+            fused = hybrid(store, PART, unit(0), corpus_ids=["c1"], limit=5, sparse=empty, fusion=fusion)
+            assert [h.chunk_id for h in fused] == [near.chunk_id, far.chunk_id]
+            expected = fused_scores(fusion, [dense])
+            assert [h.score for h in fused] == pytest.approx([expected[cid] for cid, _ in dense], abs=1e-6)
 
     def test_hybrid_fuses_the_dense_and_the_sparse_ranking_by_reciprocal_rank(
         self, store: VectorStore
@@ -258,7 +284,7 @@ class HybridContract:
         d = with_sparse(point("c1", unit(1), title="d"), sv(t1=1.0))
         store.upsert(PART, [a, b, c, d])
 
-        hits = hybrid(store, PART, unit(0), corpus_ids=["c1"], limit=4, sparse=sv(t1=1.0))
+        hits = hybrid(store, PART, unit(0), corpus_ids=["c1"], limit=4, sparse=sv(t1=1.0), fusion=Fusion.rrf)
 
         def rrf(*ranks: int) -> float:  # ranks counted from 0, as Qdrant does
             return sum(1 / (RRF_K + r) for r in ranks)
@@ -268,6 +294,42 @@ class HybridContract:
         scores = [h.score for h in hits]
         assert scores == sorted(scores, reverse=True)
         assert hits[0].payload["title"] in {"b", "c", "d"} and hits[-1].payload["title"] == "a"
+
+    def test_hybrid_fuses_the_dense_and_the_sparse_scores_by_their_distributions(
+        self, store: VectorStore
+    ) -> None:
+        store.ensure_partition(PART, DIM)
+        # Dense ranking for unit(0): a, b, c, d. Sparse ranking for t1: d, c, b (a has no keyword).
+        points = {
+            "a": with_sparse(point("c1", unit(0), title="a"), sv(t9=1.0)),
+            "b": with_sparse(point("c1", unit(0, (1, 0.3)), title="b"), sv(t1=0.2)),
+            "c": with_sparse(point("c1", unit(0, (1, 1.0)), title="c"), sv(t1=0.6)),
+            "d": with_sparse(point("c1", unit(1), title="d"), sv(t1=1.0)),
+        }
+        store.upsert(PART, list(points.values()))
+        query = sv(t1=1.0)
+
+        hits = hybrid(store, PART, unit(0), corpus_ids=["c1"], limit=4, sparse=query)  # dbsf: the default
+
+        query_vector = np.array(unit(0))
+        dense = sorted(
+            (
+                (name, float(np.dot(p.vector, query_vector) / np.linalg.norm(p.vector)))
+                for name, p in points.items()
+            ),
+            key=lambda pair: -pair[1],
+        )
+        frequencies = document_frequencies(list(points.values()))
+        sparse = [
+            (name, bm25(query, points[name].sparse, frequencies, len(points)))  # type: ignore[arg-type]
+            for name in "dcb"
+        ]
+        expected = fused_scores(Fusion.dbsf, [dense, sparse])
+        assert {h.payload["title"]: h.score for h in hits} == pytest.approx(expected, abs=1e-5)
+        # Scores, not ranks: c (cosine 0.71, BM25 second) leads; a (first by cosine, no keyword) is last,
+        # where reciprocal ranks put d first and tie b with c.
+        assert [h.payload["title"] for h in hits] == sorted(expected, key=lambda name: -expected[name])
+        assert [h.payload["title"] for h in hits] == ["c", "b", "d", "a"]
 
     def test_hybrid_applies_the_grant_to_every_ranking(self, store: VectorStore) -> None:
         store.ensure_partition(PART, DIM)
@@ -388,6 +450,7 @@ class HybridContract:
         limit=st.integers(min_value=1, max_value=10),
         candidates=st.integers(min_value=1, max_value=15),
         mode=st.sampled_from(list(SearchMode)),
+        fusion=st.sampled_from(list(Fusion)),
     )
     def test_every_mode_stays_in_the_grant_and_ranks_exactly(
         self,
@@ -399,13 +462,14 @@ class HybridContract:
         limit: int,
         candidates: int,
         mode: SearchMode,
+        fusion: Fusion,
     ) -> None:
         # A fresh store per example: IDF is a statistic of the whole partition, so earlier examples' points
         # would change the expected sparse scores.
         example = backend.sibling(f"example-{next(_examples)}")
         try:
             _check_every_mode(
-                example.open(), seed, n_points, n_corpora, allowed_mask, limit, candidates, mode
+                example.open(), seed, n_points, n_corpora, allowed_mask, limit, candidates, mode, fusion
             )
         finally:
             example.close_all()
