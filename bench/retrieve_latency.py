@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import json
 import os
@@ -377,22 +378,30 @@ class Bench:
         """Each query answered with and without recording why each chunk was selected, alternately first."""
         service = runtime.retrieval
         seconds: dict[bool, list[float]] = {True: [], False: []}
+        # The process's CPU time too: on a shared machine the wall-clock p95 moves with the neighbours' load,
+        # the CPU an answer costs much less.
+        cpu: dict[bool, list[float]] = {True: [], False: []}
         try:
             for n, query in enumerate(self.queries[: self.args.why_cost + 10]):
                 for record in (True, False) if n % 2 == 0 else (False, True):
                     service._record_why = record
-                    started = time.perf_counter()
+                    started, cpu_started = time.perf_counter(), time.process_time()
                     service.retrieve(READER, query, TOP_K, mode=mode)
                     if n >= 10:  # the first ten warm up
                         seconds[record].append(time.perf_counter() - started)
+                        cpu[record].append(time.process_time() - cpu_started)
         finally:
             service._record_why = True
         with_why, without = summary(seconds[True]), summary(seconds[False])
+        cpu_with, cpu_without = summary(cpu[True]), summary(cpu[False])
         return {
             "with_why": with_why,
             "without_why": without,
             "p95_with_over_without": round(with_why["p95_ms"] / without["p95_ms"], 3),
             "p50_with_over_without": round(with_why["p50_ms"] / without["p50_ms"], 3),
+            "cpu_with_why": cpu_with,
+            "cpu_without_why": cpu_without,
+            "cpu_mean_with_over_without": round(cpu_with["mean_ms"] / cpu_without["mean_ms"], 3),
         }
 
     def http_why_cost(self) -> dict[str, Any]:
@@ -435,46 +444,68 @@ class Bench:
         """Each concurrency level over HTTP. At concurrency 1 every request is paired with a bare search of
         the same query on a copy of the index in this process, in alternating order, so that both sides of
         the ratio are measured in the same minutes of this shared machine. Each level also reports the CPU
-        the server (with its helper processes) and this client used per answer."""
+        the server (with its helper processes) and this client used per answer.
+
+        With `--server-env`, a second server with those settings serves a copy of the data directory, and
+        each level runs on both, one after the other (which goes first alternates by level): its levels are
+        reported as `c16_server_env` and so on."""
         results: dict[str, Any] = {}
         env = {**self.env, "GOVRAG_EMBEDDING__QUERY_BACKEND": backend}
-        with service_process(env, self.work / "service.log") as (url, pid):
-            asyncio.run(self.drive(url, 1, 20))  # warm-up
-            for _ in range(10):
-                bare(self.queries[0])
-            for concurrency in self.args.concurrency:
-                load = os.getloadavg()[0]
-                pair = Paired(bare) if concurrency == 1 else None
-                server_cpu, client_cpu = process_tree_cpu_s(pid), _cpu_s()
-                started = time.perf_counter()
-                latencies, statuses = asyncio.run(self.drive(url, concurrency, self.args.requests, pair))
-                elapsed = time.perf_counter() - started
-                server_cpu = process_tree_cpu_s(pid) - server_cpu
-                client_cpu = _cpu_s() - client_cpu - (pair.cpu_s if pair is not None else 0.0)
-                answers = max(1, len(latencies))
-                per_answer = (server_cpu + client_cpu) / answers
-                cores = os.cpu_count() or 1
-                level: dict[str, Any] = {
-                    **summary(latencies),
-                    "throughput_rps": round(
-                        len(latencies) / (elapsed - (pair.wall_s if pair is not None else 0.0)), 1
-                    ),
-                    "statuses": {str(k): v for k, v in sorted(statuses.items())},
-                    "load_average_before": round(load, 2),
-                    "cpu_ms_per_answer": {
-                        "server_and_helpers": round(server_cpu / answers * 1000, 1),
-                        "client": round(client_cpu / answers * 1000, 1),
-                    },
-                    # With every core busy, answers/s cannot exceed cores / CPU per answer; by Little's law
-                    # the mean latency at this concurrency is then at least concurrency / that rate.
-                    "cpu_bound_answers_per_s": round(cores / per_answer, 1),
-                }
-                if concurrency > 1:
-                    level["mean_latency_floor_ms"] = round(concurrency * per_answer / cores * 1000, 1)
-                if pair is not None:
-                    level["paired_bare"] = summary(pair.seconds)
-                results[f"c{concurrency}"] = level
+        servers = [("", env)]
+        copied = self.work / "data-server-env"
+        if self.args.server_env:
+            shutil.copytree(self.work / "data", copied)
+            servers.append(("_server_env", {**env, **self.args.server_env, "GOVRAG_DATA_DIR": str(copied)}))
+        try:
+            with contextlib.ExitStack() as stack:
+                running = []
+                for suffix, server_env in servers:
+                    url, pid = stack.enter_context(
+                        service_process(server_env, self.work / f"service{suffix}.log")
+                    )
+                    asyncio.run(self.drive(url, 1, 20))  # warm-up
+                    running.append((suffix, url, pid))
+                for _ in range(10):
+                    bare(self.queries[0])
+                for n, concurrency in enumerate(self.args.concurrency):
+                    for suffix, url, pid in running if n % 2 == 0 else running[::-1]:
+                        results[f"c{concurrency}{suffix}"] = self.level(url, pid, concurrency, bare)
+        finally:
+            shutil.rmtree(copied, ignore_errors=True)
         return results
+
+    def level(self, url: str, pid: int, concurrency: int, bare: BareSearch) -> dict[str, Any]:
+        load = os.getloadavg()[0]
+        pair = Paired(bare) if concurrency == 1 else None
+        server_cpu, client_cpu = process_tree_cpu_s(pid), _cpu_s()
+        started = time.perf_counter()
+        latencies, statuses = asyncio.run(self.drive(url, concurrency, self.args.requests, pair))
+        elapsed = time.perf_counter() - started
+        server_cpu = process_tree_cpu_s(pid) - server_cpu
+        client_cpu = _cpu_s() - client_cpu - (pair.cpu_s if pair is not None else 0.0)
+        answers = max(1, len(latencies))
+        per_answer = (server_cpu + client_cpu) / answers
+        cores = os.cpu_count() or 1
+        level: dict[str, Any] = {
+            **summary(latencies),
+            "throughput_rps": round(
+                len(latencies) / (elapsed - (pair.wall_s if pair is not None else 0.0)), 1
+            ),
+            "statuses": {str(k): v for k, v in sorted(statuses.items())},
+            "load_average_before": round(load, 2),
+            "cpu_ms_per_answer": {
+                "server_and_helpers": round(server_cpu / answers * 1000, 1),
+                "client": round(client_cpu / answers * 1000, 1),
+            },
+            # With every core busy, answers/s cannot exceed cores / CPU per answer; by Little's law the mean
+            # latency at this concurrency is then at least concurrency / that rate.
+            "cpu_bound_answers_per_s": round(cores / per_answer, 1),
+        }
+        if concurrency > 1:
+            level["mean_latency_floor_ms"] = round(concurrency * per_answer / cores * 1000, 1)
+        if pair is not None:
+            level["paired_bare"] = summary(pair.seconds)
+        return level
 
     async def drive(
         self, url: str, concurrency: int, total: int, pair: Callable[[str], None] | None = None
@@ -531,8 +562,20 @@ def main() -> int:
     parser.add_argument(
         "--query-backends", nargs="+", choices=["torch", "onnx"], default=["onnx"], help="query encoders"
     )
+    parser.add_argument(
+        "--server-env",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a second server with these settings, measured beside the default one at each level "
+        "(e.g. GOVRAG_AUDIT__GROUP_COMMIT=false)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
+    try:
+        args.server_env = dict(item.split("=", 1) for item in args.server_env)
+    except ValueError:
+        parser.error("--server-env takes NAME=VALUE pairs")
     if not (args.scifact / "corpus.jsonl").is_file():
         raise SystemExit(f"SciFact is not at {args.scifact}")
 

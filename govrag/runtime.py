@@ -118,7 +118,12 @@ def build_runtime(settings: Settings, role: Role = Role.all) -> Runtime:
     sparse_encoder = Bm25Encoder()
     store = create_vector_store(settings)
     keys = load_keys(settings)
-    audit = SqlAuditStore(db, keys, checkpoint_every=settings.audit.checkpoint_every)
+    audit = SqlAuditStore(
+        db,
+        keys,
+        checkpoint_every=settings.audit.checkpoint_every,
+        group_commit=settings.audit.group_commit,
+    )
     subject_index = SubjectIndex(db, keys.derived_key("govrag-document-subjects"))
     # Before anything is served: a policy whose version differs from the last one logged is a logged change.
     audit.record_policy_version(policy.version, policy.files)

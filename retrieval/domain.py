@@ -69,11 +69,21 @@ class Role(enum.StrEnum):
 
 
 class SearchMode(enum.StrEnum):
-    """How a query is matched: embedding similarity, BM25 keywords, or both fused by reciprocal rank."""
+    """How a query is matched: embedding similarity, BM25 keywords, or both fused (`Fusion`)."""
 
     dense = "dense"
     sparse = "sparse"
     hybrid = "hybrid"
+
+
+class Fusion(enum.StrEnum):
+    """How a hybrid search fuses its dense and its BM25 ranking into one."""
+
+    # Distribution-based score fusion: each ranking's scores mapped onto [mean - 3 std, mean + 3 std] of
+    # that ranking's own scores (so 0 to 1 for all but outliers), then summed per point.
+    dbsf = "dbsf"
+    # Reciprocal rank fusion: the sum over the rankings of 1 / (k + rank); scores play no part.
+    rrf = "rrf"
 
 
 class Outcome(enum.StrEnum):
@@ -204,7 +214,7 @@ class HitRanks:
     sparse_rank: int | None = None
     sparse_score: float | None = None
     fused_rank: int | None = None
-    fusion: str | None = None  # e.g. "rrf(k=60)"; None when nothing was fused
+    fusion: str | None = None  # "dbsf" or e.g. "rrf(k=60)"; None when nothing was fused
     pseudonym_boost: float | None = None
 
 
@@ -260,7 +270,7 @@ class ChunkWhy:
     sparse_rank: int | None
     sparse_score: float | None
     fused_rank: int | None
-    fusion: str | None  # "rrf(k=60)" for hybrid; None for a single ranking
+    fusion: str | None  # "dbsf" or "rrf(k=60)" for hybrid; None for a single ranking
     pseudonym_boost: float | None  # None: the query was not pseudonymized for its corpus
     policy_ids: tuple[str, ...]
     acl_group: str  # a group of the document's ACL the reader holds, UNRESTRICTED or ANY_DOCUMENT

@@ -136,7 +136,7 @@ class SentenceTransformerEmbedder:
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
-        return self._queries.embed(text)
+        return self._queries.run(text)
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         return self._under_lock(texts, self._run)

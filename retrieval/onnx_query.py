@@ -312,13 +312,36 @@ class OnnxQueryEncoder:
         self.model_file = model_file
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """The texts' vectors, in order. Texts of about the same length run together: a pass pads every text
+        to its longest, and on one CPU thread the padding costs what real tokens do (16 SciFact queries in one
+        padded pass: ~30 % more CPU a query than one by one; grouped by length: slightly less)."""
         encodings = self._tokenizer.encode_batch(list(texts))
-        feed = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
-        return cast(np.ndarray, self._session.run(None, feed)[0])
+        lengths = [sum(e.attention_mask) for e in encodings]
+        vectors: list[np.ndarray] = [np.empty(0)] * len(encodings)
+        for group in _length_groups(lengths):
+            width = max(lengths[i] for i in group)  # padding is on the right: cut to the group's longest
+            feed = {
+                "input_ids": np.array([encodings[i].ids[:width] for i in group], dtype=np.int64),
+                "attention_mask": np.array(
+                    [encodings[i].attention_mask[:width] for i in group], dtype=np.int64
+                ),
+                "token_type_ids": np.array([encodings[i].type_ids[:width] for i in group], dtype=np.int64),
+            }
+            for i, vector in zip(group, self._session.run(None, feed)[0], strict=True):
+                vectors[i] = vector
+        return np.stack(vectors) if vectors else np.empty((0, 0), dtype=np.float32)
+
+
+def _length_groups(lengths: Sequence[int], most: int = 8, spread: float = 1.15) -> list[list[int]]:
+    """Indexes of `lengths` in groups of at most `most`, shortest first, each group's longest at most
+    `spread` times its shortest (so padding adds at most ~15 % to a pass)."""
+    groups: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if groups and len(groups[-1]) < most and lengths[i] <= spread * lengths[groups[-1][0]]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
 def probe_cosines(encoder: OnnxQueryEncoder, reference: SentenceTransformerEmbedder) -> list[float]:
@@ -366,7 +389,7 @@ class OnnxQueryEmbedder:
         return self._documents.embed_documents(texts)
 
     def embed_query(self, text: str) -> list[float]:
-        return self._queries.embed(text)
+        return self._queries.run(text)
 
     def _encode_queries(self, texts: list[str]) -> list[list[float]]:
         return cast(list[list[float]], self._encoder.encode(texts).tolist())

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from retrieval.domain import ChunkPoint, SearchMode, SparseVector, VectorHit
+from retrieval.domain import ChunkPoint, Fusion, SearchMode, SparseVector, VectorHit
 
 
 @runtime_checkable
@@ -83,13 +83,16 @@ class VectorStore(Protocol):
         candidates: int | None = None,
         with_vectors: bool = False,
         explain: bool = False,
+        fusion: Fusion = Fusion.dbsf,
     ) -> list[VectorHit]:
         """Best points whose `corpus_id` is in `corpus_ids`, best first; a missing partition gives no hits.
 
         `mode` dense ranks by cosine similarity to `vector`; sparse by BM25 (the dot product of the query's
         `sparse` vector with the point's, each query term weighted by its IDF over the partition), returning
         only points sharing a term with the query; hybrid fuses the dense and the sparse ranking, each of
-        `max(limit, candidates)` points, by reciprocal rank fusion (score: the sum of 1 / (60 + rank)). A
+        `max(limit, candidates)` points, as `fusion` says: `dbsf`, distribution-based score fusion (score:
+        the sum over the rankings of the point's score there, mapped from that ranking's mean ± 3 standard
+        deviations onto 0 to 1), or `rrf`, reciprocal rank fusion (score: the sum of 1 / (60 + rank)). A
         partition created without sparse vectors answers sparse and hybrid searches as dense ones.
 
         An empty `corpus_ids` (or `limit` 0) gives no hits without querying: the filter is never dropped, and
@@ -103,7 +106,7 @@ class VectorStore(Protocol):
         it, up to the order of exactly equal scores).
 
         Raises `TypeError` when `corpus_ids` or `groups` is a string, `ValueError` for a negative `limit`, a
-        `candidates` below 1, or a sparse or hybrid search without `sparse`.
+        `candidates` below 1, a sparse or hybrid search without `sparse`, or an unknown `fusion`.
         """
 
     def scroll(

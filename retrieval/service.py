@@ -19,6 +19,7 @@ from retrieval.domain import (
     Citation,
     CorpusRef,
     EndUser,
+    Fusion,
     MaskingProfile,
     Outcome,
     Principal,
@@ -82,8 +83,9 @@ class RetrievalService:
         self._sparse = sparse_encoder if sparse_encoder is not None else Bm25Encoder()
         self._options = options if options is not None else RetrievalSettings()
         self._record_why = self._options.record_why if record_why is None else record_why
-        # Threads that wait for the query's masking (done in a helper process, or here without one).
-        self._log_masking = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-masking")
+        # Threads that wait for the query's masking (done in a helper process, or here without one). As many
+        # as requests in flight, so that the masker can analyse the queries of concurrent requests together.
+        self._log_masking = ThreadPoolExecutor(max_workers=32, thread_name_prefix="query-masking")
 
     @property
     def default_mode(self) -> SearchMode:
@@ -182,6 +184,7 @@ class RetrievalService:
             raise BackendUnavailable(f"regions unavailable: {', '.join(unavailable)}")
 
         retrieved: list[RetrievedChunk] = []
+        whys: list[ChunkWhy | None] = []  # for the log; the answer carries them only when asked to explain
         for hit in hits:
             if not plan.admits(hit):
                 # The filter makes this impossible; if a store ever ignored it, the hit is dropped, not shown.
@@ -190,7 +193,8 @@ class RetrievalService:
                 )
                 continue
             why = chunk_why(hit, plan) if explained else None
-            retrieved.append(_to_chunk(hit, allowed[str(hit.payload["corpus_id"])], why))
+            whys.append(why if self._record_why else None)
+            retrieved.append(_to_chunk(hit, allowed[str(hit.payload["corpus_id"])], why if explain else None))
 
         # denied: the policy granted nothing; empty: granted corpora held nothing relevant.
         outcome = Outcome.answered if retrieved else Outcome.empty if allowed else Outcome.denied
@@ -204,14 +208,12 @@ class RetrievalService:
                 corpus_id=chunk.citation.corpus_id,
                 content_sha256=chunk.citation.content_sha256,
                 embedding_model=chunk.citation.embedding_model,
-                why=chunk.why if self._record_why else None,
+                why=why,
                 pii_counts=chunk.citation.pii_counts,
             )
-            for rank, chunk in enumerate(retrieved, start=1)
+            for rank, (chunk, why) in enumerate(zip(retrieved, whys, strict=True), start=1)
         )
         self._audit.record(event(outcome, audit_chunks, unavailable))
-        if not explain:
-            retrieved = [dataclasses.replace(chunk, why=None) for chunk in retrieved]
         return RetrievalResult(
             request_id=request_id,
             policy_version=policy_version,
@@ -259,6 +261,7 @@ class RetrievalService:
                             candidates=candidates,
                             with_vectors=mmr,
                             explain=explain,
+                            fusion=Fusion(self._options.fusion),
                         ),
                     )
                 )

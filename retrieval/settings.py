@@ -51,6 +51,9 @@ class AuditSettings(BaseSettings):
     # Unset: generated once into <data_dir>/audit-signing-key.pem (mode 0600).
     signing_key_file: Path | None = None
     checkpoint_every: int = Field(default=1000, ge=1, le=1_000_000)
+    # The events of concurrent answers appended in one transaction (see retrieval.audit.store); false: one
+    # transaction per event, as before (for comparison: bench/retrieve_latency.py --server-env).
+    group_commit: bool = True
     # None keeps events forever; otherwise `govrag audit prune` deletes events older than this many days.
     retention_days: int | None = Field(default=None, ge=1)
 
@@ -276,8 +279,11 @@ class RetrievalSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="forbid")
 
-    # Hybrid (BM25 + dense, fused by reciprocal rank) wins on BEIR SciFact; see the README's figures.
+    # Hybrid (BM25 + dense, fused as `fusion` says) wins on BEIR SciFact; see the README's figures.
     default_mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
+    # How hybrid search fuses its two rankings: dbsf, by their scores, each ranking's normalised by its own
+    # mean and spread; rrf, by rank alone (k=60). dbsf wins on SciFact (bench/fusion_tuning.py).
+    fusion: Literal["dbsf", "rrf"] = "dbsf"
     # Each ranking a hybrid search fuses contributes at least this many chunks.
     hybrid_candidates: int = Field(default=100, ge=1, le=1000)
     # At most this many chunks of one document in an answer; unset: no cap.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from typing import cast as typing_cast
@@ -63,55 +63,37 @@ def side_rows(
 
 
 def record_json(
-    *,
-    sequence: int,
-    request_id: str,
-    occurred_at: datetime | str,
-    action: str,
-    principal_id: str,
-    end_user_id: str | None,
-    principal: Any,
-    policy_version: str,
-    outcome: str,
-    query_masked: str | None,
-    query_hmac: str | None,
-    top_k: int | None,
-    decisions: list[Any] | None,
-    allowed_corpora: list[str] | None,
-    partitions: list[str] | None,
-    regions: list[str],
-    unavailable: list[str] | None,
-    latency_ms: float | None,
-    chunks: list[dict[str, Any]],
-    corpus_id: str | None,
-    document_id: str | None,
-    details: Any,
+    columns: Mapping[str, Any], regions: list[str], chunks: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """An event's canonical object (what its hash covers) from its columns and side rows."""
+    """An event's canonical object (what its hash covers) from its side rows and its columns, by column name
+    (the JSON columns parsed, the time as the driver gives it; other columns ignored)."""
     return {
-        "sequence": sequence,
-        "request_id": request_id,
-        "occurred_at": _iso(occurred_at),
-        "action": action,
-        "principal_id": principal_id,
-        "end_user_id": end_user_id,
-        "principal": principal,
-        "policy_version": policy_version,
-        "outcome": outcome,
-        "query_masked": query_masked,
-        "query_hmac": query_hmac,
-        "top_k": top_k,
-        "decisions": decisions or [],
-        "allowed_corpora": allowed_corpora or [],
-        "partitions": partitions or [],
+        "sequence": columns["sequence"],
+        "request_id": columns["request_id"],
+        "occurred_at": _iso(columns["occurred_at"]),
+        "action": columns["action"],
+        "principal_id": columns["principal_id"],
+        "end_user_id": columns["end_user_id"],
+        "principal": columns["principal"],
+        "policy_version": columns["policy_version"],
+        "outcome": columns["outcome"],
+        "query_masked": columns["query_masked"],
+        "query_hmac": columns["query_hmac"],
+        "top_k": columns["top_k"],
+        "decisions": columns["decisions"] or [],
+        "allowed_corpora": columns["allowed_corpora"] or [],
+        "partitions": columns["partitions"] or [],
         "regions": regions,
-        "unavailable": unavailable or [],
-        "latency_ms": latency_ms,
+        "unavailable": columns["unavailable"] or [],
+        "latency_ms": columns["latency_ms"],
         "chunks": chunks,
-        "corpus_id": corpus_id,
-        "document_id": document_id,
-        "details": details,
+        "corpus_id": columns["corpus_id"],
+        "document_id": columns["document_id"],
+        "details": columns["details"],
     }
+
+
+_RECORD_NAMES = tuple(column.name for column in EVENT_COLUMNS)
 
 
 def load_records(connection: Connection, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
@@ -122,39 +104,14 @@ def load_records(connection: Connection, rows: Sequence[Row[Any]]) -> list[dict[
     ids = [row[0] for row in rows]
     chunks, regions = side_rows(connection, lambda event_id: event_id.in_(ids))
     records = []
-    for (
-        event_id, sequence, request_id, occurred_at, action, principal_id, end_user_id, principal,
-        query_masked, query_hmac, top_k, policy_version, decisions, allowed_corpora, partitions,
-        unavailable, outcome, latency_ms, corpus_id, document_id, details, prev_hash, hash_,
-    ) in typing_cast(Sequence[tuple[Any, ...]], rows):  # fmt: skip
+    for row in rows:
+        columns = dict(zip(_RECORD_NAMES, row, strict=True))
+        event_id = columns["id"]
         records.append(
             {
-                **record_json(
-                    sequence=sequence,
-                    request_id=request_id,
-                    occurred_at=occurred_at,
-                    action=action,
-                    principal_id=principal_id,
-                    end_user_id=end_user_id,
-                    principal=principal,
-                    policy_version=policy_version,
-                    outcome=outcome,
-                    query_masked=query_masked,
-                    query_hmac=query_hmac,
-                    top_k=top_k,
-                    decisions=decisions,
-                    allowed_corpora=allowed_corpora,
-                    partitions=partitions,
-                    regions=regions.get(event_id, []),
-                    unavailable=unavailable,
-                    latency_ms=latency_ms,
-                    chunks=chunks.get(event_id, []),
-                    corpus_id=corpus_id,
-                    document_id=document_id,
-                    details=details,
-                ),
-                "prev_hash": prev_hash,
-                "hash": hash_,
+                **record_json(columns, regions.get(event_id, []), chunks.get(event_id, [])),
+                "prev_hash": columns["prev_hash"],
+                "hash": columns["hash"],
             }
         )
     return records

@@ -23,6 +23,14 @@ that text (JSON Lines) or parses it once (CSV) instead of rebuilding each event 
 tables; `verify` holds it equal to the text rebuilt from the columns. Older rows have NULL there and take the
 column path.
 
+Group commit. The answers of concurrent requests append together: the first to find no append running
+takes every event waiting (up to `GROUP_MAX`) and appends them in one transaction (one lock, one head read,
+one signed head, one durable commit); each caller returns only once that commit is done, so no answer leaves
+before its event is durable, as with an append of its own. A group that cannot commit is appended again event
+by event, so an event the database refuses (a repeated request id) fails alone. In one process appenders no
+longer queue on the database's lock (SQLite's busy handler sleeps while it waits); across processes the lock
+above still orders the groups.
+
 The unique constraints on `sequence` and `request_id` are the backstop: an append that would repeat either
 fails and nothing is answered. Periodic checkpoints are written in the transaction of the event they sign.
 Every write error becomes `AuditUnavailable`; read errors are `BackendUnavailable`.
@@ -95,15 +103,25 @@ from retrieval.audit.signing import (
 from retrieval.audit.verify_reads import VERIFY_COLUMNS, load_links
 from retrieval.db import Database
 from retrieval.errors import AuditUnavailable, BackendUnavailable, Conflict, InvalidRequest, NotFound
+from retrieval.query_batching import QueryBatcher
 
 T = TypeVar("T")
 CHAIN_LOCK = 0x676F767261670001  # "govrag" + 1: the advisory lock key of the chain's head
+GROUP_MAX = 64  # events appended in one transaction at most
 
 
 class SqlAuditStore:
     """The provenance log in the relational store; one per process, safe for concurrent writers."""
 
-    def __init__(self, db: Database, keys: AuditKeys | None = None, checkpoint_every: int = 1000) -> None:
+    def __init__(
+        self,
+        db: Database,
+        keys: AuditKeys | None = None,
+        checkpoint_every: int = 1000,
+        group_commit: bool = True,
+    ) -> None:
+        """`group_commit`: the events of concurrent callers appended together (see the module docstring);
+        false: each in a transaction of its own."""
         if checkpoint_every < 1:
             raise ValueError("checkpoint_every must be at least 1")
         self._db = db
@@ -112,6 +130,9 @@ class SqlAuditStore:
         self._key_published = False
         self._every = checkpoint_every
         self._dialect = db.engine.dialect.name
+        self._groups: QueryBatcher[AuditEvent, AuditEvent | Exception] = QueryBatcher(
+            self._record_group, max_batch=GROUP_MAX if group_commit else 1
+        )
 
     @property
     def signing_key_id(self) -> str:
@@ -126,16 +147,39 @@ class SqlAuditStore:
         return self._keys.query_hmac(query)
 
     def record(self, event: AuditEvent) -> AuditEvent:
+        """Append the event, with the events of concurrent callers (see "Group commit" above); returns once
+        it is committed."""
         started = time.perf_counter()
+        recorded = self._groups.run(event)
+        if isinstance(recorded, Exception):
+            telemetry.AUDIT_WRITE_SECONDS.labels("failed").observe(time.perf_counter() - started)
+            raise recorded
+        telemetry.AUDIT_WRITE_SECONDS.labels("ok").observe(time.perf_counter() - started)
+        return recorded
+
+    def _record_group(self, events: list[AuditEvent]) -> list[AuditEvent | Exception]:
+        """Each event as appended, or the error of its own append: whatever one event makes fail (the
+        database refusing it, a value that cannot be sealed) fails it alone, never the answers beside it."""
+        try:
+            return list(self._commit(events))
+        except Exception as exc:
+            if len(events) == 1:
+                return [exc]
+        results: list[AuditEvent | Exception] = []
+        for event in events:
+            try:
+                results.extend(self._commit([event]))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    def _commit(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
         try:
             with self._db.session() as session:
                 connection = session.connection()
                 _lock_chain(connection)
-                recorded = self._append(connection, event)
-            telemetry.AUDIT_WRITE_SECONDS.labels("ok").observe(time.perf_counter() - started)
-            return recorded
+                return self._append_all(connection, events)
         except BackendUnavailable as exc:
-            telemetry.AUDIT_WRITE_SECONDS.labels("failed").observe(time.perf_counter() - started)
             raise AuditUnavailable(
                 "the provenance log cannot record this request; nothing is answered"
             ) from exc
@@ -168,9 +212,25 @@ class SqlAuditStore:
             raise AuditUnavailable("the provenance log cannot record the policy version") from exc
 
     def _append(self, connection: Connection, event: AuditEvent) -> AuditEvent:
-        """Seal and insert the event (its personal fields committed, their values kept beside it); the
-        event is returned as readers see it, its values in place."""
+        return self._append_all(connection, [event])[0]
+
+    def _append_all(self, connection: Connection, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+        """Seal and insert the events in order, each over the one before, and sign the last as the head."""
         head_sequence, head_hash = _head(connection)
+        appended = []
+        for event in events:
+            sealed = self._insert(connection, event, head_sequence, head_hash)
+            assert sealed.sequence is not None and sealed.hash is not None
+            head_sequence, head_hash = sealed.sequence, sealed.hash
+            appended.append(sealed)
+        self._sign_head(connection, head_sequence, head_hash)
+        return appended
+
+    def _insert(
+        self, connection: Connection, event: AuditEvent, head_sequence: int, head_hash: str
+    ) -> AuditEvent:
+        """Seal the event over the head given and insert it (its personal fields committed, their values
+        kept beside it); the event is returned as readers see it, its values in place."""
         committed, values = commit_event(event)
         sealed, canonical = sealed_text(committed, head_sequence + 1, head_hash)
         assert sealed.sequence is not None and sealed.hash is not None
@@ -187,7 +247,6 @@ class SqlAuditStore:
             connection.execute(insert(REGIONS), [{"event_id": event_id, "region": r} for r in sealed.regions])
         if sealed.sequence % self._every == 0:
             self._checkpoint(connection, PERIODIC, sealed.sequence, sealed.hash)
-        self._sign_head(connection, sealed.sequence, sealed.hash)
         if not values:
             return sealed
         # As readers will see it: the values as given (as JSON values, as they read back), not re-opened.

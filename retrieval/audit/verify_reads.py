@@ -97,42 +97,17 @@ def _check_personal(link: Link, row: Row[Any], kept: str | None, tally: Tally | 
 
 def _link(connection: Connection, row: Row[Any], chunks: Any, regions: Any) -> Link:
     """One row's link: the fast check of its kept text against its columns, else the slow path."""
-    (
-        event_id, sequence, request_id, occurred_at, action, principal_id, end_user_id, query_masked,
-        query_hmac, top_k, policy_version, outcome, latency_ms, corpus_id, document_id, prev, hash_,
-    ) = row[: len(_SCALARS)]  # fmt: skip
+    columns = dict(zip(_SCALARS, row[: len(_SCALARS)], strict=True))
+    event_id, sequence, request_id = columns["id"], columns["sequence"], columns["request_id"]
+    prev, hash_ = columns["prev_hash"], columns["hash"]
     kept = row[_KEPT]
     try:
-        principal, decisions, allowed, partitions, unavailable, details, parsed = [
-            None if value is None else _loads(value) for value in row[len(_SCALARS) :]
-        ]
+        *parsed_columns, parsed = [None if value is None else _loads(value) for value in row[len(_SCALARS) :]]
     except ValueError:  # a column or text that is not JSON: the slow path says which
         pass
     else:
-        record = record_json(
-            sequence=sequence,
-            request_id=request_id,
-            occurred_at=occurred_at,
-            action=action,
-            principal_id=principal_id,
-            end_user_id=end_user_id,
-            principal=principal,
-            policy_version=policy_version,
-            outcome=outcome,
-            query_masked=query_masked,
-            query_hmac=query_hmac,
-            top_k=top_k,
-            decisions=decisions,
-            allowed_corpora=allowed,
-            partitions=partitions,
-            regions=regions.get(event_id, []),
-            unavailable=unavailable,
-            latency_ms=latency_ms,
-            chunks=chunks.get(event_id, []),
-            corpus_id=corpus_id,
-            document_id=document_id,
-            details=details,
-        )
+        columns.update(zip(_JSON, parsed_columns, strict=True))
+        record = record_json(columns, regions.get(event_id, []), chunks.get(event_id, []))
         if kept is None:
             text = json.dumps(record, sort_keys=True, separators=(",", ":"))
             if text_hash(text, prev) == hash_:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from retrieval.pii.engine import LANGUAGE, shared_analysis
 from retrieval.pii.limits import split_for_analysis
+from retrieval.pii.not_personal import drop_not_personal
 from retrieval.pii.organisations import drop_organisations
 
 if TYPE_CHECKING:
@@ -210,6 +211,7 @@ def analyse(
             # would have a name's shape.
             results = [r for r in results if not _by_shape_alone(r)]
         results = _trimmed(results, analysed_text)
+        results = drop_not_personal(analysed_text, results, case_restored=restore)
         if "PERSON" in entities:
             results = propagate_names(analysed_text, drop_organisations(analysed_text, results))
         findings.append(

@@ -136,14 +136,22 @@ def _split(texts: Sequence[str], parts: int) -> list[Sequence[str]]:
 
 
 def find(
-    texts: Sequence[str], entities: Sequence[str], score_threshold: float, batch_size: int, workers: int
+    texts: Sequence[str],
+    entities: Sequence[str],
+    score_threshold: float,
+    batch_size: int,
+    workers: int,
+    *,
+    together: bool = False,
 ) -> list[list[Finding]]:
     """`analyse(texts, ...)`, in `workers` helper processes where that pays (see the module docstring), here
-    otherwise; a helper that is gone has its share analysed here, and the next batch starts a new pool."""
+    otherwise; a helper that is gone has its share analysed here, and the next batch starts a new pool.
+    `together`: the batch goes to one helper whatever its size (queries for the log, batched across
+    requests: kept off this process's GIL as a single query is)."""
     settings = (entities, score_threshold, batch_size)
-    if workers == 0 or 1 < len(texts) < MIN_TEXTS_PER_WORKER:
+    if workers == 0 or (not together and 1 < len(texts) < MIN_TEXTS_PER_WORKER):
         return analyse(texts, *settings)
-    parts = _split(texts, workers)
+    parts = [texts] if together else _split(texts, workers)
     helpers = _helpers(workers)
     try:
         futures = [helpers.submit(analyse, part, *settings) for part in parts]

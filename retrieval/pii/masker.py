@@ -27,7 +27,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from retrieval.domain import MaskingStrategy
-from retrieval.errors import ConfigurationError
+from retrieval.errors import ConfigurationError, MaskingTimeout
 from retrieval.pii.analyzer import Finding
 from retrieval.pii.anonymizer import Anonymizer
 from retrieval.pii.engine import (
@@ -40,6 +40,7 @@ from retrieval.pii.engine import (
 from retrieval.pii.findings import DetectorVersion, package_version, recognizer_set_sha256
 from retrieval.pii.helpers import find
 from retrieval.protocols import MaskedText
+from retrieval.query_batching import QueryBatcher
 
 if TYPE_CHECKING:
     from presidio_analyzer import EntityRecognizer
@@ -97,6 +98,12 @@ class PresidioMasker:
         self._score_threshold = score_threshold
         self._batch_size = batch_size
         self._detector: DetectorVersion | None = None
+        # Single texts from concurrent callers (each request's query, masked for the log while it searches)
+        # are analysed together, a pass per helper at a time (`retrieval.query_batching`): the model's and
+        # the recognizers' fixed cost per call is most of a short query's.
+        self._singles: QueryBatcher[str, list[Finding] | MaskingTimeout] = QueryBatcher(
+            self._find_together, max_batch=16, leaders=max(1, workers)
+        )
         logger.info(
             "PII masker ready: spaCy model %s, %d recognizers, entities %s, kept %s, threshold %.2f, "
             "strategy %s",
@@ -151,7 +158,12 @@ class PresidioMasker:
         return self._detector
 
     def mask(self, text: str) -> MaskedText:
-        return self.mask_batch([text])[0]
+        if not text.strip() or not self._masked_entities:
+            return MaskedText(text=text, spans=())
+        found = self._singles.run(text)
+        if isinstance(found, MaskingTimeout):
+            raise found
+        return self._apply(text, found)
 
     @property
     def workers(self) -> int:
@@ -169,8 +181,26 @@ class PresidioMasker:
             masked[index] = self._apply(texts[index], found)
         return masked
 
-    def _find(self, texts: Sequence[str]) -> list[list[Finding]]:
-        return find(texts, self._masked_entities, self._score_threshold, self._batch_size, self._workers)
+    def _find(self, texts: Sequence[str], *, together: bool = False) -> list[list[Finding]]:
+        entities, threshold = self._masked_entities, self._score_threshold
+        return find(texts, entities, threshold, self._batch_size, self._workers, together=together)
+
+    def _find_together(self, texts: list[str]) -> list[list[Finding] | MaskingTimeout]:
+        """The findings of texts from different callers; a text whose analysis ran out of time fails alone
+        (its batch is analysed again text by text), so a query built to make the patterns backtrack cannot
+        get the queries batched with it logged redacted whole."""
+        try:
+            return list(self._find(texts, together=True))
+        except MaskingTimeout as exc:
+            if len(texts) == 1:
+                return [exc]
+        results: list[list[Finding] | MaskingTimeout] = []
+        for text in texts:
+            try:
+                results.extend(self._find([text], together=True))
+            except MaskingTimeout as exc:
+                results.append(exc)
+        return results
 
     def _apply(self, text: str, findings: Sequence[Finding]) -> MaskedText:
         return self._anonymizer.apply(text, findings)

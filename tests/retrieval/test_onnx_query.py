@@ -16,6 +16,7 @@ from retrieval.embedding import SentenceTransformerEmbedder, load_embedder
 from retrieval.onnx_query import (
     MIN_PROBE_COSINE,
     OnnxQueryEmbedder,
+    _length_groups,
     cached_encoder_file,
     load_query_embedder,
 )
@@ -226,3 +227,18 @@ def test_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("GOVRAG_EMBEDDING__QUERY_BACKEND", "tensorflow")
     with pytest.raises(ValueError, match="query_backend"):
         Settings(data_dir=tmp_path)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "lengths", [[], [7], [30, 9, 10, 31, 9, 60, 11, 12, 10, 9, 9, 9, 9, 9, 9, 9, 9, 33], [5] * 20]
+)
+def test_length_groups_hold_every_text_once_with_little_padding(lengths: list[int]) -> None:
+    groups = _length_groups(lengths, most=8, spread=1.15)
+    assert sorted(i for group in groups for i in group) == list(range(len(lengths)))
+    for group in groups:
+        assert 1 <= len(group) <= 8
+        assert max(lengths[i] for i in group) <= 1.15 * min(lengths[i] for i in group)
+    # Shortest first, so texts of one length share passes: 20 equal texts take 3 passes, not 20.
+    if lengths == [5] * 20:
+        assert [len(g) for g in groups] == [8, 8, 4]

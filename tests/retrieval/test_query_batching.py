@@ -42,7 +42,7 @@ class SlowEncoder:
 def test_a_lone_query_is_a_batch_of_one() -> None:
     encoder = SlowEncoder(seconds=0)
     batcher = QueryBatcher(encoder)
-    assert batcher.embed("abc") == [3.0, 0.0]
+    assert batcher.run("abc") == [3.0, 0.0]
     assert encoder.batch_sizes == [1]
 
 
@@ -51,7 +51,7 @@ def test_concurrent_queries_share_passes_and_each_gets_its_own_vector() -> None:
     batcher = QueryBatcher(encoder, max_batch=8)
     texts = ["x" * n for n in range(1, 41)]
     with ThreadPoolExecutor(max_workers=40) as pool:
-        vectors = list(pool.map(batcher.embed, texts))
+        vectors = list(pool.map(batcher.run, texts))
     assert [v[0] for v in vectors] == [float(len(t)) for t in texts]
     assert sum(encoder.batch_sizes) == len(texts)  # every query embedded once
     assert max(encoder.batch_sizes) > 1 and max(encoder.batch_sizes) <= 8
@@ -68,7 +68,7 @@ def test_an_encoder_error_reaches_the_callers_of_that_batch_only() -> None:
 
     def call(text: str) -> None:
         try:
-            outcomes[text] = batcher.embed(text)
+            outcomes[text] = batcher.run(text)
         except RuntimeError as exc:
             outcomes[text] = exc
 
@@ -83,9 +83,34 @@ def test_an_encoder_error_reaches_the_callers_of_that_batch_only() -> None:
         thread.join(timeout=10)
     assert outcomes["first"] == [5.0, 0.0]
     assert isinstance(outcomes["bad"], RuntimeError) and isinstance(outcomes["good"], RuntimeError)
-    assert batcher.embed("after") == [5.0, 0.0]  # the batcher is not stuck
+    assert batcher.run("after") == [5.0, 0.0]  # the batcher is not stuck
 
 
 def test_max_batch_must_be_positive() -> None:
     with pytest.raises(ValueError):
+        QueryBatcher(SlowEncoder(), max_batch=0)
+
+
+def test_several_leaders_run_passes_side_by_side_and_never_more() -> None:
+    encoder = SlowEncoder(seconds=0.05)
+    batcher = QueryBatcher(encoder, max_batch=4, leaders=2)
+    texts = ["x" * n for n in range(1, 33)]
+    start = threading.Barrier(len(texts))
+
+    def call(text: str) -> list[float]:
+        start.wait()
+        return batcher.run(text)
+
+    with ThreadPoolExecutor(max_workers=len(texts)) as pool:
+        vectors = list(pool.map(call, texts))
+    assert [v[0] for v in vectors] == [float(len(t)) for t in texts]
+    assert sum(encoder.batch_sizes) == len(texts)
+    assert encoder.most_active == 2
+    assert min(encoder.batch_sizes) >= 1 and max(encoder.batch_sizes) <= 4  # no empty pass
+
+
+def test_batcher_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="leaders"):
+        QueryBatcher(SlowEncoder(), leaders=0)
+    with pytest.raises(ValueError, match="max_batch"):
         QueryBatcher(SlowEncoder(), max_batch=0)

@@ -10,19 +10,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from retrieval.audit import SqlAuditStore
 from retrieval.catalog import Catalog
 from retrieval.db import Database
-from retrieval.domain import UNRESTRICTED, HitRanks, RetrievalResult, SearchMode, VectorHit
+from retrieval.domain import UNRESTRICTED, Fusion, HitRanks, RetrievalResult, SearchMode, VectorHit
 from retrieval.policy import PolicyEngine
 from retrieval.query_texts import PSEUDONYM_MATCH_BONUS, rerank_by_pseudonyms
 from retrieval.service import RetrievalService
-from retrieval.settings import REPO_ROOT, RetrievalSettings
+from retrieval.settings import REPO_ROOT, RetrievalSettings, Settings
 from retrieval.vectorstore import EdgeVectorStore
 from retrieval.vectorstore.common import RRF_K
 from tests.factories import AUDIT_KEYS, READER, TableEmbedder, service
 from tests.ingest.pipeline_fixture import NoMasking
+from tests.retrieval.vectorstore.test_contract_hybrid import fused_scores
 
 World = tuple[Database, EdgeVectorStore, str]
 QUERY = "zebra migration"
@@ -49,23 +51,57 @@ def test_a_single_ranking_gives_each_chunk_its_rank_and_score(world: World, mode
 
 
 @pytest.mark.integration
-def test_hybrid_gives_each_chunk_both_ranks_and_its_fused_rank(world: World) -> None:
-    retrieval = service(world)
+@pytest.mark.parametrize("fusion", list(Fusion))
+def test_hybrid_gives_each_chunk_both_ranks_and_its_fused_rank(world: World, fusion: Fusion) -> None:
+    retrieval = service(world, fusion=fusion.value)
     dense = _ranked(retrieval.retrieve(READER, QUERY, 10, mode=SearchMode.dense))
     sparse = _ranked(retrieval.retrieve(READER, QUERY, 10, mode=SearchMode.sparse))
     result = retrieval.retrieve(READER, QUERY, 10, mode=SearchMode.hybrid, explain=True)
 
     assert len(result.chunks) == 6
+    whys = {chunk.chunk_id: chunk.why for chunk in result.chunks}
+    # Every chunk of the world is in the answer, so the rankings fused are those of its whys.
+    legs = [
+        sorted(
+            ((cid, score) for cid, why in whys.items() if why and (score := getattr(why, side)) is not None),
+            key=lambda pair: -pair[1],
+        )
+        for side in ("dense_score", "sparse_score")
+    ]
+    expected = fused_scores(fusion, legs)
+    label = "dbsf" if fusion is Fusion.dbsf else f"rrf(k={RRF_K})"
     for rank, chunk in enumerate(result.chunks, start=1):
         why = chunk.why
         assert why is not None
-        assert (why.fused_rank, why.fusion) == (rank, f"rrf(k={RRF_K})")
+        assert (why.fused_rank, why.fusion) == (rank, label)
         assert why.dense_rank == dense[chunk.chunk_id]
         assert why.sparse_rank == sparse.get(chunk.chunk_id)  # None: no keyword of the query
         assert (why.sparse_score is None) == (why.sparse_rank is None)
-        assert chunk.score == pytest.approx(
-            sum(1 / (RRF_K + r - 1) for r in (why.dense_rank, why.sparse_rank) if r is not None)
-        )
+        assert chunk.score == pytest.approx(expected[chunk.chunk_id])
+        if fusion is Fusion.rrf:
+            assert chunk.score == pytest.approx(
+                sum(1 / (RRF_K + r - 1) for r in (why.dense_rank, why.sparse_rank) if r is not None)
+            )
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("fusion", list(Fusion))
+@pytest.mark.parametrize("top_k", [2, 10])
+def test_explaining_keeps_the_answer(world: World, fusion: Fusion, top_k: int) -> None:
+    retrieval = service(world, fusion=fusion.value)
+    plain = retrieval.retrieve(READER, QUERY, top_k, mode=SearchMode.hybrid)
+    explained = retrieval.retrieve(READER, QUERY, top_k, mode=SearchMode.hybrid, explain=True)
+    assert plain.chunks
+    assert [c.chunk_id for c in explained.chunks] == [c.chunk_id for c in plain.chunks]
+    assert [c.score for c in explained.chunks] == pytest.approx([c.score for c in plain.chunks], abs=1e-6)
+
+
+@pytest.mark.integration
+def test_the_configured_fusion_is_the_default(world: World) -> None:
+    [chunk, *_] = service(world).retrieve(READER, QUERY, 3, mode=SearchMode.hybrid, explain=True).chunks
+    assert chunk.why is not None and chunk.why.fusion == "dbsf"
+    [chunk, *_] = service(world, fusion="rrf").retrieve(READER, QUERY, 3, explain=True).chunks
+    assert chunk.why is not None and chunk.why.fusion == f"rrf(k={RRF_K})"
 
 
 @pytest.mark.integration
@@ -129,6 +165,17 @@ def test_the_setting_turns_recording_off(world: World) -> None:
     result = quiet.retrieve(READER, QUERY, 3, mode=SearchMode.hybrid)
     assert result.chunks
     assert all(c.why is None for c in SqlAuditStore(db).get(result.request_id).chunks)
+
+
+@pytest.mark.unit
+def test_the_fusion_is_read_from_the_environment_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOVRAG_RETRIEVAL__FUSION", raising=False)
+    assert Settings().retrieval.fusion == "dbsf"
+    monkeypatch.setenv("GOVRAG_RETRIEVAL__FUSION", "rrf")
+    assert Settings().retrieval.fusion == "rrf"
+    monkeypatch.setenv("GOVRAG_RETRIEVAL__FUSION", "combsum")
+    with pytest.raises(ValidationError, match="fusion"):
+        Settings()
 
 
 @pytest.mark.unit

@@ -10,6 +10,7 @@ One runtime, real models, SQLite.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -86,8 +87,16 @@ def runtime(
         built.close()
 
 
+# A time the system stamped (SQLite keeps them as text; the canonical form as ISO 8601): its digits are the
+# clock's, and the microseconds can hold seven digits of a planted number by chance, as a score's can.
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})?")
+
+
 def _strings(column: str) -> list[str]:
-    """The text of a column: itself, or where it holds JSON, every key and string in it."""
+    """The text of a column: itself, or where it holds JSON, every key and string in it; a column or string
+    that is a timestamp alone is not text."""
+    if _TIMESTAMP.fullmatch(column):
+        return []
     try:
         parsed = json.loads(column)
     except ValueError:
@@ -99,7 +108,8 @@ def _strings(column: str) -> list[str]:
     while todo:
         item = todo.pop()
         if isinstance(item, str):
-            found.append(item)
+            if not _TIMESTAMP.fullmatch(item):
+                found.append(item)
         elif isinstance(item, dict):
             found.extend(item)
             todo.extend(item.values())

@@ -44,8 +44,9 @@ def test_explain_gives_each_chunk_why_it_was_selected(world: World) -> None:
     for chunk in answer["chunks"]:
         why = chunk["why"]
         assert why["policy_ids"] == policies[chunk["citation"]["corpus_id"]]
-        # The default mode is hybrid: a fused rank, and a rank in at least one of the two rankings.
-        assert why["fusion"] == "rrf(k=60)" and why["fused_rank"] >= 1
+        # The default mode is hybrid, fused by distribution: a fused rank, and a rank in at least one of the
+        # two rankings.
+        assert why["fusion"] == "dbsf" and why["fused_rank"] >= 1
         assert why["dense_rank"] is not None or why["sparse_rank"] is not None
     # The log holds the same reasons, chunk by chunk.
     assert [c["why"] for c in event["chunks"]] == [c["why"] for c in answer["chunks"]]
