@@ -91,43 +91,11 @@ def test_eval_retrieval_on_a_scifact_slice(
     assert rrf["pipeline"]["hybrid"]["ndcg@10"] >= 0.8
 
 
-def test_eval_retrieval_refuses_an_unknown_mode(shared_data: Path) -> None:
-    scifact = shared_data / "scifact"
-    result = CliRunner().invoke(
-        app,
-        [
-            "eval",
-            "retrieval",
-            "--corpus",
-            str(scifact),
-            "--queries",
-            str(scifact / "queries.jsonl"),
-            "--qrels",
-            str(scifact / "qrels" / "train.tsv"),
-            "--mode",
-            "fuzzy",
-        ],
-    )
+@pytest.mark.parametrize(("option", "value"), [("--mode", "fuzzy"), ("--split", "validation")])
+def test_eval_retrieval_refuses_an_unknown_choice(
+    shared_data: Path, tmp_path: Path, option: str, value: str
+) -> None:
+    result = CliRunner().invoke(app, _slice(shared_data / "scifact", tmp_path, option, value))
     assert result.exit_code == 2
-    assert "fuzzy" in result.output
-
-
-def test_eval_retrieval_refuses_an_unknown_split(shared_data: Path) -> None:
-    scifact = shared_data / "scifact"
-    result = CliRunner().invoke(
-        app,
-        [
-            "eval",
-            "retrieval",
-            "--corpus",
-            str(scifact),
-            "--queries",
-            str(scifact / "queries.jsonl"),
-            "--qrels",
-            str(scifact / "qrels" / "train.tsv"),
-            "--split",
-            "validation",
-        ],
-    )
-    assert result.exit_code == 2
-    assert "validation" in result.output
+    assert value in result.output
+    assert not any(tmp_path.iterdir())  # refused before any work

@@ -56,16 +56,23 @@ def test_tied_scores_in_a_leg_are_ranked_by_id_whatever_order_the_engine_gave() 
     ]
 
 
+def _uuid_legs(seed: int) -> list[list[tuple[uuid.UUID, float]]]:
+    """Two rankings of 80 of the same 120 random UUIDs, best first, with scores drawn from a few values so
+    that many tie."""
+    rng = random.Random(seed)
+    ids = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(120)]
+    return [
+        sorted(
+            ((point_id, float(rng.randint(1, 6))) for point_id in rng.sample(ids, 80)), key=lambda p: -p[1]
+        )
+        for _ in range(2)
+    ]
+
+
 def test_uuid_keys_rank_as_their_strings_do() -> None:
     """qdrant-edge's rankings are keyed by each UUID's integer and a Qdrant server's by the UUID string: the
     same fusion either way, ties included (scores drawn from a few values so that many tie)."""
-    rng = random.Random(7)
-    ids = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(120)]
-    legs = []
-    for _ in range(2):
-        chosen = rng.sample(ids, 80)
-        scored = sorted(((point_id, float(rng.randint(1, 6))) for point_id in chosen), key=lambda p: -p[1])
-        legs.append(scored)
+    legs = _uuid_legs(7)
     as_int = fuse_rrf(_stage(40), [[(point_id.int, score) for point_id, score in leg] for leg in legs])
     as_str = fuse_rrf(_stage(40), [[(str(point_id), score) for point_id, score in leg] for leg in legs])
     assert [(str(uuid.UUID(int=key)), score, ranks) for key, score, ranks in as_int] == as_str
@@ -164,13 +171,7 @@ def test_dbsf_ties_are_ranked_by_id_in_each_leg_and_in_the_fusion() -> None:
 
 
 def test_dbsf_uuid_keys_rank_as_their_strings_do() -> None:
-    rng = random.Random(11)
-    ids = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(120)]
-    legs = []
-    for _ in range(2):
-        chosen = rng.sample(ids, 80)
-        scored = sorted(((point_id, float(rng.randint(1, 6))) for point_id in chosen), key=lambda p: -p[1])
-        legs.append(scored)
+    legs = _uuid_legs(11)
     as_int = fuse_dbsf(_dbsf_stage(40), [[(point_id.int, score) for point_id, score in leg] for leg in legs])
     as_str = fuse_dbsf(_dbsf_stage(40), [[(str(point_id), score) for point_id, score in leg] for leg in legs])
     assert [(str(uuid.UUID(int=key)), score, ranks) for key, score, ranks in as_int] == as_str
