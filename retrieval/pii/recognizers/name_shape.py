@@ -57,6 +57,8 @@ _NOT_IN_A_NAME = regex.compile(
     r"Airlines?|Motors|Foods?|Energy|Pharma|Insurance|Hospital|School|College|Museum|Church|Hotel|Airport|"
     r"Station|Council|Ministry|Agency|Authority|Court|Act|Title|Chapter|Section|Northern|Southern|Eastern|"
     r"Western|North|South|East|West|Central|Upper|Lower|Greater|New|Saint|St|Port|Lake|Mount|Fort|"
+    # A named day is a holiday ("Labor Day", "Boxing Day"), not a person.
+    r"Day|"
     r"[IVXLC]+|\p{Lu}{2,})",
     FLAGS,
 )
@@ -64,6 +66,8 @@ SCORE = 0.45
 
 
 _SENTENCE_END = regex.compile(r"[.!?]\s|\n")
+# The possessive ending of a word: "Goldberg's", "Evans'" (not "O'Neil", "D'souza").
+_POSSESSIVE = regex.compile(r"(?:(?<=\p{L})['’]s|(?<=s)['’])(?![\p{L}\p{M}])")
 _WORD = regex.compile(r"\p{L}[\p{L}\p{M}'’-]{3,}")
 
 
@@ -104,11 +108,18 @@ class NameShapeRecognizer(EntityRecognizer):
         ends = [match.span() for match in finditer(_SENTENCE_END, text)]
         for match in finditer(_SHAPES, text):
             start, end = match.span()
+            # A possessive ends a name: what follows is the thing owned ("Alice Goldberg's Cautionary Tales",
+            # "Mark Evans' Garden Shed"). One word before it is no name's shape.
+            possessive = _POSSESSIVE.search(text, start, end)
+            if possessive is not None:
+                end = possessive.start()
+            words = text[start:end].split()
+            if len(words) < 2:
+                continue
             if any(s < end and start < e for s, e in claimed):
                 continue
             if _title_case(text, start, end, ends):
                 continue
-            words = match.group().split()
             # A name does not end in an initial ("København K" is a district).
             if len(words[-1]) == 1 or any(_NOT_IN_A_NAME.fullmatch(word) for word in words):
                 continue

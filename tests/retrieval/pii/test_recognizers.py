@@ -290,6 +290,12 @@ NAME_SHAPE: list[Case] = [
     ("Ships such as USS Mahler docked.", []),
     ("The office in København K is closed.", []),
     ("Tumor Growth in Human Peripheral Blood Cells of Older Adults", []),  # a title: capitals everywhere
+    # A possessive ends the name; what follows is owned. One word before it is no name's shape.
+    ("they sang the verses from Alice Goldberg's Cautionary Tales again", ["Alice Goldberg"]),
+    ("the spare keys are kept in Mark Evans’ Garden Shed behind the house", ["Mark Evans"]),
+    ("a letter from Brian O'Neil arrived", ["Brian O'Neil"]),
+    ("we read from Goldberg's Cautionary Tales tonight", []),
+    ("the office closes before Labor Day this year", []),  # a holiday
 ]
 
 
