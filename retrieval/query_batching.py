@@ -39,16 +39,26 @@ class _Slot(Generic[ItemT, T]):
 
 class QueryBatcher(Generic[ItemT, T]):
     """`run(item)` for many threads at once over a batch function `work(items) -> results` (one result per
-    item, in order), with at most `leaders` passes at a time."""
+    item, in order), with at most `leaders` passes at a time.
+
+    `alone_on`: errors that one item may cause for its whole batch (a text whose analysis runs out of time,
+    an event the database refuses). A batch that raises one is run again item by item, so that the error
+    reaches only the callers whose own item raises it; any other error reaches every caller of the batch.
+    """
 
     def __init__(
-        self, work: Callable[[list[ItemT]], Sequence[T]], max_batch: int = 32, leaders: int = 1
+        self,
+        work: Callable[[list[ItemT]], Sequence[T]],
+        max_batch: int = 32,
+        leaders: int = 1,
+        alone_on: tuple[type[Exception], ...] = (),
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be positive, got {max_batch}")
         if leaders < 1:
             raise ValueError(f"leaders must be positive, got {leaders}")
         self._work = work
+        self._alone_on = alone_on
         self._max_batch = max_batch
         self._leaders = leaders
         self._pending: list[_Slot[ItemT, T]] = []
@@ -78,11 +88,7 @@ class QueryBatcher(Generic[ItemT, T]):
                     s.taken = True
                 self._running += 1
             try:
-                results = self._work([s.item for s in batch])
-                if len(results) != len(batch):
-                    raise RuntimeError(f"a pass returned {len(results)} results for {len(batch)} items")
-                for s, result in zip(batch, results, strict=True):
-                    s.result = result
+                self._pass(batch)
             except BaseException as exc:
                 for s in batch:
                     s.error = exc
@@ -93,3 +99,25 @@ class QueryBatcher(Generic[ItemT, T]):
                     self.batches += 1
                     self._running -= 1
                     self._cond.notify_all()
+
+    def _results(self, items: list[ItemT]) -> Sequence[T]:
+        results = self._work(items)
+        if len(results) != len(items):
+            raise RuntimeError(f"a pass returned {len(results)} results for {len(items)} items")
+        return results
+
+    def _pass(self, batch: list[_Slot[ItemT, T]]) -> None:
+        """Each slot's result, or its own `alone_on` error; anything else raised is the batch's."""
+        try:
+            for s, result in zip(batch, self._results([s.item for s in batch]), strict=True):
+                s.result = result
+            return
+        except self._alone_on as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+        for s in batch:
+            try:
+                (s.result,) = self._results([s.item])
+            except self._alone_on as exc:
+                s.error = exc

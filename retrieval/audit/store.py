@@ -130,8 +130,10 @@ class SqlAuditStore:
         self._key_published = False
         self._every = checkpoint_every
         self._dialect = db.engine.dialect.name
-        self._groups: QueryBatcher[AuditEvent, AuditEvent | Exception] = QueryBatcher(
-            self._record_group, max_batch=GROUP_MAX if group_commit else 1
+        # Whatever one event makes fail (the database refusing it, a value that cannot be sealed) fails it
+        # alone, never the answers beside it: a group that cannot commit is appended again event by event.
+        self._groups: QueryBatcher[AuditEvent, AuditEvent] = QueryBatcher(
+            self._commit, max_batch=GROUP_MAX if group_commit else 1, alone_on=(Exception,)
         )
 
     @property
@@ -150,28 +152,13 @@ class SqlAuditStore:
         """Append the event, with the events of concurrent callers (see "Group commit" above); returns once
         it is committed."""
         started = time.perf_counter()
-        recorded = self._groups.run(event)
-        if isinstance(recorded, Exception):
+        try:
+            recorded = self._groups.run(event)
+        except Exception:
             telemetry.AUDIT_WRITE_SECONDS.labels("failed").observe(time.perf_counter() - started)
-            raise recorded
+            raise
         telemetry.AUDIT_WRITE_SECONDS.labels("ok").observe(time.perf_counter() - started)
         return recorded
-
-    def _record_group(self, events: list[AuditEvent]) -> list[AuditEvent | Exception]:
-        """Each event as appended, or the error of its own append: whatever one event makes fail (the
-        database refusing it, a value that cannot be sealed) fails it alone, never the answers beside it."""
-        try:
-            return list(self._commit(events))
-        except Exception as exc:
-            if len(events) == 1:
-                return [exc]
-        results: list[AuditEvent | Exception] = []
-        for event in events:
-            try:
-                results.extend(self._commit([event]))
-            except Exception as exc:
-                results.append(exc)
-        return results
 
     def _commit(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
         try:

@@ -101,8 +101,10 @@ class PresidioMasker:
         # Single texts from concurrent callers (each request's query, masked for the log while it searches)
         # are analysed together, a pass per helper at a time (`retrieval.query_batching`): the model's and
         # the recognizers' fixed cost per call is most of a short query's.
-        self._singles: QueryBatcher[str, list[Finding] | MaskingTimeout] = QueryBatcher(
-            self._find_together, max_batch=16, leaders=max(1, workers)
+        # A text whose analysis runs out of time fails alone: a query built to make the patterns backtrack
+        # cannot get the queries batched with it logged redacted whole.
+        self._singles: QueryBatcher[str, list[Finding]] = QueryBatcher(
+            self._find_together, max_batch=16, leaders=max(1, workers), alone_on=(MaskingTimeout,)
         )
         logger.info(
             "PII masker ready: spaCy model %s, %d recognizers, entities %s, kept %s, threshold %.2f, "
@@ -160,10 +162,7 @@ class PresidioMasker:
     def mask(self, text: str) -> MaskedText:
         if not text.strip() or not self._masked_entities:
             return MaskedText(text=text, spans=())
-        found = self._singles.run(text)
-        if isinstance(found, MaskingTimeout):
-            raise found
-        return self._apply(text, found)
+        return self._apply(text, self._singles.run(text))
 
     @property
     def workers(self) -> int:
@@ -185,22 +184,9 @@ class PresidioMasker:
         entities, threshold = self._masked_entities, self._score_threshold
         return find(texts, entities, threshold, self._batch_size, self._workers, together=together)
 
-    def _find_together(self, texts: list[str]) -> list[list[Finding] | MaskingTimeout]:
-        """The findings of texts from different callers; a text whose analysis ran out of time fails alone
-        (its batch is analysed again text by text), so a query built to make the patterns backtrack cannot
-        get the queries batched with it logged redacted whole."""
-        try:
-            return list(self._find(texts, together=True))
-        except MaskingTimeout as exc:
-            if len(texts) == 1:
-                return [exc]
-        results: list[list[Finding] | MaskingTimeout] = []
-        for text in texts:
-            try:
-                results.extend(self._find([text], together=True))
-            except MaskingTimeout as exc:
-                results.append(exc)
-        return results
+    def _find_together(self, texts: list[str]) -> list[list[Finding]]:
+        """The findings of texts from different callers, in one helper."""
+        return self._find(texts, together=True)
 
     def _apply(self, text: str, findings: Sequence[Finding]) -> MaskedText:
         return self._anonymizer.apply(text, findings)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import pytest
@@ -35,16 +35,16 @@ def store(database_url: str) -> Iterator[SqlAuditStore]:
 
 def _hold_first_group(store: SqlAuditStore, seconds: float = 0.4) -> threading.Event:
     """Slow the first group's commit so that the callers started meanwhile queue; set once it is running."""
-    commit = store._commit
+    commit = store._groups._work  # the group's pass: one transaction for the events given
     running = threading.Event()
 
-    def slow(events: list[AuditEvent]) -> list[AuditEvent]:
+    def slow(events: list[AuditEvent]) -> Sequence[AuditEvent]:
         if not running.is_set():
             running.set()
             time.sleep(seconds)
         return commit(events)
 
-    store._commit = slow  # type: ignore[method-assign]
+    store._groups._work = slow
     return running
 
 

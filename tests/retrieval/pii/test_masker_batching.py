@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -51,8 +52,13 @@ def test_a_text_that_runs_out_of_time_fails_alone(monkeypatch: pytest.MonkeyPatc
     """The analysis (not under test here) runs out of time on one text: the texts batched with it are still
     masked, and only its caller gets `MaskingTimeout` (the service then logs that query redacted whole)."""
     real_find = masker_module.find
+    first_pass = threading.Event()
+    sizes: list[int] = []
 
     def find(texts: Sequence[str], *args: Any, **kwargs: Any) -> list[list[Finding]]:
+        sizes.append(len(texts))
+        if len(sizes) == 1:
+            first_pass.wait(timeout=30)  # the other callers queue behind this pass meanwhile
         if any("backtrack" in text for text in texts):
             raise MaskingTimeout("a PII pattern ran past its time limit; the text could not be masked")
         return real_find(texts, *args, **kwargs)
@@ -60,10 +66,26 @@ def test_a_text_that_runs_out_of_time_fails_alone(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(masker_module, "find", find)
     masker = PresidioMasker(workers=0)
     texts = ["What did Hannah Schmidt say?", "backtrack " * 5, "mail jan@example.org"]
-    results = masker._find_together(texts)
+
+    def mask(text: str) -> Any:
+        try:
+            return masker.mask(text).spans
+        except MaskingTimeout as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        leader = pool.submit(mask, texts[0])
+        while not sizes:
+            time.sleep(0.01)
+        queued = [pool.submit(mask, text) for text in texts[1:]]
+        while len(masker._singles._pending) < 2:
+            time.sleep(0.01)
+        first_pass.set()
+        results = [leader.result(), *(future.result() for future in queued)]
+    assert sizes[:2] == [1, 2]  # the two queued texts shared a pass, which ran out of time
     assert isinstance(results[1], MaskingTimeout)
-    assert [f.entity_type for f in results[0]] == ["PERSON"]  # type: ignore[union-attr]
-    assert [f.entity_type for f in results[2]] == ["EMAIL_ADDRESS"]  # type: ignore[union-attr]
+    assert [f.entity_type for f in results[0]] == ["PERSON"]
+    assert [f.entity_type for f in results[2]] == ["EMAIL_ADDRESS"]
     with pytest.raises(MaskingTimeout):
         masker.mask("backtrack " * 5)
     assert masker.mask("mail jan@example.org").text == "mail <EMAIL_ADDRESS>"
