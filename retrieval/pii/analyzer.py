@@ -12,9 +12,11 @@ import bisect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+import regex
+
 from retrieval.pii.engine import LANGUAGE, shared_analysis
 from retrieval.pii.limits import split_for_analysis
-from retrieval.pii.not_personal import drop_not_personal
+from retrieval.pii.not_personal import drop_not_personal, may_be_a_name
 from retrieval.pii.organisations import drop_organisations
 
 if TYPE_CHECKING:
@@ -28,11 +30,15 @@ def _restore_case(text: str) -> str:
     capitalised ("follow up with patricia desrosiers" → "follow up with Patricia Desrosiers").
 
     Text typed without capitals (chat messages, queries) hides names from the model and from the name
-    patterns. Which words are names is not known, so every word that is not an English function word (spaCy's
-    stop list) is capitalised, and the findings are kept at their offsets in the original. A letter whose
-    capital is longer ("ß") stays as it is, so offsets do not move. The price: in such a text the model also
-    takes some ordinary words for names (on the dev set, recall +1.9 points for precision -0.8), which
-    over-masks a query typed without capitals rather than letting a name through.
+    patterns. Which words are names is not known, so every word that could be one is capitalised: not an
+    English function word (spaCy's stop list), and not a verb, adjective, adverb or inflected form by the
+    model's word lists (`not_personal.may_be_a_name`: "says", "tracking", "worth" stay as they are, so the
+    model reads a sentence rather than a title). The findings are kept at their offsets in the original. A
+    letter whose capital is longer ("ß") stays as it is, so offsets do not move. The words of a street after
+    its house number are capitalised whatever they are ("14 crown street", "2 high street"), for the address
+    patterns. The price: a name that is also such a word ("mark", "grace") is left in lower case, and in such
+    a text the model still takes some nouns for names, which over-masks a query typed without capitals
+    rather than letting a name through.
     """
     from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -45,11 +51,25 @@ def _restore_case(text: str) -> str:
             word_end = index
             while word_end < len(text) and (text[word_end].isalpha() or text[word_end] in "'’"):
                 word_end += 1
-            if text[index:word_end] not in STOP_WORDS and word_end - index > 1:
+            word = text[index:word_end]
+            if (
+                word not in STOP_WORDS
+                and word_end - index > 1
+                and (_after_house_number(text, index) or may_be_a_name(word))
+            ):
                 char = upper
         pieces.append(char)
         previous = text[index]
     return "".join(pieces)
+
+
+# A house number and up to two words of its street before the word at the end: "14 crown", "7 old mill".
+_HOUSE_NUMBER_BEFORE = regex.compile(r"(?<![\d.,:/-])\d{1,5}[a-z]?[ ]+(?:[\p{L}'’]+[ ]+){0,2}$")
+
+
+def _after_house_number(text: str, index: int) -> bool:
+    """Whether the word starting at `index` follows a house number, within the two words after it."""
+    return _HOUSE_NUMBER_BEFORE.search(text, max(0, index - 40), index) is not None
 
 
 def _by_shape_alone(result: RecognizerResult) -> bool:
@@ -79,6 +99,19 @@ def _trimmed(results: list[RecognizerResult], text: str) -> list[RecognizerResul
         if result.start < result.end:
             kept.append(result)
     return kept
+
+
+_NHS_CUE = regex.compile(r"(?i)\bnhs\b|health[ ]service")
+
+
+def _phones_over_nhs_numbers(results: list[RecognizerResult], text: str) -> list[RecognizerResult]:
+    """`results` less the UK_NHS findings that are also found as a phone number, where the text does not
+    speak of the NHS: ten digits in a phone's groups pass the NHS check digit one time in eleven, so
+    without that word "reached on 495-710-0829" is a phone number."""
+    phones = {(r.start, r.end) for r in results if r.entity_type == "PHONE_NUMBER"}
+    if not phones or _NHS_CUE.search(text):
+        return results
+    return [r for r in results if r.entity_type != "UK_NHS" or (r.start, r.end) not in phones]
 
 
 def _lower_same_length(text: str) -> str:
@@ -210,7 +243,7 @@ def analyse(
             # Capitals put back by `_restore_case` are not evidence of a name: every pair of content words
             # would have a name's shape.
             results = [r for r in results if not _by_shape_alone(r)]
-        results = _trimmed(results, analysed_text)
+        results = _phones_over_nhs_numbers(_trimmed(results, analysed_text), analysed_text)
         results = drop_not_personal(analysed_text, results, case_restored=restore)
         if "PERSON" in entities:
             results = propagate_names(analysed_text, drop_organisations(analysed_text, results))

@@ -183,6 +183,7 @@ def shared_analysis() -> Analysis:
 
     from retrieval.pii.limits import bound_pattern_recognizers
     from retrieval.pii.recognizers import custom_recognizers, national_id_recognizers
+    from retrieval.pii.segments import SEGMENTED_NER, segmented_ner, split_csv_commas
 
     # presidio's SpacyNlpEngine calls spacy.cli.download when the name is not an installed package.
     # Refuse here instead, so that a missing wheel is a startup error and never a download attempt.
@@ -192,6 +193,8 @@ def shared_analysis() -> Analysis:
         )
     if not Language.has_factory(_LEMMA_COMPONENT):
         Language.component(_LEMMA_COMPONENT, func=_lowercase_lemmas)
+    if not Language.has_factory(SEGMENTED_NER):
+        Language.factory(SEGMENTED_NER, func=segmented_ner)
 
     nlp_engine = SpacyNlpEngine(
         models=[{"lang_code": LANGUAGE, "model_name": SPACY_MODEL}],
@@ -203,6 +206,11 @@ def shared_analysis() -> Analysis:
     )
     # Load here rather than through nlp_engine.load(), which loads every component.
     nlp = spacy.load(SPACY_MODEL, exclude=list(_SPACY_EXCLUDED))
+    # The model's named entities, segment by segment in text laid out in lines and cells
+    # (`retrieval.pii.segments`).
+    split_csv_commas(nlp)
+    nlp.add_pipe(SEGMENTED_NER, before="ner")
+    nlp.disable_pipe("ner")
     nlp.add_pipe(_LEMMA_COMPONENT)
     # presidio declares `nlp` as None until load() fills it; this is what load() would set.
     nlp_engine.nlp = {LANGUAGE: nlp}  # type: ignore[assignment]

@@ -42,7 +42,14 @@ from retrieval.errors import ConfigurationError
 if TYPE_CHECKING:
     from presidio_analyzer import RecognizerResult
 
-__all__ = ["drop_not_personal", "is_common_word", "is_plural_noun", "load_word_lists"]
+__all__ = [
+    "drop_not_personal",
+    "in_word_lists",
+    "is_common_word",
+    "is_plural_noun",
+    "load_word_lists",
+    "may_be_a_name",
+]
 
 # Findings of the honorific recognizer rest on a cue that says a person is meant; so do the name-cue
 # recognizer's introductions and forms of address (scored 0.75 and more) and its lower-case names (only an
@@ -79,6 +86,17 @@ _NOUN_SUFFIXES = (
     "ology",
     "ography",
 )
+# The head nouns of job titles that no one is named ("Compliance Officer", "Staff Accountant", "Product
+# Owner"): a finding that ends in one names a post, not its holder. Surnames that are also job words
+# ("Taylor", "Baker", "Miller", "Clerk") are not in it.
+_ROLE_HEADS = frozenset(
+    {"officer", "owner", "engineer", "accountant", "supervisor", "manager", "director", "practitioner"}
+    | {"adjuster", "designer", "copywriter", "analyst", "assistant", "consultant", "coordinator"}
+    | {"administrator", "specialist", "technician", "developer", "architect", "representative"}
+    | {"executive", "president", "secretary", "controller", "auditor", "adviser", "advisor", "planner"}
+    | {"recruiter", "receptionist", "paralegal", "intern", "trainee", "associate", "lead", "strategist"}
+    | {"scientist", "researcher", "editor", "underwriter", "investigator", "inspector", "surveyor"}
+)
 # Adjectives and adverbs are judged by their suffix too: "Dexter", "Randy" and "Noble" are adjectives.
 _ADJECTIVE_SUFFIXES = (
     "ic",
@@ -101,6 +119,12 @@ _SHORTEST = 6
 # A web address inside a finding: a name has none ("https://FightListings.se/").
 _ADDRESS_SHAPE = regex.compile(r"://|\bwww\.")
 _WORD = regex.compile(r"[\p{L}\p{M}'’-]+")
+# A name has no digits. The model's "person" with a number after one to three capitalised words is a street
+# and its number ("Ringgränd 511", "Bema 374"); any other one with digits is an identifier or a date at
+# the edge of a name ("Order ORD-W2320162"), cut off, or a run of garbage.
+_DIGIT = regex.compile(r"\d")
+_NUMBERED_STREET = regex.compile(r"(?:\p{Lu}[\p{L}\p{M}'’-]*[ ]+){1,3}\d{1,5}[A-Za-z]?(?:/\d{1,4})?")
+_PIECE = regex.compile(r"\S+")
 
 
 def load_word_lists() -> None:
@@ -150,6 +174,37 @@ def is_common_word(word: str) -> bool:
     return _participle_of_verb(lower, lists["verb"])
 
 
+def may_be_a_name(word: str) -> bool:
+    """Whether `word` (any case) could be a name by the model's word lists: it is not in them, or only as
+    a noun ("lucas", "paris" and "john" are there as nouns), and it is no inflected form of a listed word
+    ("says", "tracking", "killers"). Verbs, adjectives and adverbs ("mark", "grace", "brown") are not:
+    the lists cannot tell those names from the words."""
+    lower = word.lower().replace("’", "'")
+    lists = _word_lists()
+    if any(lower in lists[pos] for pos in ("verb", "adj", "adv")):
+        return False
+    for suffix, endings in (
+        ("ies", ("y",)),
+        ("es", ("",)),
+        ("s", ("",)),
+        ("ing", ("", "e")),
+        ("ed", ("", "e")),
+    ):
+        if lower.endswith(suffix) and len(lower) > len(suffix) + 2 and lower not in lists["noun"]:
+            stem = lower[: -len(suffix)]
+            if any(stem + ending in words for ending in endings for words in lists.values()):
+                return False
+    return True
+
+
+def in_word_lists(word: str) -> bool:
+    """Whether `word` (any case), or the singular of it, is in the model's English word lists under any
+    part of speech; they hold some names and places too ("john", "paris")."""
+    lower = word.lower().replace("’", "'")
+    lists = _word_lists()
+    return any(lower in words for words in lists.values()) or is_plural_noun(lower)
+
+
 def is_plural_noun(word: str) -> bool:
     """Whether `word` (any case) is the regular plural of a noun in the word lists and not a word there
     itself ("Customers", "Copies"; not "Paris", "Wales")."""
@@ -179,6 +234,22 @@ def _cued(text: str, result: RecognizerResult, case_restored: bool) -> bool:
     return name == _NAME_CUE and (result.score >= threshold or text[result.start].islower())
 
 
+def _without_digits(text: str, result: RecognizerResult) -> bool:
+    """Mend a PERSON finding with digits in place (see `_NUMBERED_STREET`); False: drop it."""
+    if _NUMBERED_STREET.fullmatch(text, result.start, result.end):
+        result.entity_type = "STREET_ADDRESS"
+        return True
+    pieces = [(m.start(), m.end()) for m in _PIECE.finditer(text, result.start, result.end)]
+    while pieces and _DIGIT.search(text, *pieces[0]):
+        pieces.pop(0)
+    while pieces and _DIGIT.search(text, *pieces[-1]):
+        pieces.pop()
+    if not pieces or any(_DIGIT.search(text, start, end) for start, end in pieces):
+        return False
+    result.start, result.end = pieces[0][0], pieces[-1][1]
+    return True
+
+
 def drop_not_personal(
     text: str, results: Sequence[RecognizerResult], *, case_restored: bool = False
 ) -> list[RecognizerResult]:
@@ -186,6 +257,12 @@ def drop_not_personal(
     findings) made only of words that no name is (see the module docstring)."""
     kept = []
     for result in results:
+        if (
+            result.entity_type == "PERSON"
+            and _DIGIT.search(text, result.start, result.end)
+            and not _without_digits(text, result)
+        ):
+            continue
         judged = (result.entity_type == "PERSON" and not _cued(text, result, case_restored)) or (
             case_restored and result.entity_type == "LOCATION" and _recognizer(result) == _MODEL
         )
@@ -194,6 +271,8 @@ def drop_not_personal(
                 continue
             words = _WORD.findall(text, result.start, result.end)
             if words and all(is_common_word(word) for word in words):
+                continue
+            if result.entity_type == "PERSON" and words and words[-1].lower() in _ROLE_HEADS:
                 continue
         kept.append(result)
     return kept

@@ -37,7 +37,11 @@ __all__ = ["drop_organisations"]
 
 _LEGAL_FORM = (
     r"(?:Ltd|Limited|LLC|L\.L\.C|LLP|PLC|Plc|Inc|Incorporated|Corp|Corporation|Co|GmbH|AG|KG|OHG|SE|SA|S\.A|"
-    r"SAS|SARL|S\.r\.l|Srl|SpA|S\.p\.A|BV|B\.V|NV|N\.V|Oy|Oyj|AB|ASA|A/S|ApS|Pty|Sp|PC|LP)"
+    r"SAS|SARL|S\.r\.l|Srl|SpA|S\.p\.A|BV|B\.V|NV|N\.V|Oy|Oyj|AB|ASA|A/S|ApS|Pty|Sp|PC|LP|"
+    # More of Europe's legal forms, as registers write them.
+    r"SRL|S\.R\.L|SPA|S\.A\.S|Sàrl|Sarl|SNC|S\.N\.C|SL|S\.L|SLU|S\.L\.U|S\.L\.N\.E|S\.Coop|S\.Com|"
+    r"Lda|Ltda|GbR|mbH|eG|KGaA|e\.V|s\.r\.o|a\.s|s\.c|sp\.j|Kft|Zrt|Nyrt|Bt|d\.o\.o|d\.d|AS|Osk|"
+    r"BVBA|SPRL|VOF|CV)"
 )
 _KIND = (
     r"(?:Logistics|Bank|Banking|University|College|Institute|Academy|School|Group|Holdings?|Partners|"
@@ -47,11 +51,20 @@ _KIND = (
     r"Transport|Construction|Manufacturing|Enterprises?|International|Company|Software|Electronics|Telecom|"
     r"Networks|Bakery|Restaurant|Hotels?|Museum|Studios?|Publishing|Press|Records|Brewery|Farms?|Realty|"
     r"Properties|Investments?|Finance|Financial|Securities|Analytics|Robotics|Dynamics|Innovations|"
-    r"Healthcare|Pharmacy|Motors|Automotive|Retail|Stores|Supermarket|Market|Markets|Gallery|Orchestra)"
+    r"Healthcare|Pharmacy|Motors|Automotive|Retail|Stores|Supermarket|Market|Markets|Gallery|Orchestra|"
+    r"Management|Practice|Physiotherapy|Aerospace|Surveys|Surveying|Removals|Polytechnic|Dental|Medical|"
+    r"Health|Care|Law|Legal|Accountants|Accounting|Architects|Engineering|Design|Designs|Marketing|"
+    r"Communications|Security|Power|Utilities|Works|Fitness|Education|Research|Laboratories|Biotech|"
+    r"Therapeutics|Diagnostics|Veterinary|Catering|Events|Travel|Tours|Property|Trust|Fund|Supplies|"
+    r"Equipment|Printing|Packaging|Chemicals|Mining|Metals|Steel|Textiles|Furniture|Interiors|Cleaning|"
+    r"Builders|Developments|"
+    # "and Sons", "and Partners", "Group" in the languages of the names they follow.
+    r"Sønner|Söhne|Fils|Filhos|Hijos|Figli|Zonen|Söner|Asociados|Associés|Associati|Gruppen|Gruppe|"
+    r"Groupe|Grupo|Gruppo)"
 )
 _FIRM_WORD = regex.compile(rf"(?:{_LEGAL_FORM}|{_KIND})\.?")
-# The word after a finding, or after "and"/"&" ("Thomas and Sons", "Brandt & Co").
-_NEXT_WORD = regex.compile(r"[ ]*,?[ ]*(?:(?:and|&)[ ]+)?([\p{L}][\p{L}./&]*)")
+# The word after a finding, or after "and"/"&" ("Thomas and Sons", "Brandt & Co", "Arnesen og Sønner").
+_NEXT_WORD = regex.compile(r"[ ]*,?[ ]*(?:(?:and|&|og|och|und|et|en|e|y)[ ]+)?([\p{L}][\p{L}./&]*)")
 # The rest of a list of capitalised words after a finding: ", Romero and Hall".
 _LIST_TAIL = regex.compile(r"(?:[ ]*,[ ]*(?:(?:and|&)[ ]+)?|[ ]+(?:and|&)[ ]+)\p{Lu}[\p{L}'-]*")
 _BUSINESS = (

@@ -14,6 +14,7 @@ from __future__ import annotations
 from presidio_analyzer import EntityRecognizer
 
 from retrieval.pii.recognizers.age import AgeRecognizer
+from retrieval.pii.recognizers.capitals_name import CapitalsNameRecognizer
 from retrieval.pii.recognizers.card_number import CardNumberRecognizer
 from retrieval.pii.recognizers.country import CountryRecognizer
 from retrieval.pii.recognizers.date_of_birth import DateOfBirthRecognizer
@@ -29,6 +30,7 @@ from retrieval.pii.recognizers.titled_name import TitledNameRecognizer
 
 __all__ = [
     "AgeRecognizer",
+    "CapitalsNameRecognizer",
     "CardNumberRecognizer",
     "CountryRecognizer",
     "DateOfBirthRecognizer",
@@ -50,6 +52,7 @@ def custom_recognizers(language: str = "en") -> list[EntityRecognizer]:
     """One instance of each of govrag's recognizers."""
     return [
         AgeRecognizer(supported_language=language),
+        CapitalsNameRecognizer(supported_language=language),
         CardNumberRecognizer(supported_language=language),
         CountryRecognizer(supported_language=language),
         DateOfBirthRecognizer(supported_language=language),

@@ -1,5 +1,6 @@
 """Finds ages (AGE): "a 79 year old", "79-year-old", "42 yo", "42 y.o.", "42 years of age",
-"at the age of 61", "aged 45", "age: 42", "my age is 42", "John Smith, 42, of Leeds", "He just turned 50",
+"at the age of 61", "aged 45", "age: 42", "my age is 42", "John Smith, 42, of Leeds", "applicant Ann Lee, 35,
+SSN ...", "He just turned 50",
 "I'm 42.", an infant's "a 6-month-old", "3 weeks old", and the same phrases with the number in words
 ("a forty-two-year-old", "aged ninety-one", "at the age of sixty three", "turned thirty").
 
@@ -98,13 +99,22 @@ class AgeRecognizer(FlaggedPatternRecognizer):
             r"(?![ ]+(?i:ago|later|before|after|since|older|younger|of[ ]experience))))",
             0.7,
         ),
-        # The news style: "John Smith, 42, of Leeds", "Maria Lopez, 35, a nurse": two digits between commas
-        # after two capitalised words (a full name), and the sentence goes on as it does after an age.
+        # The news and form style: "John Smith, 42, of Leeds", "applicant Maria Lopez, 35, SSN ...",
+        # "Édgar Giménez, twenty-six, ...": a number between commas after two capitalised words (a full
+        # name), the sentence going on with a word, not another number (a list of figures).
         Pattern(
             "age after a name",
-            r"(?=\d)(?<=\b\p{Lu}[\p{L}\p{M}'’-]+[ ]\p{Lu}[\p{L}\p{M}'’-]+,[ ])[1-9]\d"
-            r"(?=,[ ]+(?:a|an|of|from|who|was|is|has|had|and|said|told|lives|lived|died|remains)\b)",
+            rf"{_NUMBER_START}(?<=\b\p{{Lu}}[\p{{L}}\p{{M}}'’-]+[ ]\p{{Lu}}[\p{{L}}\p{{M}}'’-]+,[ ])"
+            rf"(?:[1-9]\d?|{_IN_WORDS})(?=,[ ]+[^\W\d_])",
             0.7,
+        ),
+        # "Witness statement by Ann Lee (77):", "Dependants: Toni (15) and Isaac (sixteen)": a number in
+        # brackets right after a capitalised word.
+        Pattern(
+            "age in brackets after a name",
+            rf"{_NUMBER_START}(?<=\b\p{{Lu}}[\p{{L}}\p{{M}}'’-]+[ ]\()(?:[1-9]?\d|{_IN_WORDS})"
+            r"(?=\)[ ]*(?:[:,;.]|and\b|$))",
+            0.65,
         ),
     ]
 

@@ -11,6 +11,11 @@ language. Three strengths, each a lookbehind (or lookahead) so that the span is 
   sympathetic person"), and a chat reply that is only a name, to a question about a name ("Bot: What's
   the name on the account? User: Maja S Hermansen"): capitalised, and the words that start sentences
   ("The", "This", ...) are never names (`_fragments.NOT_A_NAME`);
+- the role a sentence or form gives the person named ("applicant Jeanette Rogers", "the defendant, Lucas
+  Baudry,", "owner: Brianna Mckay", "request by Ángela Maestre", "I, Lucca da Rosa, authorise");
+- the name said to its bearer ("Happy to help, Aivars!", "Scott, thanks for ..."), a name a relative
+  clause calls a person ("Vogel, who moved ..."), and an initial with a surname, or a first name with an
+  initial, opening a line of a list or a signature ("- J. Meunier: fix ...", "- Dorothy J., Leeds");
 - layout: a line of two to four capitalised words heading a contact block (a "Phone:"/"E-mail:"/"Address"
   line, a house-number line or a country line within the next five lines), and the speakers of a dialogue
   ("Ubul: What a day.\nNicole: ..."; two consecutive speaker lines, each followed by a sentence).
@@ -51,18 +56,48 @@ _ADDRESS = (
     r"(?:follow[ ]+up|meet|meeting|spoke|speak|talk|talked|met)[ ]+with|according[ ]+to|"
     r"(?:i'm|i[ ]+am|this[ ]+is)(?=[ ]+\p{Lu}\p{Ll}))"
 )
-_SPEECH_VERB = r"(?:said|says|asked|asks|told|tells|replied|shouted|whispered|wrote|answered|added|explained)"
+_SPEECH_VERB = (
+    r"(?:said|says|asked|asks|told|tells|replied|shouted|whispered|wrote|answered|added|explained|reported|"
+    r"noted|mentioned|stated|commented|announced)"
+)
 # Verbs whose subject is a person: "Jacob lives on ...", "Walker began writing ...".
 _PERSON_VERB = (
     r"(?:lives|lived|works|worked|studied|studies|married|died|was[ ]born|began[ ]writing|wrote|writes|"
     r"thinks|thought|believes|feels|felt|wants|wanted|loves|loved|hates|joined|retired|resigned|graduated|"
-    r"smiled|laughed|cried|(?:had|has)[ ]given|gave|will[ ]be[ ](?:talking|speaking|presenting|joining))"
+    r"smiled|laughed|cried|(?:had|has)[ ]given|gave|will[ ]be[ ](?:talking|speaking|presenting|joining)|"
+    # What people in meetings and messages do: "Massimo raised the idea", "Ana and Jo disagreed".
+    r"agreed|disagreed|suggested|proposed|raised|confirmed|decided|insisted|promised|recommended|argued|"
+    r"apologi[sz]ed|volunteered|objected|emailed|phoned|texted|presented|prefers|preferred)"
 )
 # Nouns for people: "<name> is a very sympathetic person", "... was a kind man".
 _PERSON_NOUN = (
     r"(?:person|man|woman|girl|boy|guy|lady|gentleman|child|kid|friend|neighbou?r|colleague|human[ ]being|"
     r"individual|soul|listener|leader|mother|father|husband|wife|son|daughter|brother|sister)"
 )
+# The role a sentence or a form gives the person named next: "applicant Jeanette Rogers", "the defendant,
+# Lucas Baudry,", "(owner: Brianna Mckay)", "request by Ángela Maestre", "I, Lucca da Rosa, authorise".
+_ROLE = (
+    r"(?:applicant|claimant|policyholder|policy[ ]+holder|cardholder|card[ ]+holder|account[ ]+holder|owner|"
+    r"tenant|lessee|witness|defendant|plaintiff|respondent|appellant|passenger|guest|candidate|"
+    r"beneficiary|insured|deceased|victim|suspect|driver|sender|recipient|addressee|assignee|requester|"
+    r"reporter|next[ ]+of[ ]+kin|(?:request|change|approval|message|comment|review|note|post)[ ]+by)"
+)
+# Form and record labels for a person, followed by a colon ("Employee: ...", "Line manager: ...",
+# "customer": "..."); without it they start other phrases ("Customer Success", "Contact Details").
+_ROLE_LABEL = (
+    r"(?:employee|(?:line[ ]+)?manager|note[ ]+taker|customer|client|contact|speaker|chair|host|interviewer|"
+    r"interviewee|approver|reviewer|author|student|teacher|doctor|physician|nurse|guarantor|spouse|referee|"
+    r"emergency[ ]+contact)"
+)
+# Labels that open a list of people: "Attendees: A, B, C and D", "Apologies: E".
+_PEOPLE_LABEL = r"(?:attendees|participants|present|apologies|absent|guests|speakers|members|cc|invitees)"
+# Words before a name said to its bearer at the end of a clause ("Happy to help, Aivars!", "Welcome, Jo.").
+_VOCATIVE_BEFORE = (
+    r"(?:help|welcome|congrats|congratulations|sorry|bye|morning|evening|afternoon|night|sure|ask[ ]+for)"
+)
+# Words after a name said to its bearer at the start of a message ("Scott, thanks for ...", "Kristina,
+# please update ...").
+_VOCATIVE_AFTER = r"(?:thanks|thank[ ]+you|please|could[ ]+you|can[ ]+you|would[ ]+you|just|welcome)"
 # Field labels that open the lines of a contact block or a signature.
 _CONTACT_FIELD = r"(?i:phone|mobile|tel|telephone|e-?mail|address|fax|website|personal[ ]info)"
 
@@ -100,6 +135,11 @@ class NameCueRecognizer(FlaggedPatternRecognizer):
             0.65,
         ),
         Pattern(
+            "first of two names before a verb of people",
+            rf"(?=\p{{Lu}}){NAME_START}{NAME}(?=[ ]+(?:and|&)[ ]+{NAME}[ ]+{_PERSON_VERB}\b)",
+            0.65,
+        ),
+        Pattern(
             "name described as a person",
             rf"(?=\p{{Lu}}){NAME_START}{NAME}(?=[ ]+(?:is|was|seems|remains)[ ]+(?:a|an)[ ]+"
             rf"(?:[\p{{Ll}}-]+[ ]+){{0,3}}{_PERSON_NOUN}\b)",
@@ -112,6 +152,48 @@ class NameCueRecognizer(FlaggedPatternRecognizer):
             rf"(?=\p{{Lu}})(?<=\b(?i:name)\b[^\n?]{{0,60}}\?[ \t]*\n?[ \t]*{CAP_WORD_BEHIND}:[ \t]*)"
             rf"{NAME}(?=[ \t]*[.!]?[ \t]*$)",
             0.7,
+        ),
+        Pattern(
+            "name after its role",
+            rf"(?=\p{{Lu}})(?<=\b(?i:{_ROLE})(?:[ ]*[:,]?[ ]+|[ ]*[:,][ ]*|\"[ ]*:[ ]*\")){NAME}"
+            rf"|(?=\p{{Lu}})(?<=\b(?i:{_ROLE_LABEL})(?:[ ]*:[ ]*|\"[ ]*:[ ]*\")){NAME}"
+            rf"|(?=\p{{Lu}})(?<=(?:^|[.;:]|\b(?i:and|that))[ ]*I,[ ]+){NAME}(?=,)",
+            0.7,
+        ),
+        Pattern(
+            "name in a list of people",
+            rf"(?=\p{{Lu}})(?<=^[ \t]*(?i:{_PEOPLE_LABEL})[ ]*:[ ]*"
+            rf"(?:[^\n]{{0,200}}?(?:,|[ ]and|[ ]&)[ ]+)?){NAME}"
+            r"(?=[ ]*(?:,|$|[ ]and[ ]|[ ]&[ ]|[ ]\())",
+            0.7,
+        ),
+        # A directory line: "- Ulva Widiastuti: 9400802009".
+        Pattern(
+            "name before its number in a list",
+            rf"(?=\p{{Lu}})(?<=^[ \t]*[-*•–][ ]*){NAME}(?=:[ ]*[+(]?\d)",
+            0.7,
+        ),
+        # The news style: "Nathan Ford, 23, was named ...".
+        Pattern("name before an age", rf"(?=\p{{Lu}}){NAME_START}{NAME}(?=,[ ]+[1-9]\d?,[ ]+\p{{Ll}})", 0.65),
+        Pattern(
+            "name said to its bearer",
+            rf"(?=\p{{Lu}})(?<=\b(?i:{_VOCATIVE_BEFORE}),?[ ]+){NAME}(?=[ ]*[!.?]|[ ]*$)"
+            rf"|(?=\p{{Lu}})(?<=^[ \t]*){NAME}(?=,[ ]+(?i:{_VOCATIVE_AFTER})\b)",
+            0.7,
+        ),
+        # "Vogel, who moved to Germany ...": "who" refers to a person.
+        Pattern("name before who", rf"(?=\p{{Lu}}){NAME_START}{NAME}(?=,[ ]+who\b)", 0.65),
+        # Names with an initial in lists and signatures: "- J. Meunier: fix ...", "- Dorothy J., Leeds".
+        Pattern(
+            "initial and surname opening a line",
+            rf"(?=\p{{Lu}})(?<=^[ \t]*(?:[-*•–—][ ]*|\d{{1,2}}[.)][ ]*)?)\p{{Lu}}\.[ ]?{NAME}"
+            r"(?=[ ]*[:,(]|[ ]*$)",
+            0.65,
+        ),
+        Pattern(
+            "first name and initial opening a line",
+            rf"(?=\p{{Lu}})(?<=^[ \t]*(?:[-*•–—~][ ]*)?){CAP_WORD}[ ]\p{{Lu}}\.(?=[ ]*,|[ ]*$)",
+            0.65,
         ),
         Pattern(
             "name added as a party",

@@ -138,8 +138,9 @@ def propagate_names(text: str, results: Sequence[RecognizerResult]) -> list[Reco
     return [*results, *added]
 
 
-_BEFORE = regex.compile(rf"(?<![\p{{L}}\p{{M}}'’.-]){CAP_WORD}[ ]$")
-_AFTER = regex.compile(rf"[ ]{CAP_WORD}(?![\p{{L}}\p{{M}}'’-]|\.\p{{L}})")
+# A word glued to digits ("LS1", "4AP") is a code, not a name.
+_BEFORE = regex.compile(rf"(?<![\p{{L}}\p{{M}}\d'’.-]){CAP_WORD}[ ]$")
+_AFTER = regex.compile(rf"[ ]{CAP_WORD}(?![\p{{L}}\p{{M}}\d'’-]|\.\p{{L}})")
 
 
 def _neighbours(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -39,7 +39,9 @@ _CUE = (
     r"(?:answering|available)[ ]at|phone[ ]number(?:[ ]is)?|number[ ]to[ ]call|"
     # Chat and form wording for a number given without the word "phone" ("text me on", "dial", "my
     # registered 0699 868 88 55", "SMS").
-    r"text[ ]me(?:[ ](?:on|at))?|dial|sms|registered(?:[ ](?:mobile|number|no))?|contact[ ](?:number|no))"
+    r"text[ ]me(?:[ ](?:on|at))?|dial|sms|registered(?:[ ](?:mobile|number|no))?|contact[ ](?:number|no)|"
+    # "call (21) 97202-7595", "can be reached on ...", "Direct line 338639966".
+    r"call(?:[ ](?:on|at))?|reached(?:[ ](?:on|at))?|(?:direct|phone|hot|help)[ ]?line)"
 )
 _EXTENSION = regex.compile(r"(?i:x|ext)")
 
@@ -50,6 +52,8 @@ class InternationalPhoneRecognizer(FlaggedPatternRecognizer):
     ENTITY = "PHONE_NUMBER"
     PATTERNS = [
         Pattern("country code", rf"(?<![\w+])\+\d{{1,3}}[ .-]?{_GROUPS}(?!\d)", 0.7),
+        # "(+358) 632939430": the country code in brackets.
+        Pattern("country code in brackets", rf"(?<![\w+])\(\+\d{{1,3}}\)[ .-]?{_GROUPS}(?!\d)", 0.7),
         # "00 44 20 7946 0958", "0049 30 1234567": the international prefix dialled outside North America
         # instead of "+"; checked for a possible number once the "00" is read as "+" (`invalidate_result`).
         Pattern(
@@ -61,10 +65,12 @@ class InternationalPhoneRecognizer(FlaggedPatternRecognizer):
             0.75,
         ),
         # The North American shapes are distinctive enough without a cue: "(212) 555-0147", "212-555-0147",
-        # "212.555.0147". presidio's recognizer finds them only when the area code is assigned.
+        # "212.555.0147", in brackets too: "(Ann Lee ((212) 555-0147))". presidio's recognizer finds them
+        # only when the area code is assigned.
         Pattern(
             "North American shape",
-            r"(?<![\w+(.-])(?:1[ .-])?(?:\(\d{3}\)[ ]?\d{3}-|\d{3}-\d{3}-|\d{3}\.\d{3}\.)\d{4}"
+            r"(?:(?<![\w+(.-])|(?<=\()(?=\())"
+            r"(?:1[ .-])?(?:\(\d{3}\)[ ]?\d{3}-|\d{3}-\d{3}-|\d{3}\.\d{3}\.)\d{4}"
             rf"{_EXTENSION_PART}?(?![\w-])",
             0.7,
         ),

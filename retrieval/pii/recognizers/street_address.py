@@ -67,12 +67,13 @@ _SUFFIX_TYPE = (
 )
 # French street words, written in lower case after the number ("12 rue de la Paix", "3 bis, quai Voltaire").
 _FR_LOWER_TYPE = r"(?:rue|chemin|allée|impasse|quai|boulevard|cours|passage)\b"
-# Words after a number that make a reference, not an address ("Section 4 Part 2").
+# Words after a number that make a reference or a date, not an address ("Section 4 Part 2", "3 Jun 2021").
 _NOT_STREET = (
     r"(?:Chapter|Section|Part|Table|Figure|Fig|Page|Step|Level|Phase|Grade|Version|Release|Item|Article|Clause|"
     r"Volume|Vol|Issue|Edition|Room|Floor|Years?|Days?|Weeks?|Months?|Hours?|Minutes?|Times|Points?|Units?|"
     r"Percent|Million|Billion|Thousand|January|February|March|April|May|June|July|August|September|October|"
-    r"November|December)"
+    r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec|Monday|Tuesday|Wednesday|Thursday|"
+    r"Friday|Saturday|Sunday|Mon|Tues?|Wed|Thu|Thurs?|Fri|Sat|Sun)"
 )
 # A town: capitalised or upper-case words, with the particles of place names ("Quinta de São Tiago").
 _TOWN = (

@@ -54,6 +54,21 @@ MASKED = [
     ("Mr. Frank Young signed the lease.", "PERSON", "Frank Young"),
     ("Please send the signed form to Margit Okonkwo before Friday.", "PERSON", "Margit Okonkwo"),
     ("my name is maria garcia", "PERSON", "maria garcia"),
+    # Names in lists and CSV rows: the model reads each line and field by itself.
+    ("Invited:\n• Teodora Vulić\n• Björn Aaltonen (+1)\n• Priya Raman", "PERSON", "Teodora Vulić"),
+    ("Invited:\n• Teodora Vulić\n• Björn Aaltonen (+1)\n• Priya Raman", "PERSON", "Björn Aaltonen"),
+    ("Invited:\n• Teodora Vulić\n• Björn Aaltonen (+1)\n• Priya Raman", "PERSON", "Priya Raman"),
+    (
+        "id,name,email\n7,Oksana Melnyk,om@example.org\n8,Kwame Asante,ka@example.org",
+        "PERSON",
+        "Oksana Melnyk",
+    ),
+    # Ten digits that pass the NHS check digit, written as a phone number, in a text that says nothing of the
+    # NHS (9434765919 is a valid NHS number).
+    ("You can reach the desk on 943-476-5919.", "PHONE_NUMBER", "943-476-5919"),
+    # Names in a text typed without capitals.
+    ("has anyone seen the new printer? ask tomas, he says it is broken", "PERSON", "tomas"),
+    ("ok so priya wants the report by friday", "PERSON", "priya"),
 ]
 
 # (text, value): the value must not be masked at all.
@@ -77,6 +92,18 @@ NOT_MASKED = [
     ("I am 5 minutes away.", "5"),
     ("Order 0012345678 shipped.", "0012345678"),
     ("Rooms 4, 12, and 15 are free.", "12"),
+    # Identifiers and dates are no names, job titles name posts, and firms say what they are.
+    ("Your order #V7001482 has been shipped to Anna.", "V7001482"),
+    ("We are pleased to offer you the position of Compliance Officer.", "Compliance Officer"),
+    ("Please welcome our new Staff Accountant, who starts on Monday.", "Staff Accountant"),
+    ("The deal with Lindgren Property Management closed.", "Lindgren Property Management"),
+    ("Invoices go to Kowalczyk SRL by the end of May.", "Kowalczyk SRL"),
+    ("The parcel went back to Arnesen og Sønner on Monday.", "Arnesen"),
+    ("Decision deferred to 26 Feb 2022.", "26 Feb 2022"),
+    # Verbs and adjectives stay in lower case in a text typed without capitals: no names.
+    ("has anyone seen the new printer? ask tomas, he says it is broken", "broken"),
+    ("has anyone seen the new printer? ask tomas, he says it is broken", "ask"),
+    ("ok so priya wants the report by friday", "wants"),
 ]
 
 

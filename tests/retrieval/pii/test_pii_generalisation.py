@@ -89,3 +89,53 @@ def test_a_name_after_an_honorific_is_kept_whatever_follows() -> None:
         "PERSON", 4, 12, 0.9, recognition_metadata={"recognizer_name": "TitledNameRecognizer"}
     )
     assert drop_organisations(text, [cued]) == [cued]
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "kept"),
+    [
+        # A street and its number: kept, as an address.
+        ("Deliver it to Ringgatan 511 today.", "Ringgatan 511", ("STREET_ADDRESS", "Ringgatan 511")),
+        # An identifier at the edge of a name: cut off.
+        ("Ticket TKT-5531 Mari Tamm called.", "TKT-5531 Mari Tamm", ("PERSON", "Mari Tamm")),
+        # Nothing but an identifier or a date: dropped.
+        ("Order ORD-W2320162 shipped.", "ORD-W2320162", None),
+        ("Shipped 08/11/2022 today.", "08/11/2022", None),
+        # Digits inside the run: no name at all.
+        ("Claim CLM-2022-94 for policyholder", "Claim CLM-2022-94 for policyholder", None),
+        # A job title is a post, not its holder.
+        ("The Compliance Officer will sign.", "Compliance Officer", None),
+        ("Ask the Site Reliability Engineer.", "Site Reliability Engineer", None),
+        ("Ann Officer", "Ann Officer", None),  # the price: a surname that is a post's head noun
+        ("Frank Miller will sign.", "Frank Miller", ("PERSON", "Frank Miller")),
+    ],
+)
+def test_a_person_finding_with_digits_or_a_post_is_mended_or_dropped(
+    text: str, value: str, kept: tuple[str, str] | None
+) -> None:
+    from retrieval.pii.not_personal import drop_not_personal
+
+    start = text.index(value)
+    found = RecognizerResult(
+        "PERSON", start, start + len(value), 0.6, recognition_metadata={"recognizer_name": "SpacyRecognizer"}
+    )
+    results = drop_not_personal(text, [found])
+    assert [(r.entity_type, text[r.start : r.end]) for r in results] == ([kept] if kept else [])
+
+
+@pytest.mark.parametrize(
+    ("word", "may_be"),
+    [
+        ("lucas", True),  # a noun in the word lists, and a name
+        ("paris", True),
+        ("okonkwo", True),  # not in them
+        ("says", False),  # a verb's form
+        ("worth", False),  # an adjective
+        ("broken", False),
+        ("mark", False),  # the price: a verb, and a name
+    ],
+)
+def test_words_that_may_be_names_in_text_without_capitals(word: str, may_be: bool) -> None:
+    from retrieval.pii.not_personal import may_be_a_name
+
+    assert may_be_a_name(word) is may_be

@@ -8,6 +8,7 @@ from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerRes
 
 from retrieval.pii.recognizers import (
     AgeRecognizer,
+    CapitalsNameRecognizer,
     CardNumberRecognizer,
     CountryRecognizer,
     DateOfBirthRecognizer,
@@ -46,6 +47,17 @@ def run_table(recognizer: EntityRecognizer, case: Case) -> None:
     assert found(recognizer, text) == expected
 
 
+CAPITALS_NAME: list[Case] = [
+    ("OLIVIA PRZYBYLSKA\nSenior Analyst", ["OLIVIA PRZYBYLSKA"]),
+    ("Cardholder: TOMÁS OYELARAN\nCard number: 4111", ["TOMÁS OYELARAN"]),
+    ("PASSENGER: OKONJO, ADA / SEAT 12C", ["OKONJO, ADA"]),
+    ("PATIENT INTAKE\nName: see below", []),  # English words: a heading
+    ("WITHOUT PREJUDICE", []),
+    ("DESTINATION: SOUTH AFRICA", []),
+    ("MEETING NOTES\nAgenda", []),
+    ("The report by JOHN OKAFOR is late.", []),  # not a line or a field of its own
+]
+
 TITLED_NAME: list[Case] = [
     ("Mr. Rangel flew to Oslo on Monday.", ["Rangel"]),
     ("Please ask Dr Cindy Holinka Apt. 117 about it.", ["Cindy Holinka"]),
@@ -80,6 +92,25 @@ NAME_CUE: list[Case] = [
     ("Executive Summary\n\nThe plan covers three regions.", []),
     ("Phone: 555 0100\nEmail: office@example.com", []),
     ("According to Zeynep Zielinska, the parcel arrived.", ["Zeynep Zielinska"]),
+    # Said to its bearer, called a person by "who", opening a list line or a signature with an initial.
+    ("Happy to help, Teodora!", ["Teodora"]),
+    ("Branko, thanks for the logs.", ["Branko"]),
+    ("Okafor, who joined in May, leads the team.", ["Okafor"]),
+    ("- K. Lindqvist: review the draft", ["K. Lindqvist"]),
+    ("Great stay.\n- Helga M., Tromsø", ["Helga M."]),
+    # Given a role by the sentence or the form.
+    ("The claimant, Ruta Vaitkus, disputes the fee.", ["Ruta Vaitkus"]),
+    ("Reset requested (owner: Ivo Bartek).", ["Ivo Bartek"]),
+    ("I, Sunniva Berg, accept the terms.", ["Sunniva Berg"]),
+    ("Employee: Tomasz Wrona\nManager: Elif Kaya", ["Tomasz Wrona", "Elif Kaya"]),
+    ('{"customer": "Noor Haddad", "plan": "basic"}', ["Noor Haddad"]),
+    ("Customer Success will call you back.", []),  # a label word needs its colon
+    ("Attendees: Mira Holm, Jonas Weber and Lea Brandt", ["Mira Holm", "Jonas Weber", "Lea Brandt"]),
+    ("- Aiko Sato: +81 3 1234 5678", ["Aiko Sato"]),
+    ("Piotr Nowak, 41, was appointed on Monday.", ["Piotr Nowak"]),
+    ("Ingrid raised the question and Pavel disagreed.", ["Ingrid", "Pavel"]),
+    ("Tove and Arne agreed to the plan.", ["Tove", "Arne"]),
+    ("The price raised concerns.", []),
 ]
 
 PLACE_CUE: list[Case] = [
@@ -92,6 +123,18 @@ PLACE_CUE: list[Case] = [
     ("He studied at the University of Nicosia.", ["Nicosia"]),
     ("We are based in March and April at the coast.", []),
     ("We flew to the coast and lived in a tent.", []),
+    # Things that are somewhere, a home town, the two ends of a move, a town before its country.
+    ("The parcel is at our depot in Kolding.", ["Kolding"]),
+    ("A card payment in Lyon was declined.", ["Lyon"]),
+    ("The witness, Ana Costa, of Braga, was heard.", ["Braga"]),
+    ("We moved the lab from Tartu to Pärnu.", ["Tartu", "Pärnu"]),
+    ("Born in Kraków; now in Gdańsk, Poland.", ["Kraków", "Gdańsk"]),
+    ("We are visiting Granada next week.", ["Granada"]),
+    ("Deliveries from the Aarhus branch are late.", ["Aarhus"]),
+    ("The Acme office is closed.", []),  # a firm's office: "The" starts the sentence
+    ("ODENSE - The council met on Friday.", ["ODENSE"]),
+    ("Police in Ghent are looking for a van.", ["Ghent"]),
+    ("She got a note from Anna to read.", []),
 ]
 
 COUNTRY: list[Case] = [
@@ -127,6 +170,8 @@ STREET_ADDRESS: list[Case] = [
     ("Jana Maria Novak\nChiclana de la Frontera\nSpain", ["Chiclana de la Frontera"]),
     ("the corner of ul. Cicha 86 and Leokadia Trail", ["ul. Cicha 86 and Leokadia Trail"]),
     ("See Section 4 Part 2 and Chapter 3 of Volume 2.", []),
+    ("We met on 3 Jun 2021 and on 17 Oct 2023.", []),  # dates, not a house number and a street
+    ("Next check-in Saturday 1245, then Fri 0900.", []),
     ("In 2019 revenue grew by 35% to 4 million.", []),
     ("Released via the portal in Windows 2000 and Office 2019.", []),
     ("Use the suite 365 tools; version 2 of the app.", []),
@@ -181,6 +226,12 @@ AGE: list[Case] = [
     ("We have 10 years of experience.", []),
     ("Patient is 42 years of age; a 3 y.o. sibling; 58 yrs of age.", ["42", "3", "58"]),
     ("Ten 20 years of agency work; the 19 yoga classes.", []),
+    ("applicant Jonas Berg, 34, SSN pending", ["34"]),
+    ("Eva Lind, twenty-two, joined us.", ["twenty-two"]),
+    ("Statement by Karl Ek (58): I saw it.", ["58"]),
+    ("Dependants: Mia (7) and Leo (five).", ["7", "five"]),
+    ("The Model (12) ships in May.", []),
+    ("Anna Berg, 12, 14 and 16 are the room numbers.", []),  # a list of figures
 ]
 
 DATE_OF_BIRTH: list[Case] = [
@@ -196,6 +247,11 @@ PHONE: list[Case] = [
     ("Call 1-800-555-0199 now.", ["1-800-555-0199"]),
     ("my number is (212) 555-0147 extension 42", ["(212) 555-0147 extension 42"]),
     ("Call me at +1 (415) 555-0132 ext. 123 today.", ["+1 (415) 555-0132 ext. 123"]),
+    ("Please call (21) 3456-7890 today.", ["(21) 3456-7890"]),
+    ("She can be reached on 612-555-0199.", ["612-555-0199"]),
+    ("Direct line 208765432", ["208765432"]),
+    ("Mobile (+358) 401234567", ["(+358) 401234567"]),
+    ("Contact: Ann Lee ((415) 555-0132 ext. 12)", ["(415) 555-0132 ext. 12"]),
     ("Office: +44 (0)20 7946 0958.", ["+44 (0)20 7946 0958"]),
     ("Order 0012345678 shipped.", []),  # not a valid number once "00" is read as "+"
     ("ref 0044 1234", []),
@@ -254,6 +310,7 @@ CARD_NUMBER: list[Case] = [
 ]
 
 TABLES = [
+    (CapitalsNameRecognizer, CAPITALS_NAME),
     (TitledNameRecognizer, TITLED_NAME),
     (NameCueRecognizer, NAME_CUE),
     (PlaceCueRecognizer, PLACE_CUE),
@@ -315,6 +372,18 @@ def test_every_recognizer_has_a_table() -> None:
     assert {type(r) for r in custom_recognizers()} == tables
 
 
+# Cues that people follow as often as places ("visiting Anna", "changed from Ann Lee to Bo Li", "the
+# Acme office"): below the model, so that a person it finds there stays a person.
+BELOW_THE_MODEL = {
+    "PlaceCueRecognizer": {
+        "place after a weak cue",
+        "from a place to a place",
+        "to a place from a place",
+        "place before a site",
+    }
+}
+
+
 def test_recognizers_score_above_the_statistical_model() -> None:
     """Patterns win over the spaCy recognizer (0.6) where they disagree on a span's type; the UK postcode
     shape (0.5) never competes with a name or a place. Cues are in the patterns, not context words."""
@@ -324,7 +393,8 @@ def test_recognizers_score_above_the_statistical_model() -> None:
             assert 0.4 <= NAME_SHAPE_SCORE < 0.6
             continue
         assert isinstance(recognizer, PatternRecognizer)
-        assert all(p.score > 0.6 for p in recognizer.patterns if p.name != "UK postcode"), recognizer.name
+        weak = {p.name for p in recognizer.patterns if p.score <= 0.6} - {"UK postcode"}
+        assert weak <= BELOW_THE_MODEL.get(recognizer.name, set()), recognizer.name
         assert recognizer.context == []
 
 
