@@ -3,7 +3,8 @@ model, each finding replaced by its type, redacted, or pseudonymized with a keye
 
 What happens to one batch of texts (`PresidioMasker.mask_batch`):
 
-1. analysis: one spaCy `pipe` over the batch (named entities only), then presidio's pattern recognizers and
+1. analysis: one spaCy `pipe` over the batch (named entities only, read line by line and cell by cell where a
+   text is laid out so: `retrieval.pii.segments`), then presidio's pattern recognizers and
    govrag's (`recognizers/`) per text, scores raised by context words, and findings below the score
    threshold dropped; a text without any capital letter is analysed in a capitalised copy, because the
    model and the name patterns rely on capitals (`retrieval.pii.analyzer`, on the analyzer that
