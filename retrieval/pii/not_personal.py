@@ -177,19 +177,16 @@ def is_common_word(word: str) -> bool:
 def may_be_a_name(word: str) -> bool:
     """Whether `word` (any case) could be a name by the model's word lists: it is not in them, or only as
     a noun ("lucas", "paris" and "john" are there as nouns), and it is no inflected form of a listed word
-    ("says", "tracking", "killers"). Verbs, adjectives and adverbs ("mark", "grace", "brown") are not:
-    the lists cannot tell those names from the words."""
+    ("says", "killers"), nor a verb's -ing or -ed form ("meeting", "tracking": nouns too). Verbs,
+    adjectives and adverbs ("mark", "grace", "brown") are not: the lists cannot tell those names from the
+    words. A plural that is a listed noun itself stays a possible name ("williams", "roberts")."""
     lower = word.lower().replace("’", "'")
     lists = _word_lists()
     if any(lower in lists[pos] for pos in ("verb", "adj", "adv")):
         return False
-    for suffix, endings in (
-        ("ies", ("y",)),
-        ("es", ("",)),
-        ("s", ("",)),
-        ("ing", ("", "e")),
-        ("ed", ("", "e")),
-    ):
+    if _participle_of_verb(lower, lists["verb"]) and not lower.endswith("en"):
+        return False
+    for suffix, endings in (("ies", ("y",)), ("es", ("",)), ("s", ("",))):
         if lower.endswith(suffix) and len(lower) > len(suffix) + 2 and lower not in lists["noun"]:
             stem = lower[: -len(suffix)]
             if any(stem + ending in words for ending in endings for words in lists.values()):

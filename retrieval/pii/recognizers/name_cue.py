@@ -11,6 +11,7 @@ language. Three strengths, each a lookbehind (or lookahead) so that the span is 
   sympathetic person"), and a chat reply that is only a name, to a question about a name ("Bot: What's
   the name on the account? User: Maja S Hermansen"): capitalised, and the words that start sentences
   ("The", "This", ...) are never names (`_fragments.NOT_A_NAME`);
+- a signature: the name alone on its line after a closing ("Kind regards,\n\nAnn Lee");
 - the role a sentence or form gives the person named ("applicant Jeanette Rogers", "the defendant, Lucas
   Baudry,", "owner: Brianna Mckay", "request by Ángela Maestre", "I, Lucca da Rosa, authorise");
 - the name said to its bearer ("Happy to help, Aivars!", "Scott, thanks for ..."), a name a relative
@@ -46,7 +47,8 @@ _INTRODUCTION = (
     r"call[ ]+me|calls[ ]+me|known[ ]+as|named|"
     r"(?:signed|approved|prepared|authored|written|reviewed|submitted|requested|reported|sent|created)[ ]+by|"
     r"contact[ ]+person:?|attn:?|attention:?|c/o|"
-    r"(?:full[ ]+|first[ ]+|last[ ]+|sur|given[ ]+|customer[ ]+|patient[ ]+|employee[ ]+|user[ ]+)?name:)"
+    r"(?:(?:full|first|last|given|middle|family|customer|patient|employee|user|account|contact)[ _-]?|sur)?"
+    r"name\"?[ ]*[:=][ ]*\"?)"
 )
 _ADDRESS = (
     r"(?:dear|hello|hi|hey|thanks|thank[ ]+you|regards|sincerely|cheers|"
@@ -91,6 +93,11 @@ _ROLE_LABEL = (
 )
 # Labels that open a list of people: "Attendees: A, B, C and D", "Apologies: E".
 _PEOPLE_LABEL = r"(?:attendees|participants|present|apologies|absent|guests|speakers|members|cc|invitees)"
+# Closings before a signature.
+_CLOSING = (
+    r"(?:regards|kind[ ]+regards|best[ ]+regards|best|sincerely|yours|cheers|thanks|many[ ]+thanks|"
+    r"thank[ ]+you|best[ ]+wishes|warm[ ]+regards|take[ ]+care)"
+)
 # Words before a name said to its bearer at the end of a clause ("Happy to help, Aivars!", "Welcome, Jo.").
 _VOCATIVE_BEFORE = (
     r"(?:help|welcome|congrats|congratulations|sorry|bye|morning|evening|afternoon|night|sure|ask[ ]+for)"
@@ -152,6 +159,12 @@ class NameCueRecognizer(FlaggedPatternRecognizer):
             rf"(?=\p{{Lu}})(?<=\b(?i:name)\b[^\n?]{{0,60}}\?[ \t]*\n?[ \t]*{CAP_WORD_BEHIND}:[ \t]*)"
             rf"{NAME}(?=[ \t]*[.!]?[ \t]*$)",
             0.7,
+        ),
+        # A signature: the name alone on its line after a closing ("Kind regards,\n\nAnn Lee").
+        Pattern(
+            "name signing a message",
+            rf"(?=\p{{Lu}})(?<=\b(?i:{_CLOSING})[,!.]?[ \t]*\n(?:[ \t]*\n)?[ \t]*){NAME}(?=[ \t]*$)",
+            0.75,
         ),
         Pattern(
             "name after its role",

@@ -132,6 +132,8 @@ def test_a_person_finding_with_digits_or_a_post_is_mended_or_dropped(
         ("says", False),  # a verb's form
         ("worth", False),  # an adjective
         ("broken", False),
+        ("meeting", False),  # a noun too, but a verb's form: "board meeting" is no name
+        ("williams", True),  # a plural of a listed word, and a listed noun itself
         ("mark", False),  # the price: a verb, and a name
     ],
 )

@@ -98,6 +98,12 @@ NAME_CUE: list[Case] = [
     ("Okafor, who joined in May, leads the team.", ["Okafor"]),
     ("- K. Lindqvist: review the draft", ["K. Lindqvist"]),
     ("Great stay.\n- Helga M., Tromsø", ["Helga M."]),
+    # A signature after a closing, and names under field names as forms and JSON write them.
+    ("Kind regards,\n\nAnn-Sofie Lund\nHead of Sales", ["Ann-Sofie Lund"]),
+    ("Cheers,\nMarek\n\nSent from my phone", ["Marek"]),
+    ("Best regards to the whole Team", []),
+    ("first_name: Ilse\nlast_name: Voss", ["Ilse", "Voss"]),
+    ('{"name": "Tariq Aziz", "plan": "pro"}', ["Tariq Aziz"]),
     # Given a role by the sentence or the form.
     ("The claimant, Ruta Vaitkus, disputes the fee.", ["Ruta Vaitkus"]),
     ("Reset requested (owner: Ivo Bartek).", ["Ivo Bartek"]),
